@@ -1,0 +1,23 @@
+"""Test configuration: offline, no analytics, deterministic."""
+
+import os
+
+# Set before anything imports huggingface_hub or gradio.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The shared real data sets; tests that need them skip when absent (user clones)."""
+    if not (SHARED_DATA / "ETTh1.csv").exists():
+        pytest.skip("../shared/data is not present in this checkout")
+    return SHARED_DATA.resolve()
