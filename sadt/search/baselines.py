@@ -1,0 +1,164 @@
+"""Samplers without a tree: ancestral sampling, Best-of-N and SMC / FK steering.
+
+All share the DTS signature ``f(chain, budget_nfe, ..., seed) -> SearchResult`` and
+never spend more than ``budget_nfe`` denoiser calls.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sadt.search.chain import Chain, SearchResult, Stopwatch, check_budget
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    w = np.exp(logits - logits.max())
+    return w / w.sum()
+
+
+def ancestral(
+    chain: Chain, budget_nfe: int, num_samples: int | None = None, seed: int = 0, **_
+) -> SearchResult:
+    """Plain batched sampling from p_theta: as many samples as the budget pays for.
+
+    ``num_samples`` caps the count (a fan chart rarely needs more than 64).
+    The chosen path is the highest-reward sample, so the column "reward of the
+    chosen path" is comparable across methods.
+    """
+    clock, rng = Stopwatch(), np.random.default_rng(seed)
+    n = check_budget(chain, budget_nfe)
+    n = min(n, num_samples) if num_samples else n
+    start = chain.nfe
+    x = chain.rollout(chain.initial(n, rng), np.zeros(n, dtype=np.int64), rng)
+    rewards = chain.reward(x)
+    best = int(np.argmax(rewards))
+    return SearchResult(
+        "ancestral",
+        x,
+        rewards,
+        x[best],
+        float(rewards[best]),
+        chain.nfe - start,
+        clock.elapsed(),
+        {"particles": n},
+    )
+
+
+def best_of_n(
+    chain: Chain,
+    budget_nfe: int,
+    lam: float = 1.0,
+    mode: str = "argmax",
+    num_samples: int | None = None,
+    seed: int = 0,
+    **_,
+) -> SearchResult:
+    """Best-of-N: N = budget // S ancestral samples, then select.
+
+    ``mode="argmax"`` (search) returns the top-reward samples; ``mode="resample"``
+    (sampling) returns draws with probability ∝ exp(lam r), an importance-resampling
+    approximation of the tilted target.
+    """
+    if mode not in ("argmax", "resample"):
+        raise ValueError(f"Best-of-N mode must be 'argmax' or 'resample', got {mode!r}")
+    clock, rng = Stopwatch(), np.random.default_rng(seed)
+    n = check_budget(chain, budget_nfe)
+    start = chain.nfe
+    x = chain.rollout(chain.initial(n, rng), np.zeros(n, dtype=np.int64), rng)
+    rewards = chain.reward(x)
+    k = min(num_samples or n, n)
+    if mode == "argmax":
+        pick = np.argsort(-rewards, kind="stable")[:k]
+    else:
+        pick = rng.choice(n, size=k, replace=True, p=_softmax(lam * rewards))
+    best = int(np.argmax(rewards))
+    stats = {"particles": n, "mode": mode}
+    return SearchResult(
+        "best_of_n",
+        x[pick],
+        rewards[pick],
+        x[best],
+        float(rewards[best]),
+        chain.nfe - start,
+        clock.elapsed(),
+        stats,
+    )
+
+
+def _systematic_resample(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    n = len(weights)
+    positions = (rng.random() + np.arange(n)) / n
+    return np.minimum(np.searchsorted(np.cumsum(weights), positions), n - 1)
+
+
+def smc(
+    chain: Chain,
+    budget_nfe: int,
+    lam: float = 1.0,
+    ess_threshold: float = 0.5,
+    num_samples: int | None = None,
+    seed: int = 0,
+    potential=None,
+    **_,
+) -> SearchResult:
+    """SMC / Feynman-Kac steering with K = budget // S particles.
+
+    The twist at a branching state x_k is ``psi_k = exp(lam * potential(x_k))``,
+    by default the reward of the Tweedie estimate ``r(x0_hat(x_k))``, which costs
+    no extra NFE: ``advance`` returns x0_hat from the same denoiser call that draws
+    the child. The incremental weight is psi_k / psi_{k-1}; at level 0 the twist is
+    the true reward, so the weighted particles target p(x0) exp(lam r(x0)).
+    Resampling happens when ESS < ess_threshold * K (weights are kept, not reset,
+    when it does not). Resampling the (parent, child) pair by the parent's weight
+    is the same as resampling the parent and then drawing its child.
+
+    ``potential(states, k, x0_hat) -> (K,)`` replaces the Tweedie potential (the
+    amortized sampler passes a learned value network here).
+    """
+    clock, rng = Stopwatch(), np.random.default_rng(seed)
+    K = check_budget(chain, budget_nfe)
+    start = chain.nfe
+    x = chain.initial(K, rng)
+    log_w = np.zeros(K)
+    prev_twist = np.zeros(K)
+    resamples, ess_trace = 0, []
+    for k in range(chain.depth):
+        idx = np.full(K, k, dtype=np.int64)
+        children, x0_hat = chain.advance(x, idx, rng)
+        if potential is None:
+            twist = lam * chain.reward(x0_hat)
+        else:
+            twist = lam * np.asarray(potential(x, idx, x0_hat), dtype=np.float64)
+        log_w += twist - prev_twist
+        prev_twist = twist
+        w = _softmax(log_w)
+        ess = 1.0 / np.sum(w**2)
+        ess_trace.append(float(ess))
+        if ess < ess_threshold * K:
+            anc = _systematic_resample(w, rng)
+            children, prev_twist = children[anc], prev_twist[anc]
+            log_w = np.zeros(K)
+            resamples += 1
+        x = children
+    rewards = chain.reward(x)
+    log_w += lam * rewards - prev_twist  # final twist: the true reward
+    w = _softmax(log_w)
+    k_out = min(num_samples or K, K)
+    pick = _systematic_resample(w, rng)[:k_out] if k_out == K else rng.choice(K, k_out, p=w)
+    best = int(np.argmax(rewards))
+    stats = {
+        "particles": K,
+        "resamples": resamples,
+        "final_ess": float(1 / np.sum(w**2)),
+        "ess_trace": ess_trace,
+    }
+    return SearchResult(
+        "smc",
+        x[pick],
+        rewards[pick],
+        x[best],
+        float(rewards[best]),
+        chain.nfe - start,
+        clock.elapsed(),
+        stats,
+    )

@@ -1,0 +1,149 @@
+"""The Chain interface every sampler runs on, and the result every sampler returns.
+
+A chain is a reverse diffusion process seen as a tree: states at *branching
+levels* ``levels[0] > levels[1] > ... > levels[-1] == 0`` (in denoising steps),
+a batched transition that moves each state one branching edge down, and a
+reward on final states. One denoiser call on one state is 1 NFE; an edge that
+spans several denoising steps costs that many NFE. The chain counts NFE itself,
+so no sampler can under-report.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class SearchResult:
+    """What a sampler returns. States are in the chain's own space (normalized for forecasts)."""
+
+    method: str
+    samples: np.ndarray  # (n, *state_shape) final states drawn from the sampler's output law
+    rewards: np.ndarray  # (n,) reward of each sample
+    chosen: np.ndarray  # (*state_shape,) the single path the method picks
+    chosen_reward: float
+    nfe: int  # denoiser calls used; never above the budget
+    wall_time: float  # seconds
+    stats: dict = field(default_factory=dict)  # tree size, depth, ESS, resamples, ...
+
+
+class BudgetError(ValueError):
+    """The NFE budget cannot pay for even one complete sample."""
+
+
+class Chain:
+    """Base class: subclasses implement ``initial``, ``denoise_step`` and ``reward``.
+
+    ``levels`` are the branching levels in denoising steps, strictly decreasing, ending at 0;
+    ``levels[0]`` is the number of denoising steps S of one full sample.
+    """
+
+    levels: np.ndarray
+    state_shape: tuple[int, ...]
+
+    def __init__(self, levels) -> None:
+        levels = np.asarray(levels, dtype=np.int64)
+        if levels.ndim != 1 or len(levels) < 2 or levels[-1] != 0 or np.any(np.diff(levels) >= 0):
+            raise ValueError(f"branching levels must strictly decrease to 0, got {levels.tolist()}")
+        self.levels = levels
+        self.nfe = 0
+
+    # -- to implement -------------------------------------------------------------------------
+    def initial(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` states at the top level ``levels[0]`` (pure noise). Costs no NFE."""
+        raise NotImplementedError
+
+    def denoise_step(self, states: np.ndarray, steps: np.ndarray, rng: np.random.Generator):
+        """One denoising step for each row: from step ``steps[i]`` to ``steps[i] - 1``.
+
+        Returns ``(next_states, x0_hat)`` where ``x0_hat`` is the denoised (Tweedie)
+        estimate of each *input* state from the same denoiser call. One NFE per row.
+        """
+        raise NotImplementedError
+
+    def reward(self, final_states: np.ndarray) -> np.ndarray:
+        """Reward of final states (level 0), shape (n,). Never sees any future truth."""
+        raise NotImplementedError
+
+    # -- shared machinery ---------------------------------------------------------------------
+    @property
+    def num_steps(self) -> int:
+        """Denoising steps (NFE) of one complete sample from the top level."""
+        return int(self.levels[0])
+
+    @property
+    def depth(self) -> int:
+        """Number of branching edges from the top level to level 0."""
+        return len(self.levels) - 1
+
+    def edge_cost(self, k) -> np.ndarray:
+        """NFE of the edge from branching index ``k`` to ``k + 1``."""
+        k = np.asarray(k)
+        return self.levels[k] - self.levels[k + 1]
+
+    def rollout_cost(self, k) -> np.ndarray:
+        """NFE to take a state at branching index ``k`` all the way to level 0."""
+        return self.levels[np.asarray(k)]
+
+    def advance(self, states: np.ndarray, k: np.ndarray, rng: np.random.Generator):
+        """Move each row one branching edge down: from ``levels[k[i]]`` to ``levels[k[i] + 1]``.
+
+        Rows may sit at different branching indices; all rows that still need a
+        denoising step go through the denoiser together. Returns
+        ``(next_states, x0_hat)`` with ``x0_hat`` the denoised estimate of each
+        *input* state (from the edge's first denoiser call), for Tweedie potentials.
+        """
+        k = np.asarray(k, dtype=np.int64)
+        if len(states) == 0:
+            return states.copy(), states.copy()
+        if np.any(k < 0) or np.any(k >= self.depth):
+            raise ValueError("advance() called on a state at or below level 0")
+        step = self.levels[k].copy()
+        stop = self.levels[k + 1]
+        # Levels strictly decrease, so every row takes the first step: that call's
+        # denoised estimates belong to the input states.
+        out, x0_hat = self.denoise_step(np.asarray(states), step, rng)
+        self.nfe += len(out)
+        step -= 1
+        while True:
+            active = np.flatnonzero(step > stop)
+            if active.size == 0:
+                return out, x0_hat
+            out[active], _ = self.denoise_step(out[active], step[active], rng)
+            self.nfe += int(active.size)
+            step[active] -= 1
+
+    def rollout(self, states: np.ndarray, k: np.ndarray, rng: np.random.Generator):
+        """Take rows at branching indices ``k`` all the way to level 0 (no tree bookkeeping)."""
+        k = np.asarray(k, dtype=np.int64).copy()
+        out = np.array(states, copy=True)
+        while True:
+            active = np.flatnonzero(k < self.depth)
+            if active.size == 0:
+                return out
+            out[active], _ = self.advance(out[active], k[active], rng)
+            k[active] += 1
+
+
+class Stopwatch:
+    """Wall time of one sampler call, including reward evaluations."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+
+def check_budget(chain: Chain, budget_nfe: int, per_sample: int | None = None) -> int:
+    """How many complete samples ``budget_nfe`` pays for; one clear error when none."""
+    per_sample = chain.num_steps if per_sample is None else per_sample
+    if not isinstance(budget_nfe, (int, np.integer)) or budget_nfe < per_sample:
+        raise BudgetError(
+            f"a budget of {budget_nfe} NFE cannot pay for one sample, which costs "
+            f"{per_sample} denoiser calls; raise the budget to at least {per_sample}"
+        )
+    return int(budget_nfe) // per_sample

@@ -1,0 +1,138 @@
+"""The search tree in flat arrays: node states, branching index, parent, soft value, visits.
+
+Node 0 is a dummy root above the prior (branching index -1): its children are
+i.i.d. draws of x_T, so the search never fixes the initial noise. A node's
+children are always i.i.d. draws from p_theta(. | node), which is why soft values
+back up by log-MEAN-exp and selection weights are exp(lam * v) alone.
+
+Nodes are appended, so a parent's id is always smaller than its children's ids.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+class Tree:
+    """Growable flat-array tree. ``k`` is the branching index (-1 root ... depth = leaves)."""
+
+    def __init__(
+        self, state_shape: tuple[int, ...], leaf_index: int, dtype=np.float64, capacity: int = 256
+    ) -> None:
+        self.leaf_index = leaf_index
+        self.states = np.zeros((capacity, *state_shape), dtype=dtype)
+        self.k = np.full(capacity, -1, dtype=np.int64)
+        self.parent = np.full(capacity, -1, dtype=np.int64)
+        self.value = np.zeros(capacity, dtype=np.float64)
+        self.prior_value = np.zeros(capacity, dtype=np.float64)  # learned init (S-ADT), else 0
+        self.visits = np.zeros(capacity, dtype=np.int64)
+        self.children: list[list[int]] = [[]]
+        self.size = 1  # the dummy root
+
+    def _grow(self, needed: int) -> None:
+        cap = len(self.k)
+        if needed <= cap:
+            return
+        new = max(needed, 2 * cap)
+        for name, fill in (
+            ("states", 0),
+            ("k", -1),
+            ("parent", -1),
+            ("value", 0.0),
+            ("prior_value", 0.0),
+            ("visits", 0),
+        ):
+            old = getattr(self, name)
+            arr = np.full((new, *old.shape[1:]), fill, dtype=old.dtype)
+            arr[:cap] = old
+            setattr(self, name, arr)
+
+    def add(self, states: np.ndarray, k: np.ndarray, parents: np.ndarray) -> np.ndarray:
+        """Append nodes (one per row) under ``parents``; returns their ids."""
+        n = len(states)
+        self._grow(self.size + n)
+        ids = np.arange(self.size, self.size + n)
+        self.states[ids] = states
+        self.k[ids] = k
+        self.parent[ids] = parents
+        for node, parent in zip(ids.tolist(), np.asarray(parents).tolist(), strict=True):
+            self.children[parent].append(node)
+        self.children.extend([] for _ in range(n))
+        self.size += n
+        return ids
+
+    def is_leaf(self, node: int) -> bool:
+        return self.k[node] == self.leaf_index
+
+    # -- soft values ---------------------------------------------------------------------------
+    def soft_value(self, node: int, lam: float) -> float:
+        """log-MEAN-exp of the children's values: (1/lam)(logsumexp(lam v) - log |C|)."""
+        vals = [self.value[c] for c in self.children[node]]
+        peak = max(vals)
+        total = sum(math.exp(lam * (v - peak)) for v in vals)
+        return peak + math.log(total / len(vals)) / lam
+
+    def backup(self, paths: list[list[int]], lam: float) -> None:
+        """Add a visit along every selection path (root to the expanded node or the leaf
+        reached) and recompute the soft values on them, deepest first, so children are
+        updated before parents. Newly created nodes were valued when their leaf was scored."""
+        touched: set[int] = set()
+        for path in paths:
+            self.visits[path] += 1
+            touched.update(path)
+        for node in sorted(touched, key=lambda n: -self.k[n]):
+            if not self.is_leaf(node):
+                self.value[node] = self.soft_value(node, lam)
+
+    # -- output --------------------------------------------------------------------------------
+    def leaves(self) -> np.ndarray:
+        return np.flatnonzero(self.k[: self.size] == self.leaf_index)
+
+    def descent_log_probs(self, lam: float) -> np.ndarray:
+        """log P(reach each node) when descending from the root with P(c | n) ∝ exp(lam v(c)).
+
+        With log-mean-exp values, P(c | n) = exp(lam v(c) - lam v(n)) / |C(n)|, so this
+        telescopes: log P(leaf) = lam (r(leaf) - v(root)) - sum over ancestors of log |C|.
+        Computed in one vectorized pass per depth; parents precede children in id order.
+        """
+        n = self.size
+        num_children = np.array([len(c) for c in self.children[:n]], dtype=np.float64)
+        logp = np.full(n, -np.inf)
+        logp[0] = 0.0
+        for depth in range(self.leaf_index + 1):
+            nodes = np.flatnonzero(self.k[:n] == depth)
+            par = self.parent[nodes]
+            logp[nodes] = (
+                logp[par] + lam * (self.value[nodes] - self.value[par]) - np.log(num_children[par])
+            )
+        return logp
+
+    def boltzmann_samples(self, count: int, lam: float, rng: np.random.Generator) -> np.ndarray:
+        """Leaf ids drawn by Boltzmann descent (DTS output); costs no NFE."""
+        leaves = self.leaves()
+        logp = self.descent_log_probs(lam)[leaves]
+        p = np.exp(logp - logp.max())
+        return rng.choice(leaves, size=count, replace=True, p=p / p.sum())
+
+    def argmax_leaf(self) -> int:
+        """Descend by argmax soft value (DTS* output)."""
+        node = 0
+        while not self.is_leaf(node):
+            kids = self.children[node]
+            node = kids[int(np.argmax(self.value[kids]))]
+        return node
+
+    def stats(self) -> dict:
+        n = self.size
+        internal = [len(c) for c in self.children[1:n] if c]
+        return {
+            "tree_size": n - 1,
+            "leaves": int(len(self.leaves())),
+            "root_children": len(self.children[0]),
+            "depth": self.leaf_index + 1,
+            "mean_branching": float(np.mean(internal)) if internal else 0.0,
+            "root_value": float(self.value[0]),
+            "root_visits": int(self.visits[0]),
+        }

@@ -1,0 +1,217 @@
+"""The samplers, pinned down: DTS's backup, widening, selection and output rules, NFE
+accounting and budgets for every sampler, seeding, and exactness on the toy chain."""
+
+import math
+
+import numpy as np
+import pytest
+
+from sadt.search import SAMPLERS, BudgetError, TreeSearchConfig, dts, smc
+from sadt.search.chain import Chain
+from sadt.search.dts import TreeSearch, may_expand
+from sadt.search.toy import bimodal_1d, ring_2d, sliced_w1_to_grid, target_grid
+from sadt.search.tree import Tree
+
+
+class CountingChain(Chain):
+    """A cheap chain that counts denoiser rows itself, independent of Chain.nfe."""
+
+    def __init__(self, levels=(6, 4, 3, 1, 0)):
+        super().__init__(levels)
+        self.state_shape = (3,)
+        self.rows_denoised = 0
+
+    def initial(self, n, rng):
+        return rng.standard_normal((n, 3))
+
+    def denoise_step(self, states, steps, rng):
+        self.rows_denoised += len(states)
+        nxt = 0.9 * states + 0.1 * rng.standard_normal(states.shape)
+        return nxt, 0.9 * states
+
+    def reward(self, final_states):
+        return -np.abs(final_states).sum(axis=1)
+
+
+def _tree_with_values(child_values, lam=1.0):
+    """Root -> one x_T node -> leaves with the given values."""
+    tree = Tree((1,), leaf_index=1)
+    top = tree.add(np.zeros((1, 1)), np.array([0]), np.array([0]))[0]
+    leaves = tree.add(np.zeros((len(child_values), 1)), np.ones(len(child_values), int),
+                      np.full(len(child_values), top))  # fmt: skip
+    tree.value[leaves] = child_values
+    tree.backup([[0, top]], lam)
+    return tree, top, leaves
+
+
+# -- the backup rule ------------------------------------------------------------------------------
+@pytest.mark.parametrize("lam", [0.5, 1.0, 4.0])
+def test_backup_is_log_mean_exp_not_log_sum_exp(lam):
+    tree, top, _ = _tree_with_values([1.3, 1.3], lam)
+    assert tree.value[top] == pytest.approx(1.3)  # log-sum-exp would give 1.3 + log(2) / lam
+
+
+def test_backup_matches_log_mean_exp_formula():
+    values = np.array([0.2, -1.0, 3.0])
+    tree, top, _ = _tree_with_values(values, lam=2.0)
+    expected = (np.log(np.mean(np.exp(2.0 * values)))) / 2.0
+    assert tree.value[top] == pytest.approx(expected)
+
+
+# -- progressive widening -------------------------------------------------------------------------
+def test_may_expand_follows_c_n_alpha():
+    assert may_expand(0, 0, 2.0, 0.7)  # no child yet: always expand
+    assert may_expand(2, 2, 2.0, 0.7)  # 2 < 2 * 2^0.7 = 3.25
+    assert not may_expand(4, 2, 2.0, 0.7)
+    assert not may_expand(1, 1, 1.0, 0.5)  # 1 < 1 is false
+    assert may_expand(1, 2, 1.0, 0.5)  # 1 < 1.414
+
+
+def test_widening_adds_children_exactly_at_the_right_visit_counts():
+    """With one traversal per iteration, every expansion happens when |C| < c N^a held,
+    and every pass-through happens when it did not."""
+    cfg = TreeSearchConfig(widen_c=1.0, widen_alpha=0.5, batch=1, prior_visits=0.0)
+    events = []
+
+    class Recorder(TreeSearch):
+        def _select_child(self, node, virtual):
+            events.append(("select", len(self.tree.children[node]), self.tree.visits[node]))
+            return super()._select_child(node, virtual)
+
+        def _expand_and_roll_out(self, expand):
+            for node in expand:
+                if node >= 0:
+                    events.append(("expand", len(self.tree.children[node]), self.tree.visits[node]))
+            super()._expand_and_roll_out(expand)
+
+    search = Recorder(CountingChain(), cfg, np.random.default_rng(0))
+    search.run(600)
+    assert sum(e[0] == "expand" for e in events) > 50
+    assert sum(e[0] == "select" for e in events) > 50
+    for kind, n_children, visits in events:
+        rule = n_children == 0 or n_children < 1.0 * visits**0.5
+        assert rule == (kind == "expand"), (kind, n_children, visits)
+
+
+# -- selection and output -------------------------------------------------------------------------
+def test_boltzmann_selection_probabilities_are_softmax_of_soft_values():
+    tree, top, leaves = _tree_with_values([0.0, 1.0, 2.0], lam=1.5)
+    search = TreeSearch(CountingChain((1, 0)), TreeSearchConfig(lam=1.5, prior_visits=0.0),
+                        np.random.default_rng(0))  # fmt: skip
+    search.tree = tree
+    virtual = np.zeros(tree.size, dtype=int)
+    picks = [search._select_child(top, virtual) for _ in range(20000)]
+    freq = np.array([picks.count(leaf) for leaf in leaves]) / len(picks)
+    expected = np.exp(1.5 * np.array([0.0, 1.0, 2.0]))
+    np.testing.assert_allclose(freq, expected / expected.sum(), atol=0.015)
+
+
+def test_selection_prior_weight_decays_to_zero_with_visits():
+    tree, top, leaves = _tree_with_values([0.0, 2.0], lam=1.0)
+    search = TreeSearch(CountingChain((1, 0)), TreeSearchConfig(prior_visits=16.0),
+                        np.random.default_rng(0))  # fmt: skip
+    search.tree = tree
+    shrunk = search.selection_values(top, list(leaves))
+    assert shrunk[1] - shrunk[0] < 2.0  # few visits: pulled toward the parent's value
+    tree.visits[leaves] = 10**9
+    np.testing.assert_allclose(search.selection_values(top, list(leaves)), [0.0, 2.0], atol=1e-6)
+
+
+def test_dts_star_picks_the_argmax_descent():
+    tree, top, leaves = _tree_with_values([0.5, 3.0, 1.0])
+    assert tree.argmax_leaf() == leaves[1]
+
+
+def test_boltzmann_descent_is_a_probability_law_over_leaves():
+    result_tree = TreeSearch(CountingChain(), TreeSearchConfig(), np.random.default_rng(3))
+    result_tree.run(900)
+    tree = result_tree.tree
+    logp = tree.descent_log_probs(1.0)[tree.leaves()]
+    assert np.exp(logp).sum() == pytest.approx(1.0, abs=1e-9)
+
+
+# -- budgets, NFE, seeds --------------------------------------------------------------------------
+@pytest.mark.parametrize("method", sorted(SAMPLERS))
+@pytest.mark.parametrize("budget", [6, 7, 50, 333, 1000])
+def test_nfe_is_exact_and_never_exceeds_the_budget(method, budget):
+    chain = CountingChain()
+    result = SAMPLERS[method](chain, budget, seed=1)
+    assert result.nfe == chain.rows_denoised == chain.nfe
+    assert 0 < result.nfe <= budget
+    assert len(result.samples) == len(result.rewards) > 0
+
+
+@pytest.mark.parametrize("method", sorted(SAMPLERS))
+def test_budget_below_one_sample_is_a_clear_error(method):
+    with pytest.raises(BudgetError, match="at least 6"):
+        SAMPLERS[method](CountingChain(), 5)
+
+
+@pytest.mark.parametrize("method", sorted(SAMPLERS))
+def test_same_seed_same_result_different_seed_different_result(method):
+    a = SAMPLERS[method](CountingChain(), 300, seed=7)
+    b = SAMPLERS[method](CountingChain(), 300, seed=7)
+    c = SAMPLERS[method](CountingChain(), 300, seed=8)
+    np.testing.assert_array_equal(a.samples, b.samples)
+    assert a.nfe == b.nfe
+    assert not np.array_equal(a.samples, c.samples)
+
+
+def test_tree_search_spends_most_of_its_budget():
+    result = dts(CountingChain(), 1000, seed=0)
+    assert result.nfe >= 1000 - 6  # the leftover cannot pay for one more rollout
+    assert result.stats["tree_size"] > 100
+
+
+def test_multi_step_edges_cost_their_number_of_steps():
+    chain = CountingChain(levels=(6, 3, 0))
+    states = chain.initial(4, np.random.default_rng(0))
+    chain.advance(states, np.array([0, 0, 1, 1]), np.random.default_rng(0))
+    assert chain.nfe == 3 + 3 + 3 + 3
+
+
+# -- SMC ------------------------------------------------------------------------------------------
+def test_smc_keeps_weights_when_it_does_not_resample():
+    chain = bimodal_1d()
+    no_resampling = smc(chain, 20 * 400, ess_threshold=0.0, num_samples=2000, seed=0)
+    assert no_resampling.stats["resamples"] == 0
+    grid = target_grid(chain)
+    target = chain.tilted_target(1.0, grid)
+    # Without resampling SMC is importance sampling with weights exp(lam r(x0)):
+    # it must still land near the tilted target, not the prior.
+    assert sliced_w1_to_grid(no_resampling.samples, grid, target) < 0.6
+
+
+def test_smc_resamples_when_ess_drops():
+    result = smc(bimodal_1d(), 20 * 200, seed=0)
+    assert result.stats["resamples"] >= 1
+
+
+# -- exactness on the toy chain (cheap version of benchmark B4) -----------------------------------
+@pytest.mark.parametrize("make_chain", [bimodal_1d, ring_2d])
+def test_dts_approaches_the_exact_tilted_target_and_ancestral_does_not(make_chain):
+    chain = make_chain()
+    grid = target_grid(chain, 2001 if chain.mixture.dim == 1 else 121)
+    target = chain.tilted_target(1.0, grid)
+
+    def w1(method, budget, seed):
+        result = SAMPLERS[method](chain, budget, lam=1.0, num_samples=2000, seed=seed)
+        return sliced_w1_to_grid(result.samples, grid, target, num_projections=16)
+
+    small, large = [], []
+    for seed in range(4):
+        ancestral_w1 = w1("ancestral", 6000, seed)
+        small.append(w1("dts", 600, seed))
+        large.append(w1("dts", 6000, seed))
+        assert large[-1] <= ancestral_w1 / 3, (seed, large[-1], ancestral_w1)
+    # Single runs are noisy at small budgets; on average ten times the budget must help a lot.
+    assert np.mean(large) < 0.6 * np.mean(small), (small, large)
+
+
+def test_toy_chain_samples_the_data_law_exactly():
+    chain = bimodal_1d()
+    grid = target_grid(chain, 2001)
+    prior = chain.tilted_target(1e-12, grid)
+    result = SAMPLERS["ancestral"](chain, 20 * 4000, seed=0)
+    assert sliced_w1_to_grid(result.samples, grid, prior) < 0.08
+    assert math.isclose(prior.sum(), 1.0)
