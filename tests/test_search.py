@@ -74,15 +74,17 @@ def test_widening_adds_children_exactly_at_the_right_visit_counts():
     events = []
 
     class Recorder(TreeSearch):
-        def _select_child(self, node, virtual):
+        def _select_child(self, node):
             events.append(("select", len(self.tree.children[node]), self.tree.visits[node]))
-            return super()._select_child(node, virtual)
+            return super()._select_child(node)
 
-        def _expand_and_roll_out(self, expand):
-            for node in expand:
-                if node >= 0:
-                    events.append(("expand", len(self.tree.children[node]), self.tree.visits[node]))
-            super()._expand_and_roll_out(expand)
+        def _traverse(self):
+            path = super()._traverse()
+            target = path[-1]
+            if not self.tree.is_leaf(target):
+                children, visits = len(self.tree.children[target]), self.tree.visits[target]
+                events.append(("expand", children, visits))
+            return path
 
     search = Recorder(CountingChain(), cfg, np.random.default_rng(0))
     search.run(600)
@@ -99,8 +101,7 @@ def test_boltzmann_selection_probabilities_are_softmax_of_soft_values():
     search = TreeSearch(CountingChain((1, 0)), TreeSearchConfig(lam=1.5, prior_visits=0.0),
                         np.random.default_rng(0))  # fmt: skip
     search.tree = tree
-    virtual = np.zeros(tree.size, dtype=int)
-    picks = [search._select_child(top, virtual) for _ in range(20000)]
+    picks = [search._select_child(top) for _ in range(20000)]
     freq = np.array([picks.count(leaf) for leaf in leaves]) / len(picks)
     expected = np.exp(1.5 * np.array([0.0, 1.0, 2.0]))
     np.testing.assert_allclose(freq, expected / expected.sum(), atol=0.015)

@@ -66,7 +66,15 @@ def may_expand(num_children: int, visits: int, c: float, alpha: float) -> bool:
 
 
 class TreeSearch:
-    """One DTS / DTS* run over a chain. Use :func:`dts` / :func:`dts_star` to call it."""
+    """One DTS / DTS* run over a chain. Use :func:`dts` / :func:`dts_star` to call it.
+
+    Continuous batching: up to ``batch`` rollouts are in flight at once and every denoiser
+    call advances all of them one branching edge. When a rollout reaches level 0 its leaf is
+    scored, its path backed up and its slot refilled by a new traversal at once, so calls
+    stay full instead of waiting for the slowest rollout of a wave. In-flight traversals
+    leave virtual visits on their path and a pending child at their target, and their new
+    nodes stay unlinked (invisible to selection) until their leaf has a value.
+    """
 
     def __init__(
         self, chain: Chain, config: TreeSearchConfig, rng: np.random.Generator, value_prior=None
@@ -74,8 +82,9 @@ class TreeSearch:
         config.validate()
         self.chain, self.cfg, self.rng = chain, config, rng
         self.tree = Tree(chain.state_shape, leaf_index=chain.depth)
-        self.value_prior = value_prior  # S-ADT: object with .initial_values and .mix_weight
-        self.iterations = 0
+        self.value_prior = value_prior  # S-ADT: supplies prior values of new nodes
+        self.traversals = 0
+        self.denoiser_calls = 0
 
     # -- selection ------------------------------------------------------------------------------
     def selection_values(self, node: int, kids: list[int]) -> np.ndarray:
@@ -87,113 +96,128 @@ class TreeSearch:
         weight = n0 / (n0 + n) if n0 > 0 else np.zeros(len(kids))
         return (1.0 - weight) * tree.value[kids] + weight * prior
 
-    def _select_child(self, node: int, virtual: np.ndarray) -> int:
+    def _select_child(self, node: int) -> int:
         tree, cfg = self.tree, self.cfg
         kids = tree.children[node]
         values = self.selection_values(node, kids)
         if cfg.greedy:
-            n_parent = tree.visits[node] + virtual[node]
-            n_kids = tree.visits[kids] + virtual[kids]
+            n_parent = tree.visits[node] + tree.virtual[node]
+            n_kids = tree.visits[kids] + tree.virtual[kids]
             bonus = cfg.uct_c * np.sqrt(np.log(n_parent + 1.0) / np.maximum(n_kids, 1))
             return kids[int(np.argmax(values + bonus))]
         logits = cfg.lam * values
         p = np.exp(logits - logits.max())
         return kids[int(self.rng.choice(len(kids), p=p / p.sum()))]
 
-    def _plan(self, budget_left: int) -> tuple[list[list[int]], list[int]]:
-        """Select up to ``batch`` traversals. Returns their paths and the nodes to expand
-        (-1 when a traversal ended on an existing leaf)."""
-        tree, cfg, chain = self.tree, self.cfg, self.chain
-        virtual = np.zeros(tree.size, dtype=np.int64)
-        pending = np.zeros(tree.size, dtype=np.int64)
-        paths, expand = [], []
-        for _ in range(cfg.batch):
-            node, path = 0, [0]
-            while True:
-                if tree.is_leaf(node):
-                    target = -1
-                    break
-                n_children = len(tree.children[node]) + pending[node]
-                n_visits = tree.visits[node] + virtual[node]
-                # A node whose only children are still pending in this batch has nothing
-                # to select yet, so it gets another new child.
-                no_real_child = not tree.children[node]
-                if no_real_child or may_expand(n_children, n_visits, cfg.widen_c, cfg.widen_alpha):
-                    target = node
-                    break
-                virtual[node] += 1
-                node = self._select_child(node, virtual)
-                path.append(node)
-            if target >= 0:
-                cost = int(chain.rollout_cost(max(tree.k[target], 0)))
-                if cost > budget_left:
-                    break  # this traversal cannot be paid for; stop planning
-                budget_left -= cost
-                pending[target] += 1
-            virtual[node] += 1
-            paths.append(path)
-            expand.append(target)
-        return paths, expand
-
-    # -- expansion and rollout ------------------------------------------------------------------
-    def _expand_and_roll_out(self, expand: list[int]) -> None:
-        """Give each target one new child and roll it to level 0, adding every
-        branching-level state. New nodes form single-child chains, so each takes its
-        leaf's reward as soft value (log-mean-exp of one child) and one visit."""
-        tree, chain, rng = self.tree, self.chain, self.rng
-        parents = np.array([node for node in expand if node >= 0], dtype=np.int64)
-        if parents.size == 0:
-            return
-        k = tree.k[parents]
-        states = np.empty((len(parents), *chain.state_shape), dtype=tree.states.dtype)
-        from_root = k < 0
-        if from_root.any():  # children of the dummy root are fresh prior draws (no NFE)
-            states[from_root] = chain.initial(int(from_root.sum()), rng)
-        if (~from_root).any():
-            states[~from_root], _ = chain.advance(
-                tree.states[parents[~from_root]], k[~from_root], rng
-            )
-        k = k + 1
-        nodes = tree.add(states, k, parents)
-        created, owner = [nodes.copy()], [np.arange(len(parents))]
-        while True:
-            active = np.flatnonzero(k < chain.depth)
-            if active.size == 0:
+    def _traverse(self) -> list[int]:
+        """Walk from the root to the first node that may get a new child (or to a leaf).
+        Returns the path; its last node is the expansion target (or the leaf reached)."""
+        tree, cfg = self.tree, self.cfg
+        node, path = 0, [0]
+        while not tree.is_leaf(node):
+            # A node whose only children are still in flight has nothing to select yet.
+            if not tree.children[node] or may_expand(
+                len(tree.children[node]) + tree.pending[node],
+                tree.visits[node] + tree.virtual[node],
+                cfg.widen_c,
+                cfg.widen_alpha,
+            ):
                 break
-            nxt, _ = chain.advance(tree.states[nodes[active]], k[active], rng)
-            k[active] += 1
-            nodes[active] = tree.add(nxt, k[active], nodes[active])
-            created.append(nodes[active].copy())
-            owner.append(active)
-        leaf_reward = chain.reward(tree.states[nodes])
-        created, owner = np.concatenate(created), np.concatenate(owner)
-        tree.value[created] = leaf_reward[owner]
-        tree.visits[created] = 1
-        if self.value_prior is not None:
-            tree.prior_value[created] = self.value_prior.initial_values(
-                tree.states[created], tree.k[created]
-            )
+            tree.virtual[node] += 1
+            node = self._select_child(node)
+            path.append(node)
+        return path
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self, budget_nfe: int) -> None:
+        """Search until the budget cannot pay for another rollout; never exceeds it."""
         check_budget(self.chain, budget_nfe)
-        start = self.chain.nfe
-        stalled = 0
+        chain, tree, cfg, rng = self.chain, self.tree, self.cfg, self.rng
+        spent_at_start = chain.nfe
+        # One slot per in-flight rollout: its current node, the path it was selected
+        # along, its expansion target and the nodes it created.
+        slot_node = np.full(cfg.batch, -1, dtype=np.int64)
+        slot_path: list[list[int]] = [[] for _ in range(cfg.batch)]
+        slot_made: list[list[int]] = [[] for _ in range(cfg.batch)]
+        cheapest = int(chain.edge_cost(chain.depth - 1))
+        leaf_hits = 0
         while True:
-            left = budget_nfe - (self.chain.nfe - start)
-            if left < int(self.chain.edge_cost(self.chain.depth - 1)):
+            # Refill free slots while the budget left (after what in-flight rollouts will
+            # still spend) pays for the chosen expansion.
+            active = slot_node >= 0
+            committed = int(chain.rollout_cost(tree.k[slot_node[active]]).sum())
+            left = budget_nfe - (chain.nfe - spent_at_start) - committed
+            free = np.flatnonzero(~active).tolist()
+            while free:
+                if left < cheapest or leaf_hits > 50 * cfg.batch:
+                    break
+                path = self._traverse()
+                target = path[-1]
+                if tree.is_leaf(target):  # nothing to expand: a free revisit
+                    for node in path[:-1]:
+                        tree.virtual[node] -= 1
+                    tree.backup([path], cfg.lam)
+                    leaf_hits += 1
+                    continue
+                cost = int(chain.rollout_cost(max(tree.k[target], 0)))
+                if cost > left:
+                    for node in path[:-1]:
+                        tree.virtual[node] -= 1
+                    break
+                left -= cost
+                leaf_hits = 0  # only an unbroken run of free revisits means the tree is stuck
+                slot = free.pop()
+                tree.virtual[target] += 1
+                tree.pending[target] += 1
+                slot_path[slot], slot_made[slot] = path, []
+                if tree.k[target] < 0:  # a child of the dummy root: a prior draw, no NFE
+                    top = tree.add(chain.initial(1, rng), np.array([0]), np.array([0]), link=False)
+                    self._created(top)
+                    slot_made[slot].append(int(top[0]))
+                    slot_node[slot] = top[0]
+                else:
+                    slot_node[slot] = target
+                self.traversals += 1
+            active = np.flatnonzero(slot_node >= 0)
+            if active.size == 0:
                 break
-            paths, expand = self._plan(left)
-            if not paths:
-                break
-            self._expand_and_roll_out(expand)
-            self.tree.backup(paths, self.cfg.lam)
-            self.iterations += 1
-            # Traversals that only revisit leaves cost nothing but still widen the tree;
-            # stop if the budget left cannot pay for any expansion the tree asks for.
-            stalled = stalled + 1 if all(e < 0 for e in expand) else 0
-            if stalled > 1000:
-                break
+            # Advance every in-flight rollout one branching edge in one batched call.
+            parents = slot_node[active]
+            states, _ = chain.advance(tree.states[parents], tree.k[parents], rng)
+            self.denoiser_calls += 1
+            new = tree.add(states, tree.k[parents] + 1, parents, link=False)
+            self._created(new)
+            for slot, node in zip(active.tolist(), new.tolist(), strict=True):
+                slot_made[slot].append(node)
+            slot_node[active] = new
+            done = active[tree.k[new] == chain.depth]
+            if done.size:
+                self._finish(done, slot_node, slot_path, slot_made)
+                slot_node[done] = -1
+
+    def _created(self, nodes: np.ndarray) -> None:
+        if self.value_prior is not None:
+            self.tree.prior_value[nodes] = self.value_prior.initial_values(
+                self.tree.states[nodes], self.tree.k[nodes]
+            )
+
+    def _finish(self, done, slot_node, slot_path, slot_made) -> None:
+        """Score finished rollouts, give their chains the leaf's value, link them under their
+        targets, release virtual visits and back the values up the selection paths."""
+        tree = self.tree
+        rewards = self.chain.reward(tree.states[slot_node[done]])
+        paths = []
+        for slot, reward in zip(done.tolist(), rewards.tolist(), strict=True):
+            made, path = slot_made[slot], slot_path[slot]
+            # Single-child chains: log-mean-exp of one child is the leaf's value.
+            tree.value[made] = reward
+            tree.visits[made] = 1
+            for node in made:  # in creation order: the head goes under the target
+                tree.link(node)
+            tree.pending[path[-1]] -= 1
+            tree.virtual[path] -= 1
+            paths.append(path)
+        tree.backup(paths, self.cfg.lam)
 
 
 def _tree_result(
@@ -202,7 +226,10 @@ def _tree_result(
     tree, chain = search.tree, search.chain
     ids = tree.boltzmann_samples(num_samples, search.cfg.lam, search.rng)
     best = tree.argmax_leaf()
-    stats = tree.stats() | {"iterations": search.iterations}
+    stats = tree.stats() | {
+        "traversals": search.traversals,
+        "denoiser_calls": search.denoiser_calls,
+    }
     return SearchResult(
         method,
         tree.states[ids].copy(),

@@ -28,6 +28,8 @@ class Tree:
         self.value = np.zeros(capacity, dtype=np.float64)
         self.prior_value = np.zeros(capacity, dtype=np.float64)  # learned init (S-ADT), else 0
         self.visits = np.zeros(capacity, dtype=np.int64)
+        self.virtual = np.zeros(capacity, dtype=np.int64)  # in-flight traversals through a node
+        self.pending = np.zeros(capacity, dtype=np.int64)  # in-flight new children of a node
         self.children: list[list[int]] = [[]]
         self.size = 1  # the dummy root
 
@@ -42,6 +44,8 @@ class Tree:
             ("parent", -1),
             ("value", 0.0),
             ("prior_value", 0.0),
+            ("virtual", 0),
+            ("pending", 0),
             ("visits", 0),
         ):
             old = getattr(self, name)
@@ -49,19 +53,25 @@ class Tree:
             arr[:cap] = old
             setattr(self, name, arr)
 
-    def add(self, states: np.ndarray, k: np.ndarray, parents: np.ndarray) -> np.ndarray:
-        """Append nodes (one per row) under ``parents``; returns their ids."""
+    def add(self, states: np.ndarray, k: np.ndarray, parents: np.ndarray, link: bool = True):
+        """Append nodes (one per row) under ``parents``; returns their ids. With
+        ``link=False`` the parent does not list them yet (see :meth:`link`)."""
         n = len(states)
         self._grow(self.size + n)
         ids = np.arange(self.size, self.size + n)
         self.states[ids] = states
         self.k[ids] = k
         self.parent[ids] = parents
-        for node, parent in zip(ids.tolist(), np.asarray(parents).tolist(), strict=True):
-            self.children[parent].append(node)
         self.children.extend([] for _ in range(n))
         self.size += n
+        if link:
+            for node in ids.tolist():
+                self.link(node)
         return ids
+
+    def link(self, node: int) -> None:
+        """Make ``node`` visible as a child of its parent."""
+        self.children[self.parent[node]].append(node)
 
     def is_leaf(self, node: int) -> bool:
         return self.k[node] == self.leaf_index

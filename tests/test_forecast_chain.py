@@ -1,0 +1,76 @@
+"""The forecaster as a search chain: NFE counted at the denoiser, reward from context only."""
+
+import inspect
+
+import mlx.core as mx
+import numpy as np
+import pytest
+
+import sadt  # noqa: F401  (fast BLAS before mlx)
+from sadt.forecaster.model import Forecaster, ForecasterConfig
+from sadt.search import SAMPLERS
+from sadt.search.forecast_chain import ForecastChain
+from sadt.spectral import spectral_reward
+
+
+@pytest.fixture(scope="module")
+def forecaster():
+    mx.random.seed(0)
+    cfg = ForecasterConfig(
+        context_length=64,
+        horizon=24,
+        num_steps=6,
+        encoder_dim=32,
+        encoder_hidden=32,
+        denoiser_dim=32,
+        denoiser_hidden=32,
+    )
+    model = Forecaster(cfg)
+    mx.eval(model.parameters())
+    return model
+
+
+@pytest.fixture
+def context():
+    t = np.arange(200)
+    return 50 + 10 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(0).standard_normal(200)
+
+
+def test_chain_is_built_from_context_only():
+    params = set(inspect.signature(ForecastChain.__init__).parameters)
+    assert not params & {"y", "target", "future", "truth", "actual", "y_true"}
+
+
+@pytest.mark.parametrize("method", sorted(SAMPLERS))
+def test_every_sampler_counts_exactly_the_denoiser_calls(forecaster, context, method):
+    chain = ForecastChain(forecaster, context)
+    before = forecaster.nfe
+    result = SAMPLERS[method](chain, 100, seed=0, num_samples=8)
+    assert result.nfe == forecaster.nfe - before == chain.nfe
+    assert result.nfe <= 100
+    assert result.samples.shape[1:] == (24,)
+
+
+def test_reward_is_the_spectral_reward_of_the_visible_horizon(forecaster, context):
+    chain = ForecastChain(forecaster, context, horizon=16, gamma=2.0, band_weights=(1, 0, 3))
+    states = np.random.default_rng(1).standard_normal((5, 24))
+    original = chain.to_original(states)
+    assert original.shape == (5, 16)
+    expected = spectral_reward(original, context[-64:], gamma=2.0, band_weights=(1, 0, 3))
+    np.testing.assert_allclose(chain.reward(states), expected, rtol=1e-6, atol=1e-9)
+
+
+def test_same_seed_same_search(forecaster, context):
+    runs = [SAMPLERS["dts"](ForecastChain(forecaster, context), 120, seed=3) for _ in range(2)]
+    np.testing.assert_array_equal(runs[0].samples, runs[1].samples)
+
+
+def test_short_context_works(forecaster):
+    chain = ForecastChain(forecaster, np.sin(np.arange(20) / 3.0) * 5 + 1)
+    result = SAMPLERS["dts_star"](chain, 60, seed=0)
+    assert np.isfinite(result.chosen_reward)
+
+
+def test_bad_horizon_is_a_clear_error(forecaster, context):
+    with pytest.raises(ValueError, match="horizon must be in 1..24"):
+        ForecastChain(forecaster, context, horizon=48)
