@@ -143,11 +143,14 @@ class SpectralReward:
         object.__setattr__(self, "log_reference", log_reference)
         object.__setattr__(self, "weights", weights)
 
+    def log_gap(self, forecasts: np.ndarray) -> np.ndarray:
+        """Signed per-bin gap log S_x - log S_ref (both floored): (n, H) or (H,) -> (n, H // 2)."""
+        x = _as_forecasts(forecasts, self.horizon)
+        return np.log(np.maximum(periodogram(x), self.floor)) - self.log_reference
+
     def distance(self, forecasts: np.ndarray) -> np.ndarray:
         """Weighted mean absolute log-PSD gap: (n, H) or (H,) -> (n,), >= 0."""
-        x = _as_forecasts(forecasts, self.horizon)
-        log_x = np.log(np.maximum(periodogram(x), self.floor))
-        return np.abs(log_x - self.log_reference) @ self.weights
+        return np.abs(self.log_gap(forecasts)) @ self.weights
 
     def __call__(self, forecasts: np.ndarray) -> np.ndarray:
         """Rewards -gamma * D: (n, H) or (H,) -> (n,); higher is closer to the history."""

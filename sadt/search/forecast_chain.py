@@ -67,6 +67,44 @@ class ForecastChain(Chain):
     def reward(self, final_states: np.ndarray) -> np.ndarray:
         return self.spectral(np.asarray(final_states, dtype=np.float64)[:, : self.horizon])
 
+    # -- what the value network F_phi sees (sadt.value) ------------------------------------------
+    VALUE_POINTS = 24  # the log-spectrum gap is resampled to this many frequencies, any horizon
+
+    @property
+    def value_scale(self) -> float:
+        """The reward is linear in gamma, so F_phi predicts V / gamma."""
+        return max(self.spectral.gamma, 1e-12)
+
+    def value_weights(self, lam: float) -> np.ndarray:
+        """[log(lam * gamma), band weights normalized to sum 1]: (4,)."""
+        band = np.asarray(self.spectral.band_weights, dtype=np.float64)
+        return np.concatenate([[np.log(lam * self.value_scale)], band / band.sum()])
+
+    def value_features(self, states: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """Per state: the signed and absolute log-spectrum gap to the reference at 24 fixed
+        frequency fractions, its current distance D, and the gap of the model's mean path
+        (what the denoiser pulls toward): (n, 73)."""
+        x = np.asarray(states, dtype=np.float64)[:, : self.horizon]
+        gap = self.spectral.log_gap(x)
+        mean_gap = self._mean_gap()
+        grid = np.linspace(0.0, 1.0, self.VALUE_POINTS)
+        bins = np.linspace(0.0, 1.0, gap.shape[1])
+        signed = np.stack([np.interp(grid, bins, row) for row in gap])
+        absolute = np.stack([np.interp(grid, bins, row) for row in np.abs(gap)])
+        distance = (np.abs(gap) @ self.spectral.weights)[:, None]
+        return np.concatenate(
+            [signed, absolute, distance, np.broadcast_to(mean_gap, (len(x), len(mean_gap)))],
+            axis=1,
+        )
+
+    def _mean_gap(self) -> np.ndarray:
+        if not hasattr(self, "_mean_gap_cache"):
+            mean_path = np.array(self.cond[0, : self.forecaster.config.horizon], dtype=np.float64)
+            gap = self.spectral.log_gap(mean_path[None, : self.horizon])[0]
+            grid = np.linspace(0.0, 1.0, self.VALUE_POINTS)
+            self._mean_gap_cache = np.interp(grid, np.linspace(0.0, 1.0, gap.size), gap)
+        return self._mean_gap_cache
+
     def to_original(self, states: np.ndarray) -> np.ndarray:
         """Normalized states (n, H_model) -> forecasts (n, horizon) in original units."""
         return np.asarray(states, dtype=np.float64)[:, : self.horizon] * self.std + self.mean

@@ -122,6 +122,15 @@ class GaussianMixtureChain(Chain):
     def reward(self, final_states: np.ndarray) -> np.ndarray:
         return np.asarray(self.reward_fn(np.asarray(final_states)), dtype=np.float64)
 
+    # -- what the value network F_phi sees (sadt.value) ------------------------------------------
+    value_scale = 1.0
+
+    def value_weights(self, lam: float) -> np.ndarray:
+        return np.array([np.log(lam)])
+
+    def value_features(self, states: np.ndarray, k: np.ndarray) -> np.ndarray:
+        return np.asarray(states, dtype=np.float64)
+
     # -- exact target ---------------------------------------------------------------------------
     def tilted_target(self, lam: float, grid: np.ndarray) -> np.ndarray:
         """Normalized weights of ``p(x) exp(lam r(x))`` on grid points (p, d)."""

@@ -1,0 +1,195 @@
+"""S-ADT's value network: harvesting, losses, training, files, and the searches that use it."""
+
+import json
+
+import mlx.core as mx
+import numpy as np
+import pytest
+
+from sadt.forecaster.files import ModelFileError
+from sadt.search import SAMPLERS
+from sadt.search.amortized import sadt, sadt_smc
+from sadt.search.dts import TreeSearch, TreeSearchConfig
+from sadt.search.toy import bimodal_1d, sliced_w1_to_grid, target_grid
+from sadt.value import ValueConfig, ValueNetwork, ValuePrior, path_balance_loss
+from sadt.value_data import ValueBuffer, harvest_tree
+from train import value as train_value
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A value network trained on a small toy-chain harvest (seconds)."""
+    out = tmp_path_factory.mktemp("value")
+    args = [
+        "--out_dir",
+        str(out),
+        "--trees",
+        "24",
+        "--budget",
+        "600",
+        "--steps",
+        "300",
+        "--eval_every",
+        "100",
+        "--log_every",
+        "50",
+        "--checkpoint_every",
+        "100",
+    ]
+    assert train_value.main(args) == 0
+    return out
+
+
+def test_training_lowers_the_soft_value_loss(trained):
+    log = [json.loads(line) for line in (trained / "log.jsonl").read_text().splitlines()]
+    first, last = log[0]["value_loss"], np.mean([r["value_loss"] for r in log[-2:]])
+    assert last < 0.7 * first, (first, last)
+    assert "held_out_value_loss" in log[-1] and "held_out_path_loss" in log[-1]
+
+
+def test_harvest_is_resumable_and_skips_done_trees(trained, capsys):
+    manifest = json.loads((trained / "buffer" / "manifest.json").read_text())
+    assert len(manifest["items"]) == 24
+    train_value.harvest(train_value.ValueTrainConfig(out_dir=str(trained), trees=24))
+    again = json.loads((trained / "buffer" / "manifest.json").read_text())
+    assert again == manifest  # nothing harvested twice
+
+
+def test_resume_continues_exactly(tmp_path):
+    args = [
+        "--trees",
+        "8",
+        "--budget",
+        "300",
+        "--steps",
+        "40",
+        "--log_every",
+        "1",
+        "--eval_every",
+        "1000",
+        "--checkpoint_every",
+        "20",
+    ]
+    whole, half = tmp_path / "whole", tmp_path / "half"
+    assert train_value.main(["--out_dir", str(whole), *args]) == 0
+    assert train_value.main(["--out_dir", str(half), *args, "--stop_at", "20"]) == 0
+    assert train_value.main(["--out_dir", str(half), *args, "--resume"]) == 0
+
+    def losses(folder):
+        return [json.loads(line)["value_loss"] for line in (folder / "log.jsonl").open()]
+
+    np.testing.assert_allclose(losses(half), losses(whole), rtol=1e-5)
+
+
+def test_save_load_round_trip_and_clear_errors(trained, tmp_path):
+    net = ValueNetwork.load(trained)
+    x = mx.array(np.linspace(-3, 3, 7, dtype=np.float32)[:, None])
+    frac, w = mx.full((7,), 0.5), mx.zeros((7, 1))
+    copy = tmp_path / "copy"
+    net.save(copy)
+    np.testing.assert_array_equal(
+        np.array(net(x, frac, w)), np.array(ValueNetwork.load(copy)(x, frac, w))
+    )
+    (copy / "model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ModelFileError, match="model.safetensors"):
+        ValueNetwork.load(copy)
+    with pytest.raises(FileNotFoundError, match="config"):
+        ValueNetwork.load(tmp_path / "nowhere")
+
+
+def test_path_balance_loss_matches_a_direct_computation():
+    mx.random.seed(0)
+    net = ValueNetwork(ValueConfig(feature_dim=1, weight_dim=1, hidden=8))
+    feats = lambda v: mx.array(np.array(v, dtype=np.float32)[:, None])  # noqa: E731
+    # One path: node A (children a1 leaf r=1.0, a2 leaf r=3.0), node B (children B1, B2 internal).
+    node_f, node_frac = feats([0.1, 0.2]), mx.array([0.5, 0.0])
+    child_f, child_frac = feats([0.3, 0.4, 0.5, 0.6]), mx.array([1.0, 1.0, 0.5, 0.5])
+    child_values = mx.array([1.0, 3.0, 0.0, 0.0])
+    is_leaf = mx.array([True, True, False, False])
+    segment, node_path, lam = mx.array([0, 0, 1, 1]), mx.array([0, 0]), mx.array([2.0, 2.0])
+    w_n, w_c = mx.zeros((2, 1)), mx.zeros((4, 1))
+    loss = path_balance_loss(
+        net,
+        lam,
+        node_f,
+        node_frac,
+        w_n,
+        child_values,
+        is_leaf,
+        child_f,
+        child_frac,
+        w_c,
+        segment,
+        node_path,
+        1,
+    )
+    f_node = np.array(net(node_f, node_frac, w_n))
+    f_child = np.where(
+        np.array(is_leaf), np.array(child_values), np.array(net(child_f, child_frac, w_c))
+    )
+    res = [
+        2 * f_node[i] - np.log(np.mean(np.exp(2 * f_child[2 * i : 2 * i + 2]))) for i in range(2)
+    ]
+    assert loss.item() == pytest.approx((sum(res) / 2.0) ** 2, rel=1e-4)
+
+
+def test_harvested_rows_match_the_tree():
+    chain = bimodal_1d()
+    search = TreeSearch(chain, TreeSearchConfig(lam=2.0), np.random.default_rng(0))
+    search.run(400)
+    rows = harvest_tree(search, 2.0)
+    assert len(rows["target"]) == search.tree.size - 1
+    parent = rows["parent"]
+    assert np.all(rows["fraction"][parent[parent >= 0]] < rows["fraction"][parent >= 0])
+    assert rows["leaf"].sum() == len(search.tree.leaves())
+    np.testing.assert_allclose(rows["lam_scale"], 2.0)
+
+
+def test_value_prior_weight_vanishes_with_visits(trained):
+    chain = bimodal_1d()
+    search = TreeSearch(
+        chain,
+        TreeSearchConfig(),
+        np.random.default_rng(0),
+        value_prior=ValuePrior(ValueNetwork.load(trained), chain, 1.0),
+    )
+    search.run(200)
+    tree = search.tree
+    kids = tree.children[0]
+    tree.visits[kids] = 10**9
+    np.testing.assert_allclose(search.selection_values(0, kids), tree.value[kids], atol=1e-6)
+
+
+@pytest.mark.parametrize("method", [sadt, sadt_smc])
+def test_amortized_samplers_respect_budgets_and_seeds(trained, method):
+    net = ValueNetwork.load(trained)
+    a = method(bimodal_1d(), 333, value=net, seed=4)
+    b = method(bimodal_1d(), 333, value=net, seed=4)
+    assert a.nfe <= 333 and a.nfe == b.nfe
+    np.testing.assert_array_equal(a.samples, b.samples)
+    assert a.stats["value_calls"] > 0
+
+
+def test_sadt_still_converges_to_the_exact_target_with_the_value_network(trained):
+    chain = bimodal_1d()
+    net = ValueNetwork.load(trained)
+    grid = target_grid(chain, 2001)
+    target = chain.tilted_target(1.0, grid)
+
+    def w1(budget, seed):
+        result = sadt(chain, budget, value=net, num_samples=2000, seed=seed)
+        return sliced_w1_to_grid(result.samples, grid, target)
+
+    small = np.mean([w1(600, s) for s in range(4)])
+    large = np.mean([w1(6000, s) for s in range(4)])
+    ancestral = sliced_w1_to_grid(SAMPLERS["ancestral"](chain, 6000).samples, grid, target)
+    assert large < 0.6 * small and large < ancestral / 3, (small, large, ancestral)
+
+
+def test_buffer_split_keeps_trees_whole(trained):
+    buffer = ValueBuffer.load(trained / "buffer")
+    train, held = buffer.split(0.25, seed=0)
+    assert len(train) + len(held) == len(buffer)
+    assert not set(np.unique(train.arrays["tree"])) & set(np.unique(held.arrays["tree"]))
+    paths = held.path_batch(np.random.default_rng(0), 4)
+    assert paths["num_paths"] == 4 and len(paths["node_path"]) >= 4

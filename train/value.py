@@ -1,0 +1,313 @@
+"""Learn S-ADT's value network F_phi from DTS search trees.
+
+    python -m train.value --config train/configs/value.yaml [--key value ...] [--resume]
+
+Two phases, both resumable:
+1. harvest: run DTS on many training contexts, each with randomly drawn reward weights
+   (gamma, band weights, lam, horizon), and append every tree's nodes to a buffer folder
+   (sadt.value_data). Items already in the buffer's manifest are skipped.
+2. train: visit-weighted soft-value regression + relative trajectory balance on paths
+   (sadt.value), both reported on held-out trees; full-state checkpoints written atomically.
+The trained network is saved as a ValueNetwork folder in `out_dir`.
+`forecaster: toy-1d` (or toy-2d) harvests the exact toy chains instead (tests, B4).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import mlx.core as mx
+import mlx.nn as nn
+import mlx.optimizers as optim
+import numpy as np
+import yaml
+from mlx.utils import tree_flatten, tree_unflatten
+from tqdm import tqdm
+
+from sadt.forecaster import data as fdata
+from sadt.forecaster import files
+from sadt.search.dts import TreeSearch, TreeSearchConfig
+from sadt.value import ValueConfig, ValueNetwork, path_balance_loss, soft_value_loss
+from sadt.value_data import BufferWriter, ValueBuffer, harvest_tree
+
+CHECKPOINT = "checkpoint.safetensors"
+
+
+@dataclass
+class ValueTrainConfig:
+    out_dir: str = "checkpoints/value"
+    buffer_dir: str | None = None  # default: <out_dir>/buffer
+    seed: int = 0
+    # harvest
+    forecaster: str = "toy-1d"  # a Forecaster folder, or toy-1d / toy-2d
+    csv: list = field(default_factory=list)  # contexts come from these series (training rows)
+    split: str | None = None  # rows of every CSV to draw contexts from, "start:stop"
+    wide: list = field(default_factory=list)  # M4-style wide files
+    wide_holdout: int = 0  # last points of each wide series never used
+    trees: int = 200  # harvested trees (one context + one weight draw each)
+    budget: int = 1000  # NFE of each harvest search
+    horizons: list = field(default_factory=lambda: [96])
+    gamma_range: list = field(default_factory=lambda: [0.3, 3.0])  # log-uniform
+    lam_range: list = field(default_factory=lambda: [0.3, 3.0])  # log-uniform
+    search_batch: int = 16
+    # training
+    steps: int = 2000
+    batch_size: int = 512
+    paths: int = 16
+    path_loss_weight: float = 0.1
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    held_out: float = 0.1
+    log_every: int = 100
+    eval_every: int = 500
+    checkpoint_every: int = 500
+    stop_at: int | None = None
+    model: dict = field(default_factory=dict)  # ValueConfig overrides (hidden, layers)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ValueTrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown config keys {unknown}; known: {sorted(known)}")
+        return cls(**d)
+
+    @property
+    def buffer(self) -> Path:
+        return Path(self.buffer_dir or Path(self.out_dir) / "buffer")
+
+
+# -- harvest ----------------------------------------------------------------------------------
+def _log_uniform(rng, bounds) -> float:
+    lo, hi = (float(b) for b in bounds)
+    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+
+
+def _context_pool(cfg: ValueTrainConfig, context_length: int) -> list[np.ndarray]:
+    rows = fdata.parse_rows(cfg.split)
+    pool = []
+    for path in cfg.csv:
+        for values in fdata.read_csv_columns(path).values():
+            part = values[slice(*rows)] if rows else values
+            pool += [s for s in fdata.clean_segments(part) if s.size >= 64]
+    for path in cfg.wide:
+        for values in fdata.read_wide_series(path):
+            keep = values[: values.size - cfg.wide_holdout]
+            pool += [s for s in fdata.clean_segments(keep) if s.size >= 64]
+    if not pool:
+        raise fdata.DataError("no contexts to harvest from: give csv or wide files")
+    return pool
+
+
+def make_chain(cfg: ValueTrainConfig, rng: np.random.Generator, forecaster, pool):
+    """One harvest item: a chain (context + reward weights) and its lam."""
+    lam = _log_uniform(rng, cfg.lam_range)
+    if cfg.forecaster in ("toy-1d", "toy-2d"):
+        from sadt.search.toy import bimodal_1d, ring_2d
+
+        return (bimodal_1d() if cfg.forecaster == "toy-1d" else ring_2d()), lam
+    from sadt.search.forecast_chain import ForecastChain
+
+    series = pool[rng.integers(len(pool))]
+    length = forecaster.config.context_length
+    end = int(rng.integers(min(64, series.size), series.size + 1))
+    context = series[max(0, end - length) : end]
+    horizon = int(rng.choice(cfg.horizons))
+    band = rng.dirichlet(np.ones(3)) + 0.05
+    chain = ForecastChain(
+        forecaster, context, horizon, gamma=_log_uniform(rng, cfg.gamma_range), band_weights=band
+    )
+    return chain, lam
+
+
+def harvest(cfg: ValueTrainConfig, log=print) -> None:
+    writer = BufferWriter(cfg.buffer)
+    forecaster = pool = None
+    if cfg.forecaster not in ("toy-1d", "toy-2d"):
+        from sadt.forecaster import Forecaster
+
+        forecaster = Forecaster.load(cfg.forecaster)
+        pool = _context_pool(cfg, forecaster.config.context_length)
+    todo = [i for i in range(cfg.trees) if not writer.done(f"tree-{i}")]
+    if not todo:
+        return
+    start = time.perf_counter()
+    for i in tqdm(todo, desc="harvest", dynamic_ncols=True, mininterval=1.0):
+        rng = np.random.default_rng([cfg.seed, i])  # item i is the same whenever it runs
+        chain, lam = make_chain(cfg, rng, forecaster, pool)
+        search = TreeSearch(chain, TreeSearchConfig(lam=lam, batch=cfg.search_batch), rng)
+        search.run(cfg.budget)
+        writer.add(f"tree-{i}", harvest_tree(search, lam))
+    writer.flush()
+    log(f"harvested {len(todo)} trees in {time.perf_counter() - start:.0f} s into {cfg.buffer}")
+
+
+# -- training -----------------------------------------------------------------------------------
+def _arrays(rows: dict) -> tuple[mx.array, ...]:
+    return tuple(mx.array(rows[k]) for k in ("features", "fraction", "weights"))
+
+
+class Trainer:
+    def __init__(self, cfg: ValueTrainConfig) -> None:
+        self.cfg = cfg
+        self.out = Path(cfg.out_dir)
+        buffer = ValueBuffer.load(cfg.buffer)
+        self.train_set, self.held_out = buffer.split(cfg.held_out, seed=cfg.seed)
+        a = buffer.arrays
+        model_cfg = ValueConfig(
+            feature_dim=a["features"].shape[1], weight_dim=a["weights"].shape[1]
+        )
+        self.model_config = ValueConfig.from_dict(model_cfg.to_dict() | cfg.model)
+        mx.random.seed(cfg.seed)
+        self.model = ValueNetwork(self.model_config)
+        schedule = optim.cosine_decay(cfg.lr, cfg.steps, cfg.lr * 0.05)
+        self.optimizer = optim.AdamW(learning_rate=schedule, weight_decay=cfg.weight_decay)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.step = 0
+        self.grad_fn = nn.value_and_grad(self.model, self._loss)
+
+    def _loss(self, nodes, paths):
+        regression = soft_value_loss(
+            self.model, *_arrays(nodes), mx.array(nodes["target"]), mx.array(nodes["visits"])
+        )
+        balance = self._path_loss(paths)
+        return regression + self.cfg.path_loss_weight * balance, (regression, balance)
+
+    def _path_loss(self, paths):
+        node, child = paths["node"], paths["child"]
+        return path_balance_loss(
+            self.model,
+            mx.array(node["lam_scale"]),
+            *_arrays(node),
+            mx.array(child["target"]),
+            mx.array(child["leaf"]),
+            *_arrays(child),
+            mx.array(paths["child_segment"]),
+            mx.array(paths["node_path"]),
+            paths["num_paths"],
+        )
+
+    def evaluate(self) -> dict:
+        rng = np.random.default_rng(12345)  # the same held-out batch every time
+        nodes = self.held_out.node_batch(rng, 4096)
+        paths = self.held_out.path_batch(rng, 256)
+        _, (regression, balance) = self._loss(nodes, paths)
+        return {"held_out_value_loss": regression.item(), "held_out_path_loss": balance.item()}
+
+    def save_checkpoint(self) -> None:
+        arrays = {f"model.{k}": v for k, v in tree_flatten(self.model.parameters())}
+        arrays |= {f"optimizer.{k}": v for k, v in tree_flatten(self.optimizer.state)}
+        meta = {
+            "step": self.step,
+            "rng": self.rng.bit_generator.state,
+            "config": asdict(self.cfg),
+            "model_config": self.model_config.to_dict(),
+        }
+        path = self.out / CHECKPOINT
+        files.atomic_write(
+            path, lambda tmp: mx.save_safetensors(tmp, arrays, metadata={"sadt": json.dumps(meta)})
+        )
+
+    def load_checkpoint(self) -> None:
+        path = self.out / CHECKPOINT
+        arrays, metadata = files.read_safetensors(path)
+        try:
+            meta = json.loads(metadata["sadt"])
+        except (KeyError, json.JSONDecodeError):
+            raise files.ModelFileError(f"{path} is not a sadt value-network checkpoint") from None
+        if meta.get("model_config") != self.model_config.to_dict():
+            raise files.ModelFileError(
+                f"{path} was written for a different value network ({meta.get('model_config')})"
+            )
+        model = {k[6:]: v for k, v in arrays.items() if k.startswith("model.")}
+        files.check_weights(path, model, dict(tree_flatten(self.model.parameters())))
+        self.model.update(tree_unflatten(list(model.items())))
+        state = [(k[10:], v) for k, v in arrays.items() if k.startswith("optimizer.")]
+        self.optimizer.state = tree_unflatten(state)
+        self.rng.bit_generator.state = meta["rng"]
+        self.step = int(meta["step"])
+
+    def run(self, log=print) -> list[dict]:
+        cfg, history = self.cfg, []
+        end = min(cfg.steps, cfg.stop_at) if cfg.stop_at else cfg.steps
+        bar = tqdm(
+            total=cfg.steps, initial=self.step, desc="value", dynamic_ncols=True, mininterval=1.0
+        )
+        while self.step < end:
+            nodes = self.train_set.node_batch(self.rng, cfg.batch_size)
+            paths = self.train_set.path_batch(self.rng, cfg.paths)
+            (loss, (regression, balance)), grads = self.grad_fn(nodes, paths)
+            self.optimizer.update(self.model, grads)
+            mx.eval(self.model.parameters(), self.optimizer.state, loss)
+            self.step += 1
+            bar.update(1)
+            record = {
+                "step": self.step,
+                "value_loss": regression.item(),
+                "path_loss": balance.item(),
+            }
+            if self.step % cfg.eval_every == 0 or self.step == end:
+                record |= self.evaluate()
+            if self.step % cfg.log_every == 0 or self.step in (1, end):
+                bar.set_postfix(
+                    value=f"{record['value_loss']:.4f}", path=f"{record['path_loss']:.3f}"
+                )
+                self.out.mkdir(parents=True, exist_ok=True)
+                with open(self.out / "log.jsonl", "a") as f:
+                    f.write(json.dumps(record) + "\n")
+            history.append(record)
+            if self.step % cfg.checkpoint_every == 0 or self.step == end:
+                self.save_checkpoint()
+        bar.close()
+        if self.step >= cfg.steps:
+            self.model.save(self.out)
+            log(f"saved the value network to {self.out}: " + json.dumps(self.evaluate()))
+        return history
+
+
+# -- command line -------------------------------------------------------------------------------
+def parse_config(argv: list[str]) -> tuple[ValueTrainConfig, bool]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", help="YAML file of ValueTrainConfig fields")
+    parser.add_argument("--resume", action="store_true", help="continue from out_dir's checkpoint")
+    args, rest = parser.parse_known_args(argv)
+    values: dict = {}
+    if args.config:
+        path = Path(args.config)
+        if not path.is_file():
+            raise fdata.DataError(f"no such config file: {path}")
+        values = yaml.safe_load(path.read_text()) or {}
+    if len(rest) % 2:
+        raise fdata.DataError(f"overrides come as '--key value' pairs, got {rest}")
+    for key, raw in zip(rest[::2], rest[1::2], strict=True):
+        if not key.startswith("--"):
+            raise fdata.DataError(f"expected --key, got {key!r}")
+        name, value = key[2:].replace("-", "_"), yaml.safe_load(raw)
+        if name.startswith("model."):
+            values.setdefault("model", {})[name[len("model.") :]] = value
+        else:
+            values[name] = value
+    return ValueTrainConfig.from_dict(values), args.resume
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cfg, resume = parse_config(sys.argv[1:] if argv is None else argv)
+        harvest(cfg)
+        trainer = Trainer(cfg)
+        if resume and (Path(cfg.out_dir) / CHECKPOINT).exists():
+            trainer.load_checkpoint()
+        trainer.run()
+    except (fdata.DataError, files.ModelFileError, FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
