@@ -50,6 +50,7 @@ class Chain:
             raise ValueError(f"branching levels must strictly decrease to 0, got {levels.tolist()}")
         self.levels = levels
         self.nfe = 0
+        self.on_nfe = None  # optional callback(nfe) after every denoiser call (progress bars)
 
     # -- to implement -------------------------------------------------------------------------
     def initial(self, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -106,15 +107,20 @@ class Chain:
         # Levels strictly decrease, so every row takes the first step: that call's
         # denoised estimates belong to the input states.
         out, x0_hat = self.denoise_step(np.asarray(states), step, rng)
-        self.nfe += len(out)
+        self._count(len(out))
         step -= 1
         while True:
             active = np.flatnonzero(step > stop)
             if active.size == 0:
                 return out, x0_hat
             out[active], _ = self.denoise_step(out[active], step[active], rng)
-            self.nfe += int(active.size)
+            self._count(int(active.size))
             step[active] -= 1
+
+    def _count(self, rows: int) -> None:
+        self.nfe += rows
+        if self.on_nfe is not None:
+            self.on_nfe(self.nfe)
 
     def rollout(self, states: np.ndarray, k: np.ndarray, rng: np.random.Generator):
         """Take rows at branching indices ``k`` all the way to level 0 (no tree bookkeeping)."""

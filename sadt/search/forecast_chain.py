@@ -76,9 +76,10 @@ class ForecastChain(Chain):
         return max(self.spectral.gamma, 1e-12)
 
     def value_weights(self, lam: float) -> np.ndarray:
-        """[log(lam * gamma), band weights normalized to sum 1]: (4,)."""
+        """[log(lam * gamma), band weights normalized to sum 1, horizon / model horizon]: (5,)."""
         band = np.asarray(self.spectral.band_weights, dtype=np.float64)
-        return np.concatenate([[np.log(lam * self.value_scale)], band / band.sum()])
+        visible = self.horizon / self.forecaster.config.horizon
+        return np.concatenate([[np.log(lam * self.value_scale)], band / band.sum(), [visible]])
 
     def value_features(self, states: np.ndarray, k: np.ndarray) -> np.ndarray:
         """Per state: the signed and absolute log-spectrum gap to the reference at 24 fixed

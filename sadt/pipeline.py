@@ -1,0 +1,307 @@
+"""The user-facing pipeline: describe a series, forecast it with a steered search.
+
+    import sadt
+    pipe = sadt.from_pretrained()            # the bundled sadt-tiny, or a Hub id / folder
+    print(pipe.describe("load.csv"))
+    fc = pipe.forecast("load.csv", horizon=48, method="dts", budget=1000)
+    fc.to_dataframe().to_csv("forecast.csv")
+
+A ``Pipeline`` holds a diffusion forecaster, optionally a TSLM describer and a value network
+(S-ADT). Inputs may be anything ``sadt.read_series`` accepts; outputs are in the series'
+original units. Folders and the Hub: ``sadt.hub``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from sadt.search import SAMPLERS
+from sadt.search.chain import BudgetError
+from sadt.search.dts import TreeSearchConfig
+from sadt.search.forecast_chain import ForecastChain
+from sadt.series import Series, SeriesError, read_series
+from sadt.spectral import spec_w1
+
+QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+AMORTIZED = ("sadt", "sadt_smc")
+MAX_BUDGET = 100_000
+
+
+@dataclass
+class SearchSettings:
+    """Search defaults stored with a pipeline (config.json ``search``)."""
+
+    branch_every: int = 1  # branching levels every k denoising steps
+    batch: int = 32  # in-flight rollouts of the tree searches
+    widen_c: float = 2.0
+    widen_alpha: float = 0.7
+    prior_visits: float = 16.0
+
+    def tree_config(self) -> TreeSearchConfig:
+        return TreeSearchConfig(
+            batch=self.batch,
+            widen_c=self.widen_c,
+            widen_alpha=self.widen_alpha,
+            prior_visits=self.prior_visits,
+        )
+
+
+@dataclass
+class Forecast:
+    """A steered forecast, in the input's original units.
+
+    ``samples`` (n, H) are draws from the method's output law; ``chosen`` (H,) is the single
+    path the method picks (argmax descent for trees, best reward otherwise); ``quantiles``
+    (9, H) at ``QUANTILES``; ``rewards`` (n,) and ``reward`` are spectral rewards;
+    ``nfe`` counts denoiser calls (never above the budget).
+    """
+
+    samples: np.ndarray
+    chosen: np.ndarray
+    rewards: np.ndarray
+    reward: float
+    nfe: int
+    wall_time: float
+    method: str
+    stats: dict
+    history: Series
+    timestamps: pd.DatetimeIndex | None  # of the forecast steps, when the input had them
+    quantiles: np.ndarray = field(init=False)
+    median: np.ndarray = field(init=False)
+    mean: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.quantiles = np.quantile(self.samples, QUANTILES, axis=0)
+        self.median = self.quantiles[QUANTILES.index(0.5)]
+        self.mean = self.samples.mean(axis=0)
+
+    @property
+    def horizon(self) -> int:
+        return self.samples.shape[1]
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """Long format, one row per forecast step: ``timestamp`` (or ``step``), ``mean``,
+        ``"0.1"`` … ``"0.9"``, ``chosen``. This is also the CSV the app offers."""
+        frame = pd.DataFrame({"mean": self.mean})
+        for q, row in zip(QUANTILES, self.quantiles, strict=True):
+            frame[str(q)] = row
+        frame["chosen"] = self.chosen
+        if self.timestamps is not None:
+            frame.insert(0, "timestamp", self.timestamps)
+        else:
+            frame.insert(0, "step", np.arange(len(self.history), len(self.history) + self.horizon))
+        return frame
+
+
+def future_timestamps(series: Series, horizon: int) -> pd.DatetimeIndex | None:
+    """Timestamps continuing the series at its frequency (or its median spacing)."""
+    if series.timestamps is None or len(series.timestamps) < 2:
+        return None
+    last = series.timestamps[-1]
+    if series.freq:
+        return pd.date_range(last, periods=horizon + 1, freq=series.freq)[1:]
+    step = pd.Series(series.timestamps).diff().median()
+    return pd.DatetimeIndex([last + step * (i + 1) for i in range(horizon)])
+
+
+class Pipeline:
+    """Forecaster + (optional) describer + (optional) value network."""
+
+    def __init__(
+        self,
+        forecaster,
+        tslm=None,
+        value=None,
+        search: SearchSettings | None = None,
+        card: dict | None = None,
+    ) -> None:
+        self.forecaster = forecaster
+        self.tslm = tslm
+        self.value = value
+        self.search = search or SearchSettings()
+        self.card = card or {}  # what the model card says (metrics, base model, ...)
+
+    # -- construction and files (see sadt.hub) --------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, repo_or_path=None, **kwargs) -> Pipeline:
+        from sadt.hub import load_pipeline
+
+        return load_pipeline(repo_or_path, **kwargs)
+
+    def save_pretrained(self, folder) -> None:
+        from sadt.hub import save_pipeline
+
+        save_pipeline(self, folder)
+
+    def push_to_hub(
+        self, repo_id: str, private: bool = False, token: str | None = None, **kwargs
+    ) -> str:
+        from sadt.hub import push_pipeline
+
+        return push_pipeline(self, repo_id, private=private, token=token, **kwargs)
+
+    # -- describe -------------------------------------------------------------------------------
+    @property
+    def max_horizon(self) -> int:
+        return self.forecaster.config.horizon
+
+    @property
+    def methods(self) -> list[str]:
+        """Forecast methods this pipeline can run (S-ADT needs a value network)."""
+        names = list(SAMPLERS)
+        return names + list(AMORTIZED) if self.value is not None else names
+
+    def stream_describe(
+        self, series, question: str | None = None, max_tokens: int = 160, temperature: float = 0.0
+    ) -> Iterator[str]:
+        """The description (or the answer to ``question``), piece by piece."""
+        if self.tslm is None:
+            raise ValueError("this pipeline has no describer (tslm/); load one that does")
+        yield from self.tslm.stream_describe(
+            _as_series(series, 2), question, max_tokens, temperature
+        )
+
+    def describe(
+        self, series, question: str | None = None, max_tokens: int = 160, temperature: float = 0.0
+    ) -> str:
+        return "".join(self.stream_describe(series, question, max_tokens, temperature))
+
+    # -- forecast -------------------------------------------------------------------------------
+    def forecast(
+        self,
+        series,
+        horizon: int | None = None,
+        method: str = "dts",
+        budget: int = 1000,
+        gamma: float = 1.0,
+        band_weights=(1.0, 1.0, 1.0),
+        lam: float = 1.0,
+        num_samples: int = 64,
+        seed: int = 0,
+        progress: Callable[[float, str], None] | None = None,
+    ) -> Forecast:
+        """Forecast ``horizon`` steps of ``series`` with ``method`` under a budget of NFE.
+
+        The spectral reward (weight ``gamma``, ``band_weights`` for low/mid/high
+        frequencies) steers the search toward forecasts whose spectrum looks like the
+        history's, at inverse temperature ``lam``. ``progress(fraction, text)`` is called
+        as denoiser calls are spent.
+        """
+        series = _as_series(series)
+        horizon = self.max_horizon if horizon is None else horizon
+        self._check(method, horizon, budget, gamma, band_weights, lam, num_samples)
+        chain = ForecastChain(
+            self.forecaster, series.values, horizon, gamma, band_weights, self.search.branch_every
+        )
+        if progress is not None:
+            chain.on_nfe = lambda nfe: progress(min(nfe / budget, 1.0), f"{nfe}/{budget} NFE")
+        kwargs = {"lam": lam, "num_samples": num_samples, "seed": seed}
+        if method in ("dts", "dts_star", "sadt"):
+            kwargs["config"] = self.search.tree_config()
+        if method == "best_of_n":
+            kwargs["mode"] = "resample"
+        if method in AMORTIZED:
+            from sadt.search.amortized import sadt, sadt_smc
+
+            sampler = {"sadt": sadt, "sadt_smc": sadt_smc}[method]
+            kwargs["value"] = self.value
+        else:
+            sampler = SAMPLERS[method]
+        start = time.perf_counter()
+        try:
+            result = sampler(chain, int(budget), **kwargs)
+        except BudgetError as err:
+            raise ValueError(str(err)) from None
+        samples = chain.to_original(result.samples)
+        chosen = chain.to_original(result.chosen[None])[0]
+        context = series.values[-self.forecaster.config.context_length :]
+        stats = dict(result.stats)
+        if len(context) >= 8 and horizon >= 8:
+            stats["spec_w1"] = float(spec_w1(samples, context).mean())
+            stats["spec_w1_chosen"] = float(spec_w1(chosen, context)[0])
+            stats["spec_w1_mean_forecast"] = float(spec_w1(samples.mean(0), context)[0])
+        stats.pop("ess_trace", None)
+        return Forecast(
+            samples,
+            chosen,
+            result.rewards,
+            float(result.chosen_reward),
+            result.nfe,
+            time.perf_counter() - start,
+            method,
+            stats,
+            series,
+            future_timestamps(series, horizon),
+        )
+
+    def predict_df(
+        self,
+        df: pd.DataFrame,
+        id_column: str = "item_id",
+        timestamp_column: str = "timestamp",
+        target: str = "target",
+        horizon: int | None = None,
+        **kwargs,
+    ) -> pd.DataFrame:
+        """Forecast every series of a long DataFrame; one long DataFrame back (with the id)."""
+        missing = [c for c in (id_column, timestamp_column, target) if c not in df.columns]
+        if missing:
+            raise SeriesError(
+                f"the DataFrame has no column {missing[0]!r}; its columns are {list(df.columns)}"
+            )
+        frames = []
+        for item, group in df.groupby(id_column, sort=False):
+            series = read_series(
+                group[[timestamp_column, target]], column=target, timestamp_column=timestamp_column
+            )
+            out = self.forecast(series, horizon, **kwargs).to_dataframe()
+            out.insert(0, id_column, item)
+            frames.append(out)
+        return pd.concat(frames, ignore_index=True)
+
+    def _check(self, method, horizon, budget, gamma, band_weights, lam, num_samples) -> None:
+        """Every parameter a user sets, checked here with one clear sentence each."""
+        if method not in self.methods:
+            hint = " (S-ADT methods need a value network)" if method in AMORTIZED else ""
+            raise ValueError(
+                f"unknown method {method!r}{hint}; available: {', '.join(self.methods)}"
+            )
+        if not isinstance(horizon, (int, np.integer)) or not 8 <= horizon <= self.max_horizon:
+            raise ValueError(
+                f"horizon must be a whole number from 8 to {self.max_horizon}, got {horizon}"
+            )
+        steps = self.forecaster.config.num_steps
+        if not isinstance(budget, (int, np.integer)) or not steps <= budget <= MAX_BUDGET:
+            raise ValueError(
+                f"budget must be a whole number of denoiser calls from {steps} "
+                f"(one sample) to {MAX_BUDGET}, got {budget}"
+            )
+        if not (np.isfinite(gamma) and 0 <= gamma <= 100):
+            raise ValueError(f"gamma must be between 0 and 100, got {gamma}")
+        if not (np.isfinite(lam) and 0 < lam <= 100):
+            raise ValueError(f"lam must be above 0 and at most 100, got {lam}")
+        if not isinstance(num_samples, (int, np.integer)) or not 1 <= num_samples <= 1000:
+            raise ValueError(
+                f"num_samples must be a whole number from 1 to 1000, got {num_samples}"
+            )
+        band = np.asarray(band_weights, dtype=float)
+        if (
+            band.shape != (3,)
+            or not np.all(np.isfinite(band))
+            or np.any(band < 0)
+            or not band.any()
+        ):
+            raise ValueError("band weights must be three numbers >= 0, not all zero")
+
+
+def _as_series(series, min_length: int | None = None) -> Series:
+    if isinstance(series, Series):
+        return series
+    if min_length is None:
+        return read_series(series)
+    return read_series(series, min_length=min_length)

@@ -1,0 +1,220 @@
+"""The Pipeline: forecasts in original units with timestamps, every method, clear errors,
+save/load round trips, corrupted folders, predict_df and the CLI."""
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from tiny_models import hourly_csv, tiny_pipeline
+
+import sadt
+from sadt import cli
+from sadt.forecaster.files import ModelFileError
+from sadt.hub import HubError, load_pipeline
+
+
+@pytest.fixture(scope="module")
+def pipe(tmp_path_factory):
+    return tiny_pipeline(tmp_path_factory.mktemp("pipe"))
+
+
+@pytest.fixture(scope="module")
+def saved(pipe, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("saved") / "pipeline"
+    pipe.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def csv(tmp_path):
+    return hourly_csv(tmp_path / "load.csv")
+
+
+def test_forecast_is_in_original_units_with_continued_timestamps(pipe, csv):
+    fc = pipe.forecast(csv, horizon=16, method="dts", budget=120, num_samples=10, seed=1)
+    assert fc.samples.shape == (10, 16) and fc.chosen.shape == (16,) and fc.median.shape == (16,)
+    assert fc.nfe <= 120
+    assert np.all(np.diff(fc.quantiles, axis=0) >= -1e-9)  # quantiles ordered
+    assert 0 < np.median(fc.samples) < 200  # near the series' level (~20), not z-scores
+    frame = fc.to_dataframe()
+    assert list(frame.columns[:2]) == ["timestamp", "mean"] and "0.1" in frame and "0.9" in frame
+    assert frame["timestamp"].iloc[0] == pd.Timestamp("2024-01-01") + pd.Timedelta(hours=300)
+    assert (frame["timestamp"].diff().dropna() == pd.Timedelta(hours=1)).all()
+    assert {"tree_size", "spec_w1", "spec_w1_chosen"} <= set(fc.stats)
+
+
+def test_array_input_gets_steps_instead_of_timestamps(pipe):
+    fc = pipe.forecast(np.sin(np.arange(100) / 4.0) + 3, horizon=8, method="ancestral", budget=60)
+    frame = fc.to_dataframe()
+    assert frame["step"].tolist() == list(range(100, 108))
+
+
+@pytest.mark.parametrize(
+    "method", ["ancestral", "best_of_n", "smc", "dts", "dts_star", "sadt", "sadt_smc"]
+)
+def test_every_method_runs_within_budget_and_reproduces(pipe, csv, method):
+    a = pipe.forecast(csv, horizon=12, method=method, budget=90, num_samples=6, seed=3)
+    b = pipe.forecast(csv, horizon=12, method=method, budget=90, num_samples=6, seed=3)
+    assert a.nfe <= 90
+    np.testing.assert_array_equal(a.samples, b.samples)
+    assert a.method == method
+
+
+def test_progress_reports_fractions(pipe, csv):
+    seen = []
+    pipe.forecast(csv, horizon=8, budget=60, progress=lambda f, text: seen.append(f))
+    assert seen and 0 < seen[-1] <= 1.0 and seen == sorted(seen)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"method": "magic"}, "unknown method 'magic'.*available: ancestral"),
+        ({"horizon": 500}, "horizon must be a whole number from 8 to 24"),
+        ({"horizon": 3}, "horizon must be"),
+        ({"budget": 2}, "budget must be a whole number of denoiser calls from 6"),
+        ({"budget": 10**9}, "budget must be"),
+        ({"gamma": -1.0}, "gamma must be between 0 and 100"),
+        ({"lam": 0.0}, "lam must be above 0"),
+        ({"num_samples": 0}, "num_samples must be"),
+        ({"band_weights": (0, 0, 0)}, "band weights must be three numbers"),
+        ({"band_weights": (1, 2)}, "band weights"),
+    ],
+)
+def test_bad_parameters_get_one_clear_sentence(pipe, csv, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        pipe.forecast(csv, **kwargs)
+
+
+def test_sadt_methods_need_a_value_network(tmp_path, csv):
+    plain = tiny_pipeline(tmp_path, with_value=False)
+    assert "sadt" not in plain.methods
+    with pytest.raises(ValueError, match="S-ADT methods need a value network"):
+        plain.forecast(csv, method="sadt")
+
+
+def test_describe_returns_text_and_streams(pipe, csv):
+    text = pipe.describe(csv, max_tokens=12)
+    assert isinstance(text, str) and text.strip()
+    assert "".join(pipe.stream_describe(csv, "Is there a trend?", max_tokens=8)).strip()
+
+
+def test_save_then_load_gives_identical_forecasts(pipe, saved, csv):
+    loaded = load_pipeline(saved)
+    a = pipe.forecast(csv, horizon=12, method="dts", budget=80, seed=5)
+    b = loaded.forecast(csv, horizon=12, method="dts", budget=80, seed=5)
+    np.testing.assert_allclose(a.samples, b.samples, rtol=1e-6)
+    assert loaded.value is not None and loaded.tslm is not None
+    assert pipe.describe(csv, max_tokens=10) == loaded.describe(csv, max_tokens=10)
+    card = (saved / "README.md").read_text()
+    assert card.startswith("---\nlibrary_name: mlx\npipeline_tag: time-series-forecasting\n")
+    assert "base_model: mlx-community/Llama-3.2-1B-Instruct-4bit" in card
+
+
+def test_only_json_and_safetensors_are_written(saved):
+    suffixes = {p.suffix for p in saved.rglob("*") if p.is_file()}
+    assert suffixes <= {".json", ".safetensors", ".md", ".txt", ".jinja"}, suffixes
+
+
+def _broken(saved, tmp_path, breaker):
+    folder = tmp_path / "broken"
+    shutil.copytree(saved, folder)
+    breaker(folder)
+    return folder
+
+
+def test_missing_part_folder_names_it(saved, tmp_path):
+    folder = _broken(saved, tmp_path, lambda f: shutil.rmtree(f / "forecaster"))
+    with pytest.raises(ModelFileError, match="forecaster"):
+        load_pipeline(folder)
+
+
+def test_truncated_weights_name_the_file(saved, tmp_path):
+    def truncate(folder):
+        weights = folder / "forecaster" / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[:1000])
+
+    with pytest.raises(ModelFileError, match="forecaster/model.safetensors"):
+        load_pipeline(_broken(saved, tmp_path, truncate))
+
+
+def test_newer_format_version_says_upgrade(saved, tmp_path):
+    def bump(folder):
+        config = json.loads((folder / "config.json").read_text())
+        config["format_version"] = 99
+        (folder / "config.json").write_text(json.dumps(config))
+
+    with pytest.raises(ModelFileError, match="format version 99.*upgrade"):
+        load_pipeline(_broken(saved, tmp_path, bump))
+
+
+def test_shape_mismatch_names_the_file(saved, tmp_path):
+    def widen(folder):
+        config = json.loads((folder / "forecaster" / "config.json").read_text())
+        config["denoiser_hidden"] = 48
+        (folder / "forecaster" / "config.json").write_text(json.dumps(config))
+
+    with pytest.raises(ModelFileError, match="model.safetensors does not match its config"):
+        load_pipeline(_broken(saved, tmp_path, widen))
+
+
+def test_pickles_are_never_loaded(saved, tmp_path):
+    def plant(folder):
+        (folder / "forecaster" / "model.safetensors").unlink()
+        (folder / "forecaster" / "model.pkl").write_bytes(b"\x80\x04K\x01.")
+
+    with pytest.raises(FileNotFoundError, match="model.safetensors"):
+        load_pipeline(_broken(saved, tmp_path, plant))
+
+
+def test_unknown_source_is_a_clear_error(tmp_path):
+    with pytest.raises(HubError, match="neither an existing folder nor a Hub id"):
+        load_pipeline("not a repo!")
+    with pytest.raises(HubError, match="not in the local Hugging Face cache"):
+        load_pipeline("nobody/not-cached-anywhere")
+
+
+def test_predict_df_forecasts_each_series(pipe):
+    rows = []
+    for item, shift in (("a", 0.0), ("b", 50.0)):
+        for i in range(120):
+            rows.append(
+                {
+                    "item_id": item,
+                    "timestamp": pd.Timestamp("2024-01-01") + pd.Timedelta(hours=i),
+                    "target": shift + np.sin(i / 3.0) + 0.01 * i,
+                }
+            )
+    out = pipe.predict_df(pd.DataFrame(rows), horizon=8, method="ancestral", budget=60)
+    assert out.groupby("item_id").size().to_dict() == {"a": 8, "b": 8}
+    assert out[out.item_id == "b"]["0.5"].mean() > out[out.item_id == "a"]["0.5"].mean() + 20
+
+
+def test_cli_forecast_writes_csv_and_errors_exit_2(saved, csv, tmp_path, capsys):
+    out = tmp_path / "fc.csv"
+    code = cli.main(
+        [
+            "forecast",
+            str(csv),
+            "--model",
+            str(saved),
+            "--horizon",
+            "12",
+            "--budget",
+            "60",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0 and len(pd.read_csv(out)) == 12
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\nx,y\n")
+    assert cli.main(["forecast", str(bad), "--model", str(saved)]) == 2
+    assert "error:" in capsys.readouterr().err
+    assert cli.main(["describe", str(csv), "--model", str(saved)]) == 0
+
+
+def test_read_series_is_exported():
+    assert sadt.read_series([1.0, 2.0] * 20).values.shape == (40,)
