@@ -201,7 +201,7 @@ class Pipeline:
         if progress is not None:
             chain.on_nfe = lambda nfe: progress(min(nfe / budget, 1.0), f"{nfe}/{budget} NFE")
         kwargs = {"lam": lam, "num_samples": num_samples, "seed": seed}
-        if method in ("dts", "dts_star", "sadt"):
+        if method in ("dts", "sadt"):  # DTS* keeps its own search-oriented widening
             kwargs["config"] = self.search.tree_config()
         if method == "best_of_n":
             kwargs["mode"] = "resample"

@@ -37,7 +37,7 @@ class TreeSearchConfig:
     widen_c: float = 2.0  # progressive widening: expand while |C(n)| < widen_c * N(n)^widen_alpha
     widen_alpha: float = 0.7
     batch: int = 16  # traversals per iteration, advanced in one denoiser call
-    uct_c: float = 1.0  # DTS* exploration constant (in reward units)
+    uct_c: float = 0.5  # DTS* exploration constant (rewards rescaled to [0, 1])
     greedy: bool = False  # False: DTS (Boltzmann selection); True: DTS* (UCT selection)
     # Selection (never the backup or the output) uses (N v + n0 prior) / (N + n0): a child
     # seen N times is trusted in proportion to N. The prior is the parent's soft value, or
@@ -47,6 +47,9 @@ class TreeSearchConfig:
     # (W1 to the tilted target rose from 0.13 to 0.66 as the budget went 2k -> 100k NFE);
     # with n0 = 16 it fell to 0.06. The weight n0 / (n0 + N) -> 0, so exactness holds.
     prior_visits: float = 16.0
+    # Widening grows (S / expansion cost)^bias times faster at cheap, low-noise nodes: the
+    # search spends more of its budget on late branches (0 = the paper's uniform rule).
+    widen_depth_bias: float = 0.0
 
     def validate(self) -> None:
         if not (math.isfinite(self.lam) and self.lam > 0):
@@ -59,9 +62,13 @@ class TreeSearchConfig:
             raise ValueError(f"batch must be at least 1, got {self.batch}")
 
 
+DTS_STAR_DEFAULTS = {"widen_c": 0.5, "widen_alpha": 0.5, "widen_depth_bias": 1.0, "batch": 16}
+
+
 def may_expand(num_children: int, visits: int, c: float, alpha: float) -> bool:
     """Progressive widening: a node with no child always expands; otherwise while
-    |C(n)| < c * N(n)^alpha, with N counting traversals through n (virtual ones included)."""
+    |C(n)| < c * N(n)^alpha. N counts finished traversals through n; children still in flight
+    count in |C(n)|, so a batch of traversals does not pile new children onto one node."""
     return num_children == 0 or num_children < c * visits**alpha
 
 
@@ -85,6 +92,11 @@ class TreeSearch:
         self.value_prior = value_prior  # S-ADT: supplies prior values of new nodes
         self.traversals = 0
         self.denoiser_calls = 0
+        self.reward_low, self.reward_high = np.inf, -np.inf  # range of leaf rewards seen
+        # Widening scale per branching index (-1 = root): (S / cost of an expansion)^bias.
+        # bias > 0 lets cheap low-noise nodes branch more than costly high-noise ones.
+        cost = chain.rollout_cost(np.maximum(np.arange(-1, chain.depth), 0)).astype(float)
+        self.widen_scale = (chain.num_steps / np.maximum(cost, 1.0)) ** config.widen_depth_bias
 
     # -- selection ------------------------------------------------------------------------------
     def selection_values(self, node: int, kids: list[int]) -> np.ndarray:
@@ -101,10 +113,16 @@ class TreeSearch:
         kids = tree.children[node]
         values = self.selection_values(node, kids)
         if cfg.greedy:
-            n_parent = tree.visits[node] + tree.virtual[node]
+            # UCT on soft values rescaled to [0, 1] by the range of leaf rewards seen so far
+            # (as MuZero does), so uct_c means the same whatever the reward's units.
+            # In-flight traversals count as visits that scored the lowest reward seen
+            # ("virtual loss"), so a batch of traversals spreads over the tree.
+            span = max(self.reward_high - self.reward_low, 1e-12)
             n_kids = tree.visits[kids] + tree.virtual[kids]
+            scaled = (values - self.reward_low) / span * tree.visits[kids] / np.maximum(n_kids, 1)
+            n_parent = tree.visits[node] + tree.virtual[node]
             bonus = cfg.uct_c * np.sqrt(np.log(n_parent + 1.0) / np.maximum(n_kids, 1))
-            return kids[int(np.argmax(values + bonus))]
+            return kids[int(np.argmax(scaled + bonus))]
         logits = cfg.lam * values
         p = np.exp(logits - logits.max())
         return kids[int(self.rng.choice(len(kids), p=p / p.sum()))]
@@ -118,8 +136,8 @@ class TreeSearch:
             # A node whose only children are still in flight has nothing to select yet.
             if not tree.children[node] or may_expand(
                 len(tree.children[node]) + tree.pending[node],
-                tree.visits[node] + tree.virtual[node],
-                cfg.widen_c,
+                tree.visits[node],
+                cfg.widen_c * self.widen_scale[tree.k[node] + 1],
                 cfg.widen_alpha,
             ):
                 break
@@ -206,6 +224,8 @@ class TreeSearch:
         targets, release virtual visits and back the values up the selection paths."""
         tree = self.tree
         rewards = self.chain.reward(tree.states[slot_node[done]])
+        self.reward_low = min(self.reward_low, float(rewards.min()))
+        self.reward_high = max(self.reward_high, float(rewards.max()))
         paths = []
         for slot, reward in zip(done.tolist(), rewards.tolist(), strict=True):
             made, path = slot_made[slot], slot_path[slot]
@@ -269,8 +289,15 @@ def dts_star(
     config: TreeSearchConfig | None = None,
     **_,
 ) -> SearchResult:
-    """Diffusion Tree Search: UCT on soft values while searching, argmax descent for the pick."""
-    cfg = config or TreeSearchConfig()
+    """Diffusion Tree Search: UCT on soft values while searching, argmax descent for the pick.
+
+    Its default widening is narrow at the costly high-noise levels and wide at the cheap
+    low-noise ones (``DTS_STAR_DEFAULTS``): measured on ETTh1 with the spectral reward, late
+    branches of good paths are where a search finds better forecasts per NFE (the best leaf
+    reached Best-of-N@2000's reward at ~1000 NFE, vs ~2000 with the uniform rule).
+    ``stats["best_leaf_reward"]`` is the best sample the search saw.
+    """
+    cfg = config or TreeSearchConfig(**DTS_STAR_DEFAULTS)
     cfg = TreeSearchConfig(**{**cfg.__dict__, "lam": lam, "greedy": True})
     clock, start = Stopwatch(), chain.nfe
     search = TreeSearch(chain, cfg, np.random.default_rng(seed))

@@ -144,5 +144,6 @@ class Tree:
             "depth": self.leaf_index + 1,
             "mean_branching": float(np.mean(internal)) if internal else 0.0,
             "root_value": float(self.value[0]),
+            "best_leaf_reward": float(self.value[self.leaves()].max()) if n > 1 else None,
             "root_visits": int(self.visits[0]),
         }

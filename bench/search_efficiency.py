@@ -1,0 +1,193 @@
+"""B3 (+ S-ADT, + the B5 DTS-vs-ancestral timing): reward, Spec-W1 and CRPS against NFE.
+
+    python -m bench.search_efficiency --model checkpoints/forecaster [--value checkpoints/value]
+        [--budgets 100 200 500 1000 2000] [--contexts 14] [--settings 3]
+
+Held-out ETTh1 test windows (rows >= 11520, never seen by the forecaster or the value
+network), horizon 96. For every reward-weight setting, method and budget: the mean reward
+of the output samples, the reward of the chosen path, Spec-W1 (samples' mean), CRPS of the
+samples against the truth (the truth is used for scoring only, never by a sampler), NFE
+and wall time (F_phi calls included). Then, per setting: the NFE each method needs to reach
+Best-of-N's chosen reward at its largest budget, and the NFE S-ADT needs to reach DTS's
+sample reward and Spec-W1 at 2000 NFE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from bench import common
+from bench.forecast_etth1 import etth1_windows
+from sadt.forecaster import Forecaster
+from sadt.metrics import crps
+from sadt.search import SAMPLERS
+from sadt.search.amortized import sadt, sadt_smc
+from sadt.search.dts import TreeSearchConfig
+from sadt.search.forecast_chain import ForecastChain
+from sadt.spectral import spec_w1
+
+SETTINGS = [  # (gamma, band weights, lam): what the app's sliders set
+    {"gamma": 1.0, "band_weights": (1.0, 1.0, 1.0), "lam": 1.0},
+    {"gamma": 2.0, "band_weights": (0.2, 1.0, 1.0), "lam": 1.0},
+    {"gamma": 1.0, "band_weights": (1.0, 1.0, 0.2), "lam": 3.0},
+]
+
+
+def run_method(method, forecaster, value, context, target, budget, setting, seed, tree_cfg):
+    chain = ForecastChain(forecaster, context, 96, setting["gamma"], setting["band_weights"])
+    kwargs = {"lam": setting["lam"], "num_samples": 32, "seed": seed}
+    if method in ("dts", "sadt"):
+        kwargs["config"] = tree_cfg
+    if method == "best_of_n":
+        kwargs["mode"] = "argmax"
+    if method == "ancestral":
+        kwargs["num_samples"] = None
+    sampler = {"sadt": sadt, "sadt_smc": sadt_smc}.get(method) or SAMPLERS[method]
+    if method in ("sadt", "sadt_smc"):
+        kwargs["value"] = value
+    start = time.perf_counter()
+    result = sampler(chain, budget, **kwargs)
+    seconds = time.perf_counter() - start
+    samples = chain.to_original(result.samples)
+    return {
+        "reward": float(result.rewards.mean()),
+        "chosen_reward": float(result.chosen_reward),
+        "best_reward": float(result.stats.get("best_leaf_reward") or result.rewards.max()),
+        "spec_w1": float(spec_w1(samples, context).mean()),
+        "crps": float(crps(samples, target).mean()),
+        "nfe": result.nfe,
+        "seconds": seconds,
+    }
+
+
+def nfe_to_reach(curve: list[tuple[int, float]], goal: float) -> int | None:
+    """Smallest budget whose value reaches ``goal`` (higher is better), or None."""
+    return next((b for b, v in sorted(curve) if v >= goal - 1e-12), None)
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="checkpoints/forecaster")
+    parser.add_argument("--value", default=None, help="ValueNetwork folder (S-ADT rows)")
+    parser.add_argument("--data", default=str(common.SHARED_DATA / "ETTh1.csv"))
+    parser.add_argument("--budgets", type=int, nargs="+", default=[100, 200, 500, 1000, 2000])
+    parser.add_argument("--contexts", type=int, default=14, help="held-out windows (spread)")
+    parser.add_argument("--settings", type=int, default=3)
+    parser.add_argument("--methods", nargs="+", default=None)
+    parser.add_argument("--batch", type=int, default=32, help="tree searches' in-flight rollouts")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+
+    forecaster = Forecaster.load(args.model)
+    value = None
+    if args.value:
+        from sadt.value import ValueNetwork
+
+        value = ValueNetwork.load(args.value)
+    contexts, targets = etth1_windows(args.data, forecaster.config.context_length)
+    pick = np.linspace(0, len(contexts) - 1, args.contexts).round().astype(int)
+    methods = args.methods or ["ancestral", "best_of_n", "smc", "dts", "dts_star"] + (
+        ["sadt", "sadt_smc"] if value is not None else []
+    )
+    tree_cfg = TreeSearchConfig(batch=args.batch)
+    rows = []
+    for s, setting in enumerate(SETTINGS[: args.settings]):
+        for method in methods:
+            for budget in args.budgets:
+                runs = [
+                    run_method(
+                        method,
+                        forecaster,
+                        value,
+                        contexts[i],
+                        targets[i],
+                        budget,
+                        setting,
+                        seed,
+                        tree_cfg,
+                    )
+                    for seed, i in enumerate(pick)
+                ]
+                row = {"setting": s, "method": method, "budget": budget}
+                row |= {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
+                rows.append(row)
+                print(
+                    f"setting {s} {method:9s} {budget:5d} NFE: reward {row['reward']:.4f} "
+                    f"chosen {row['chosen_reward']:.4f} spec_w1 {row['spec_w1']:.4f} "
+                    f"crps {row['crps']:.4f} {row['seconds']:.3f} s",
+                    flush=True,
+                )
+    summary = summarize(rows, args.budgets, methods)
+    print()
+    common.print_table(
+        rows,
+        [
+            "setting",
+            "method",
+            "budget",
+            "reward",
+            "chosen_reward",
+            "spec_w1",
+            "crps",
+            "nfe",
+            "seconds",
+        ],
+    )
+    print()
+    common.print_table(summary, list(summary[0]))
+    record = {
+        "machine": common.machine(),
+        "model": args.model,
+        "value": args.value,
+        "settings": SETTINGS[: args.settings],
+        "contexts": pick.tolist(),
+        "rows": rows,
+        "summary": summary,
+    }
+    common.write_json("search_efficiency", record, args.out)
+    return record
+
+
+def summarize(rows, budgets, methods) -> list[dict]:
+    top = max(budgets)
+    out = []
+    for s in sorted({r["setting"] for r in rows}):
+        at = {(r["method"], r["budget"]): r for r in rows if r["setting"] == s}
+
+        def curve(m, key, at=at):
+            return [(b, at[(m, b)][key]) for b in budgets if (m, b) in at]
+
+        entry = {"setting": s}
+        if ("best_of_n", top) in at:
+            goal = at[("best_of_n", top)]["chosen_reward"]
+            for m in methods:
+                entry[f"nfe_to_bon@{top}_{m}"] = nfe_to_reach(curve(m, "chosen_reward"), goal)
+            entry[f"nfe_to_bon@{top}_dts_star_best_leaf"] = nfe_to_reach(
+                curve("dts_star", "best_reward"), goal
+            )
+        if ("dts", top) in at and ("ancestral", top) in at:
+            entry["dts_over_ancestral_seconds"] = (
+                at[("dts", top)]["seconds"] / at[("ancestral", top)]["seconds"]
+            )
+            entry["dts_spec_w1_gain"] = (
+                at[("ancestral", top)]["spec_w1"] - at[("dts", top)]["spec_w1"]
+            )
+            entry["dts_crps_change"] = at[("dts", top)]["crps"] / at[("ancestral", top)]["crps"] - 1
+        for m in ("sadt", "sadt_smc"):
+            if ("dts", top) in at and (m, top) in at:
+                goal_r = at[("dts", top)]["reward"]
+                goal_w = -at[("dts", top)]["spec_w1"]
+                reach_r = nfe_to_reach(curve(m, "reward"), goal_r)
+                neg_w = [(b, -v) for b, v in curve(m, "spec_w1")]
+                reach_w = nfe_to_reach(neg_w, goal_w)
+                entry[f"{m}_nfe_to_dts@{top}_reward"] = reach_r
+                entry[f"{m}_nfe_to_dts@{top}_spec_w1"] = reach_w
+        out.append(entry)
+    return out
+
+
+if __name__ == "__main__":
+    main()
