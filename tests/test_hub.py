@@ -1,0 +1,76 @@
+"""Pipelines through a (local, fake) Hugging Face Hub: push, load by repo id, offline cache.
+
+The Hub's network side is the only fake in the suite (tests/fake_hub.py): the real
+huggingface_hub client talks HTTP to a server on 127.0.0.1 started by the test.
+"""
+
+import numpy as np
+import pytest
+import yaml
+from fake_hub import FakeHub, set_offline
+from tiny_models import hourly_csv, tiny_pipeline
+
+import sadt
+from sadt.hub import HubError
+
+REPO = "fake-user/sadt-test"
+
+
+@pytest.fixture(scope="module")
+def pipe(tmp_path_factory):
+    return tiny_pipeline(tmp_path_factory.mktemp("pipe"))
+
+
+@pytest.fixture
+def hub(monkeypatch, tmp_path_factory):
+    monkeypatch.setenv("HF_XET_CACHE", str(tmp_path_factory.mktemp("xet")))
+    with FakeHub() as fake:
+        fake.patch_client(monkeypatch, cache_dir=tmp_path_factory.mktemp("hf-cache"))
+        monkeypatch.setenv("HF_TOKEN", "test-token")
+        yield fake
+
+
+def test_push_then_load_by_repo_id_gives_identical_forecasts(pipe, hub, tmp_path):
+    url = pipe.push_to_hub(REPO, token="test-token")
+    assert REPO in url
+    files = hub.files(REPO)
+    assert {"config.json", "README.md", "forecaster/model.safetensors", "value/config.json"} <= set(
+        files
+    )
+    assert not [name for name in files if name.endswith((".pkl", ".bin", ".pt", ".py"))]
+
+    loaded = sadt.from_pretrained(REPO)
+    csv = hourly_csv(tmp_path / "load.csv")
+    a = pipe.forecast(csv, horizon=12, method="dts", budget=80, seed=2)
+    b = loaded.forecast(csv, horizon=12, method="dts", budget=80, seed=2)
+    np.testing.assert_allclose(a.samples, b.samples, rtol=1e-6)
+    assert pipe.describe(csv, max_tokens=8) == loaded.describe(csv, max_tokens=8)
+
+
+def test_pushed_model_card_has_the_hub_metadata(pipe, hub):
+    pipe.push_to_hub(REPO, token="test-token")
+    readme = hub.files(REPO)["README.md"].decode()
+    front = yaml.safe_load(readme.split("---")[1])
+    assert front["library_name"] == "mlx"
+    assert front["pipeline_tag"] == "time-series-forecasting"
+    assert front["base_model"] == "mlx-community/Llama-3.2-1B-Instruct-4bit"
+    assert front["license"] == "apache-2.0"
+    assert "time-series" in front["tags"] and front["datasets"] == ["synthetic"]
+    metrics = front["model-index"][0]["results"][0]["metrics"]
+    assert metrics == [{"type": "crps", "value": 0.5}]
+    assert "sadt.from_pretrained" in readme
+
+
+def test_cached_repo_loads_offline_and_uncached_gives_one_sentence(pipe, hub, monkeypatch):
+    pipe.push_to_hub(REPO, token="test-token")
+    sadt.from_pretrained(REPO)  # fills the cache
+    set_offline(monkeypatch, True)
+    with hub.unreachable():
+        assert sadt.from_pretrained(REPO).forecaster is not None
+        with pytest.raises(HubError, match="not in the local Hugging Face cache"):
+            sadt.from_pretrained("fake-user/never-pushed")
+
+
+def test_missing_repo_online_is_a_clear_error(hub):
+    with pytest.raises(HubError, match="was not found on the Hub"):
+        sadt.from_pretrained("fake-user/does-not-exist")
