@@ -1,0 +1,37 @@
+"""The project's own machinery: README set-up commands and CI agree, packaging markers."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _readme_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    body = text.split("---", 2)[2]  # after the Space front matter
+    return re.findall(r"```bash\n(.+?)\n```", body, flags=re.S)
+
+
+def test_readme_opens_with_the_app_command_then_the_test_command():
+    app, tests = _readme_commands()[:2]
+    assert app.endswith("pip install -e . && python app.py")
+    assert 'pip install -e ".[test]"' in tests and "python -m pytest" in tests
+    assert "ruff format --check ." in tests and "ruff check ." in tests
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert _readme_commands()[1] in ci
+
+
+def test_mlx_extra_follows_the_platform():
+    text = (ROOT / "pyproject.toml").read_text()
+    assert "\"mlx[cpu]>=0.29; sys_platform == 'linux'\"" in text
+    assert re.search(r"\"mlx>=[\d.]+; sys_platform == 'darwin'\"", text)
+
+
+def test_tests_run_offline():
+    import os
+
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+    assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"
