@@ -98,16 +98,30 @@ class ValueNetwork(nn.Module):
         weights, _ = files.read_safetensors(weights_path)
         files.check_weights(weights_path, weights, dict(tree_flatten(model.parameters())))
         model.load_weights(list(weights.items()))
+        model.set_dtype(mx.float32)  # weights may be stored as float16; compute in float32
         mx.eval(model.parameters())
         return model
 
 
 # -- losses -------------------------------------------------------------------------------------
-def soft_value_loss(model, features, fraction, weights, targets, visits, max_weight: float = 32.0):
-    """Visit-weighted squared error between F and the tree's backed-up soft values."""
-    w = mx.minimum(visits.astype(mx.float32), max_weight)
+MAX_VISIT_WEIGHT = 32.0
+
+
+def visit_weights(visits) -> mx.array:
+    """A node backed up from N rollouts weighs min(N, 32): more rollouts, surer target."""
+    return mx.minimum(mx.array(visits).astype(mx.float32), MAX_VISIT_WEIGHT)
+
+
+def soft_value_loss(model, features, fraction, weights, targets, visits, mean_weight=None):
+    """Visit-weighted squared error between F and the tree's backed-up soft values.
+
+    ``mean_weight`` (the mean visit weight of the whole global batch) makes shards of one
+    batch on several ranks average to exactly the single-process loss; default: this batch's.
+    """
+    w = visit_weights(visits)
     err = model(features, fraction, weights) - targets
-    return mx.sum(w * err**2) / mx.sum(w)
+    norm = mx.mean(w) if mean_weight is None else mean_weight
+    return mx.mean(w * err**2) / norm
 
 
 def path_balance_loss(

@@ -162,12 +162,15 @@ class ValueBuffer:
         rows = rng.choice(internal, size=min(size, len(internal)), replace=False)
         return {key: self.arrays[key][rows] for key in FIELDS}
 
-    def path_batch(self, rng: np.random.Generator, num_paths: int) -> dict[str, np.ndarray]:
-        """Root-to-leaf paths with every path node's children, for the path-balance loss."""
+    def path_batch(
+        self, rng: np.random.Generator, num_paths: int, shard: slice = slice(None)
+    ) -> dict[str, np.ndarray]:
+        """Root-to-leaf paths with every path node's children, for the path-balance loss.
+        ``shard`` keeps some of the drawn paths (a rank's share of a global batch)."""
         a = self.arrays
         children = self._children()
         leaves = np.flatnonzero(a["leaf"])
-        picks = rng.choice(leaves, size=min(num_paths, len(leaves)), replace=False)
+        picks = rng.choice(leaves, size=min(num_paths, len(leaves)), replace=False)[shard]
         node_rows, node_path, child_rows, child_segment = [], [], [], []
         for p, leaf in enumerate(picks):
             node = a["parent"][leaf]

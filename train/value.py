@@ -32,8 +32,15 @@ from tqdm import tqdm
 from sadt.forecaster import data as fdata
 from sadt.forecaster import files
 from sadt.search.dts import TreeSearch, TreeSearchConfig
-from sadt.value import ValueConfig, ValueNetwork, path_balance_loss, soft_value_loss
+from sadt.value import (
+    ValueConfig,
+    ValueNetwork,
+    path_balance_loss,
+    soft_value_loss,
+    visit_weights,
+)
 from sadt.value_data import BufferWriter, ValueBuffer, harvest_tree
+from train import distributed
 
 CHECKPOINT = "checkpoint.safetensors"
 
@@ -169,11 +176,13 @@ class Trainer:
         self.optimizer = optim.AdamW(learning_rate=schedule, weight_decay=cfg.weight_decay)
         self.rng = np.random.default_rng(cfg.seed)
         self.step = 0
+        self.world = distributed.init()
         self.grad_fn = nn.value_and_grad(self.model, self._loss)
 
-    def _loss(self, nodes, paths):
+    def _loss(self, nodes, paths, mean_weight=None):
+        targets, visits = mx.array(nodes["target"]), mx.array(nodes["visits"])
         regression = soft_value_loss(
-            self.model, *_arrays(nodes), mx.array(nodes["target"]), mx.array(nodes["visits"])
+            self.model, *_arrays(nodes), targets, visits, mean_weight=mean_weight
         )
         balance = self._path_loss(paths)
         return regression + self.cfg.path_loss_weight * balance, (regression, balance)
@@ -236,14 +245,24 @@ class Trainer:
         cfg, history = self.cfg, []
         end = min(cfg.steps, cfg.stop_at) if cfg.stop_at else cfg.steps
         bar = tqdm(
-            total=cfg.steps, initial=self.step, desc="value", dynamic_ncols=True, mininterval=1.0
+            total=cfg.steps,
+            initial=self.step,
+            desc="value",
+            dynamic_ncols=True,
+            mininterval=1.0,
+            disable=not self.world.is_main,
         )
+        world = self.world
         while self.step < end:
+            # Every rank draws the same global batch and keeps its shard (train/distributed.py).
             nodes = self.train_set.node_batch(self.rng, cfg.batch_size)
-            paths = self.train_set.path_batch(self.rng, cfg.paths)
-            (loss, (regression, balance)), grads = self.grad_fn(nodes, paths)
-            self.optimizer.update(self.model, grads)
-            mx.eval(self.model.parameters(), self.optimizer.state, loss)
+            mean_weight = mx.mean(visit_weights(nodes["visits"]))
+            nodes = distributed.take(world, nodes)
+            paths = self.train_set.path_batch(self.rng, cfg.paths, world.shard(cfg.paths))
+            (loss, (regression, balance)), grads = self.grad_fn(nodes, paths, mean_weight)
+            self.optimizer.update(self.model, world.average(grads))
+            regression, balance = world.mean(regression), world.mean(balance)
+            mx.eval(self.model.parameters(), self.optimizer.state, loss, regression, balance)
             self.step += 1
             bar.update(1)
             record = {
@@ -253,7 +272,7 @@ class Trainer:
             }
             if self.step % cfg.eval_every == 0 or self.step == end:
                 record |= self.evaluate()
-            if self.step % cfg.log_every == 0 or self.step in (1, end):
+            if world.is_main and (self.step % cfg.log_every == 0 or self.step in (1, end)):
                 bar.set_postfix(
                     value=f"{record['value_loss']:.4f}", path=f"{record['path_loss']:.3f}"
                 )
@@ -261,13 +280,20 @@ class Trainer:
                 with open(self.out / "log.jsonl", "a") as f:
                     f.write(json.dumps(record) + "\n")
             history.append(record)
-            if self.step % cfg.checkpoint_every == 0 or self.step == end:
+            if world.is_main and (self.step % cfg.checkpoint_every == 0 or self.step == end):
                 self.save_checkpoint()
         bar.close()
-        if self.step >= cfg.steps:
+        if self.step >= cfg.steps and world.is_main:
             self.model.save(self.out)
             log(f"saved the value network to {self.out}: " + json.dumps(self.evaluate()))
         return history
+
+
+def _barrier() -> None:
+    """Wait until every rank gets here (rank 0 may still be writing the buffer)."""
+    world = distributed.init()
+    if world.size > 1:
+        mx.eval(mx.distributed.all_sum(mx.array(1.0), group=world.group))
 
 
 # -- command line -------------------------------------------------------------------------------
@@ -298,7 +324,9 @@ def parse_config(argv: list[str]) -> tuple[ValueTrainConfig, bool]:
 def main(argv: list[str] | None = None) -> int:
     try:
         cfg, resume = parse_config(sys.argv[1:] if argv is None else argv)
-        harvest(cfg)
+        if distributed.init().is_main:  # harvesting is cheap next to training: rank 0 does it
+            harvest(cfg)
+        _barrier()
         trainer = Trainer(cfg)
         if resume and (Path(cfg.out_dir) / CHECKPOINT).exists():
             trainer.load_checkpoint()
