@@ -30,9 +30,9 @@ from sadt.search.forecast_chain import ForecastChain
 from sadt.spectral import spec_w1
 
 SETTINGS = [  # (gamma, band weights, lam): what the app's sliders set
-    {"gamma": 1.0, "band_weights": (1.0, 1.0, 1.0), "lam": 1.0},
-    {"gamma": 2.0, "band_weights": (0.2, 1.0, 1.0), "lam": 1.0},
-    {"gamma": 1.0, "band_weights": (1.0, 1.0, 0.2), "lam": 3.0},
+    {"gamma": 1.0, "band_weights": (1.0, 1.0, 1.0), "lam": 5.0},
+    {"gamma": 2.0, "band_weights": (0.2, 1.0, 1.0), "lam": 3.0},
+    {"gamma": 1.0, "band_weights": (1.0, 1.0, 0.2), "lam": 10.0},
 ]
 
 
@@ -77,7 +77,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--contexts", type=int, default=14, help="held-out windows (spread)")
     parser.add_argument("--settings", type=int, default=3)
     parser.add_argument("--methods", nargs="+", default=None)
-    parser.add_argument("--batch", type=int, default=32, help="tree searches' in-flight rollouts")
+    parser.add_argument("--batch", type=int, default=0, help="in-flight rollouts (0: auto)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
 

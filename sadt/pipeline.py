@@ -37,7 +37,7 @@ class SearchSettings:
     """Search defaults stored with a pipeline (config.json ``search``)."""
 
     branch_every: int = 1  # branching levels every k denoising steps
-    batch: int = 32  # in-flight rollouts of the tree searches
+    batch: int = 0  # in-flight rollouts of the tree searches (0: chosen from the budget)
     widen_c: float = 2.0
     widen_alpha: float = 0.7
     prior_visits: float = 16.0

@@ -36,7 +36,7 @@ class TreeSearchConfig:
     lam: float = 1.0  # inverse temperature of the target p(x) exp(lam r(x))
     widen_c: float = 2.0  # progressive widening: expand while |C(n)| < widen_c * N(n)^widen_alpha
     widen_alpha: float = 0.7
-    batch: int = 16  # traversals per iteration, advanced in one denoiser call
+    batch: int = 0  # rollouts in flight, advanced together; 0: budget // (3 S) in [4, 32]
     uct_c: float = 0.5  # DTS* exploration constant (rewards rescaled to [0, 1])
     greedy: bool = False  # False: DTS (Boltzmann selection); True: DTS* (UCT selection)
     # Selection (never the backup or the output) uses (N v + n0 prior) / (N + n0): a child
@@ -58,11 +58,16 @@ class TreeSearchConfig:
             raise ValueError("widening needs widen_c > 0 and 0 < widen_alpha < 1")
         if self.prior_visits < 0:
             raise ValueError(f"prior_visits must be >= 0, got {self.prior_visits}")
-        if self.batch < 1:
-            raise ValueError(f"batch must be at least 1, got {self.batch}")
+        if self.batch < 0:
+            raise ValueError(f"batch must be >= 0 (0: automatic), got {self.batch}")
 
 
-DTS_STAR_DEFAULTS = {"widen_c": 0.5, "widen_alpha": 0.5, "widen_depth_bias": 1.0, "batch": 16}
+DTS_STAR_DEFAULTS = {"widen_c": 0.5, "widen_alpha": 0.5, "widen_depth_bias": 1.0}
+
+
+def auto_batch(budget_nfe: int, chain: Chain) -> int:
+    """In-flight rollouts for a budget: about a third of the rollouts it pays for, 4..32."""
+    return int(np.clip(budget_nfe // (3 * chain.num_steps), 4, 32))
 
 
 def may_expand(num_children: int, visits: int, c: float, alpha: float) -> bool:
@@ -151,6 +156,9 @@ class TreeSearch:
         """Search until the budget cannot pay for another rollout; never exceeds it."""
         check_budget(self.chain, budget_nfe)
         chain, tree, cfg, rng = self.chain, self.tree, self.cfg, self.rng
+        if cfg.batch == 0:  # few in flight at small budgets, so later rollouts are informed
+            cfg = TreeSearchConfig(**{**cfg.__dict__, "batch": auto_batch(budget_nfe, chain)})
+            self.cfg = cfg
         spent_at_start = chain.nfe
         # One slot per in-flight rollout: its current node, the path it was selected
         # along, its expansion target and the nodes it created.
