@@ -1,0 +1,218 @@
+"""Plotly figures of a series and its forecast: the fan chart and the spectra the reward sees.
+
+All values are in the series' original units. The x axis is the series' timestamps when it
+has them, else the step index (the forecast continues at len(history), as in
+`Forecast.to_dataframe`). Many sample paths go into one trace, separated by gaps, so a
+figure stays light however many paths are shown.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from sadt.series import Series
+from sadt.spectral import EPS_REL, band_masks, frequencies, periodogram, reference_spectrum
+
+HISTORY = "#1f2937"
+SAMPLES = "rgba(37, 99, 235, 0.16)"
+BAND = "rgba(37, 99, 235, 0.18)"
+MEDIAN = "#2563eb"
+CHOSEN = "#dc2626"
+MEAN = "#d97706"
+BAND_SHADES = ("rgba(16, 185, 129, {a})", "rgba(234, 179, 8, {a})", "rgba(168, 85, 247, {a})")
+PREVIEW_POINTS = 2000  # at most this many points of an upload are drawn before a forecast
+
+
+def _layout(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "x": 0.01, "xanchor": "left"},
+        template="plotly_white",
+        hovermode="x unified",
+        margin={"l": 60, "r": 20, "t": 50, "b": 45},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
+        xaxis_title=x_title,
+        yaxis_title=y_title,
+        height=430,
+    )
+    return fig
+
+
+def _history_x(series: Series, start: int) -> np.ndarray | pd.DatetimeIndex:
+    if series.timestamps is not None:
+        return series.timestamps[start:]
+    return np.arange(start, len(series))
+
+
+def _paths(x, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Several paths (n, H) over one x (H,) as a single line with gaps: (n*(H+1),) each."""
+    n, h = rows.shape
+    xs = np.tile(np.append(np.asarray(x, dtype=object), None), n)
+    ys = np.concatenate([rows, np.full((n, 1), np.nan)], axis=1).reshape(-1)
+    return xs, ys
+
+
+def series_chart(series: Series, max_points: int = PREVIEW_POINTS) -> go.Figure:
+    """The series alone (its last `max_points` points), shown before a forecast is made."""
+    start = max(len(series) - max_points, 0)
+    fig = go.Figure(
+        go.Scatter(
+            x=_history_x(series, start),
+            y=series.values[start:],
+            name="history",
+            mode="lines",
+            line={"color": HISTORY, "width": 1.4},
+        )
+    )
+    shown = f" (last {len(series) - start} of {len(series)} points)" if start else ""
+    x_title = "time" if series.timestamps is not None else "step"
+    return _layout(fig, f"{series.name}{shown}", x_title, series.name)
+
+
+def fan_chart(forecast, paths: int = 16, history_points: int | None = None) -> go.Figure:
+    """History, faint sample paths, the 10-90% band, the median and the chosen path.
+
+    `forecast` is a `sadt.Forecast`; `paths` of its samples are drawn; the history shown is
+    its last `history_points` points (default: four horizons, at least 192).
+    """
+    history, horizon = forecast.history, forecast.horizon
+    keep = history_points or max(4 * horizon, 192)
+    start = max(len(history) - keep, 0)
+    hist_x = _history_x(history, start)
+    if forecast.timestamps is not None and history.timestamps is not None:
+        future_x = forecast.timestamps
+    else:
+        future_x = np.arange(len(history), len(history) + horizon)
+    # Forecast lines start at the last observation so they join the history without a gap.
+    joined_x = np.concatenate([np.asarray(hist_x[-1:], dtype=object), np.asarray(future_x, object)])
+    last = history.values[-1]
+
+    def joined(y: np.ndarray) -> np.ndarray:
+        return np.concatenate([[last], y])
+
+    lo, hi = forecast.quantiles[0], forecast.quantiles[-1]  # q = 0.1 and 0.9
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=hist_x,
+            y=history.values[start:],
+            name="history",
+            mode="lines",
+            line={"color": HISTORY, "width": 1.4},
+        )
+    )
+    shown = forecast.samples[: max(int(paths), 0)]
+    if len(shown):
+        xs, ys = _paths(joined_x, np.column_stack([np.full(len(shown), last), shown]))
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                name=f"sample paths ({len(shown)})",
+                mode="lines",
+                line={"color": SAMPLES, "width": 1},
+                hoverinfo="skip",
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=joined_x,
+            y=joined(lo),
+            name="10%",
+            mode="lines",
+            line={"width": 0},
+            showlegend=False,
+            legendgroup="band",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=joined_x,
+            y=joined(hi),
+            name="10–90% band",
+            mode="lines",
+            line={"width": 0},
+            fill="tonexty",
+            fillcolor=BAND,
+            legendgroup="band",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=joined_x,
+            y=joined(forecast.median),
+            name="median",
+            mode="lines",
+            line={"color": MEDIAN, "width": 2},
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=joined_x,
+            y=joined(forecast.chosen),
+            name="chosen path",
+            mode="lines",
+            line={"color": CHOSEN, "width": 2},
+        )
+    )
+    x_title = "time" if forecast.timestamps is not None else "step"
+    title = f"{history.name}: {horizon}-step forecast"
+    return _layout(fig, title, x_title, history.name)
+
+
+def spectrum_chart(
+    forecast, context: np.ndarray, paths: int = 16, band_weights=(1.0, 1.0, 1.0)
+) -> go.Figure:
+    """Power spectra on the forecast's frequency grid (log power, original units):
+    the history's reference spectrum (what the spectral reward compares with), the sample
+    paths', the chosen path's and the mean forecast's (averaging paths removes their
+    texture, so its high frequencies drop). Power is floored where the reward floors it;
+    the reward's three bands are shaded with their weights. `context` (L,) is the history
+    the reward saw."""
+    horizon = forecast.horizon
+    freq = frequencies(horizon)
+    reference = reference_spectrum(np.asarray(context, dtype=np.float64), horizon)
+    # The reward's own floor: power below it counts as the floor, so it is drawn there.
+    floor = max(EPS_REL * float(reference.mean()), np.finfo(np.float64).tiny)
+
+    def power(x: np.ndarray) -> np.ndarray:
+        return np.maximum(periodogram(x), floor)
+
+    fig = go.Figure()
+    masks = band_masks(len(freq))
+    weights = np.asarray(band_weights, dtype=np.float64)
+    edges = [freq[m].min() - 0.5 / horizon for m in masks] + [freq[-1] + 0.5 / horizon]
+    for k, label in enumerate(("low", "mid", "high")):
+        fig.add_vrect(
+            x0=edges[k],
+            x1=edges[k + 1],
+            fillcolor=BAND_SHADES[k].format(a=0.05 + 0.1 * min(weights[k], 3) / 3),
+            line_width=0,
+            layer="below",
+            annotation_text=f"{label} ×{weights[k]:g}",
+            annotation_position="top left",
+            annotation_font_size=11,
+        )
+    shown = forecast.samples[: max(int(paths), 0)]
+    if len(shown):
+        xs, ys = _paths(freq, power(shown))
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                name=f"sample paths ({len(shown)})",
+                mode="lines",
+                line={"color": SAMPLES, "width": 1},
+                hoverinfo="skip",
+            )
+        )
+    for name, y, style in (
+        ("history (reference)", np.maximum(reference, floor), {"color": HISTORY, "width": 2.5}),
+        ("chosen path", power(forecast.chosen), {"color": CHOSEN, "width": 2}),
+        ("mean forecast", power(forecast.mean), {"color": MEAN, "width": 2, "dash": "dash"}),
+    ):
+        fig.add_trace(go.Scatter(x=freq, y=y, name=name, mode="lines", line=style))
+    fig.update_yaxes(type="log", exponentformat="power")
+    fig.update_xaxes(range=[0, freq[-1] + 0.5 / horizon])
+    return _layout(fig, "Spectra (what the spectral reward compares)", "cycles per step", "power")

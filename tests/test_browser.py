@@ -1,0 +1,112 @@
+"""The app in a real browser: Debian's Chromium driven by Playwright (sync API).
+
+Load the page, upload a CSV, press the button, wait for the plots; the descriptions, the
+plot traces, the statistics and the download are on the page, a bad upload shows its
+message, the page asks nothing of any other host, and a screenshot is kept in the test's
+tmp dir. Browsers cannot be downloaded here: Chromium comes from `apt-get install chromium`
+and the test skips when it is absent.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(
+        f"no Chromium at {CHROMIUM}: install Debian's (apt-get install chromium) to run the "
+        "browser tests",
+        allow_module_level=True,
+    )
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+from test_app import MALFORMED, launch_app  # noqa: E402
+from tiny_models import hourly_csv, tiny_pipeline  # noqa: E402
+
+# Headless, and quiet: without the background-networking flags Chromium phones home.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("browser-model")
+    tiny_pipeline(folder / "build").save_pretrained(folder / "pipeline")
+    app = launch_app(folder / "pipeline", tmp_path_factory.mktemp("browser-server"))
+    yield app
+    app.stop()
+
+
+@pytest.fixture
+def page(server):
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(TIMEOUT_MS)
+        page.elsewhere = []  # requests to any host but the app's
+        page.errors = []  # uncaught JavaScript errors
+        page.on("request", lambda r: _note_elsewhere(page, server.url, r.url))
+        page.on("pageerror", lambda err: page.errors.append(str(err)))
+        page.goto(server.url)
+        yield page
+        browser.close()
+
+
+def _note_elsewhere(page, app_url: str, url: str) -> None:
+    if not url.startswith(("data:", "blob:")) and urlparse(url).netloc != urlparse(app_url).netloc:
+        page.elsewhere.append(url)
+
+
+def test_upload_and_forecast_in_a_real_browser(page, tmp_path):
+    expect = sync_api.expect
+    # The default example is drawn as soon as the page loads.
+    expect(page.locator("#summary")).to_contain_text("load_kw: 720 values")
+    expect(page.locator("#fan .scatterlayer .trace")).to_have_count(1)
+
+    page.locator("#upload input[type=file]").set_input_files(hourly_csv(tmp_path / "load.csv"))
+    expect(page.locator("#column input")).to_have_value("load")
+    expect(page.locator("#summary")).to_contain_text("load: 300 values")
+
+    page.locator("#run").click()
+    expect(page.locator("#fan .legend")).to_contain_text("chosen path")
+    expect(page.locator("#forecast-description textarea")).to_have_value(re.compile("324 points"))
+    expect(page.locator("#description textarea")).to_have_value(re.compile("300 points"))
+    fan_legend = page.locator("#fan .legend").text_content()
+    for name in ("history", "sample paths (16)", "10–90% band", "median", "chosen path"):
+        assert name in fan_legend
+    assert page.locator("#fan .scatterlayer .trace").count() == 6  # the band's edges are two
+    expect(page.locator("#spectrum .legend")).to_contain_text("mean forecast")
+    assert page.locator("#spectrum .scatterlayer .trace").count() == 4
+    expect(page.locator("#stats")).to_contain_text("NFE used")
+    expect(page.locator("#download a")).to_have_attribute(
+        "href", re.compile(r"/sadt-forecast\.csv$")
+    )
+
+    screenshot = tmp_path / "app.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+    assert screenshot.stat().st_size > 10_000
+    assert not page.errors, page.errors
+    assert not page.elsewhere, f"the page fetched from other hosts: {page.elsewhere}"
+
+
+def test_a_bad_upload_shows_its_message_on_the_page(page):
+    expect = sync_api.expect
+    expect(page.locator("#fan .scatterlayer .trace")).to_have_count(1)
+    page.locator("#upload input[type=file]").set_input_files(MALFORMED / "constant.csv")
+    expect(page.get_by_text("The series is constant")).to_be_visible()
+    page.locator("#run").click()  # the app keeps serving: the same message again
+    expect(page.get_by_text("The series is constant").first).to_be_visible()
+    assert not page.errors, page.errors
