@@ -13,11 +13,11 @@ NFE counts denoiser calls only; wall time includes the F_phi calls.
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import replace
 
 from sadt.search.baselines import smc
-from sadt.search.chain import Chain, SearchResult, Stopwatch
-from sadt.search.dts import TreeSearch, TreeSearchConfig, _tree_result
+from sadt.search.chain import Chain, SearchResult
+from sadt.search.dts import TreeSearchConfig, run_tree_search
 from sadt.value import ValueNetwork, ValuePrior
 
 
@@ -33,13 +33,9 @@ def sadt(
     **_,
 ) -> SearchResult:
     """S-ADT tree search guided by ``value``; Boltzmann selection (or UCT with ``greedy``)."""
-    cfg = config or TreeSearchConfig()
-    cfg = TreeSearchConfig(**{**cfg.__dict__, "lam": lam, "greedy": greedy})
-    clock, start = Stopwatch(), chain.nfe
+    cfg = replace(config or TreeSearchConfig(), lam=lam, greedy=greedy)
     prior = ValuePrior(value, chain, lam)
-    search = TreeSearch(chain, cfg, np.random.default_rng(seed), value_prior=prior)
-    search.run(budget_nfe)
-    result = _tree_result("sadt", search, num_samples, start, clock)
+    result = run_tree_search("sadt", chain, budget_nfe, cfg, seed, num_samples, prior)
     result.stats["value_calls"] = prior.calls
     return result
 

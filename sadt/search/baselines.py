@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sadt.search.chain import Chain, SearchResult, Stopwatch, check_budget
+from sadt.search.chain import Chain, SearchResult, Stopwatch, check_budget, result_from
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -31,17 +31,8 @@ def ancestral(
     start = chain.nfe
     x = chain.rollout(chain.initial(n, rng), np.zeros(n, dtype=np.int64), rng)
     rewards = chain.reward(x)
-    best = int(np.argmax(rewards))
-    return SearchResult(
-        "ancestral",
-        x,
-        rewards,
-        x[best],
-        float(rewards[best]),
-        chain.nfe - start,
-        clock.elapsed(),
-        {"particles": n},
-    )
+    stats = {"particles": n}
+    return result_from("ancestral", x, rewards, slice(None), chain.nfe - start, clock, stats)
 
 
 def best_of_n(
@@ -71,18 +62,8 @@ def best_of_n(
         pick = np.argsort(-rewards, kind="stable")[:k]
     else:
         pick = rng.choice(n, size=k, replace=True, p=_softmax(lam * rewards))
-    best = int(np.argmax(rewards))
     stats = {"particles": n, "mode": mode}
-    return SearchResult(
-        "best_of_n",
-        x[pick],
-        rewards[pick],
-        x[best],
-        float(rewards[best]),
-        chain.nfe - start,
-        clock.elapsed(),
-        stats,
-    )
+    return result_from("best_of_n", x, rewards, pick, chain.nfe - start, clock, stats)
 
 
 def _systematic_resample(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -145,20 +126,10 @@ def smc(
     w = _softmax(log_w)
     k_out = min(num_samples or K, K)
     pick = _systematic_resample(w, rng)[:k_out] if k_out == K else rng.choice(K, k_out, p=w)
-    best = int(np.argmax(rewards))
     stats = {
         "particles": K,
         "resamples": resamples,
         "final_ess": float(1 / np.sum(w**2)),
         "ess_trace": ess_trace,
     }
-    return SearchResult(
-        "smc",
-        x[pick],
-        rewards[pick],
-        x[best],
-        float(rewards[best]),
-        chain.nfe - start,
-        clock.elapsed(),
-        stats,
-    )
+    return result_from("smc", x, rewards, pick, chain.nfe - start, clock, stats)

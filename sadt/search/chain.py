@@ -30,6 +30,21 @@ class SearchResult:
     stats: dict = field(default_factory=dict)  # tree size, depth, ESS, resamples, ...
 
 
+def result_from(method, states, rewards, pick, chain_nfe_used, clock, stats) -> SearchResult:
+    """A SearchResult whose samples are ``states[pick]`` and whose chosen path is the best."""
+    best = int(np.argmax(rewards))
+    return SearchResult(
+        method,
+        states[pick],
+        rewards[pick],
+        states[best],
+        float(rewards[best]),
+        chain_nfe_used,
+        clock.elapsed(),
+        stats,
+    )
+
+
 class BudgetError(ValueError):
     """The NFE budget cannot pay for even one complete sample."""
 

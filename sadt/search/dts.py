@@ -21,7 +21,7 @@ The learned value of S-ADT plugs in through ``value_prior`` (see sadt.search.amo
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -157,7 +157,7 @@ class TreeSearch:
         check_budget(self.chain, budget_nfe)
         chain, tree, cfg, rng = self.chain, self.tree, self.cfg, self.rng
         if cfg.batch == 0:  # few in flight at small budgets, so later rollouts are informed
-            cfg = TreeSearchConfig(**{**cfg.__dict__, "batch": auto_batch(budget_nfe, chain)})
+            cfg = replace(cfg, batch=auto_batch(budget_nfe, chain))
             self.cfg = cfg
         spent_at_start = chain.nfe
         # One slot per in-flight rollout: its current node, the path it was selected
@@ -248,11 +248,22 @@ class TreeSearch:
         tree.backup(paths, self.cfg.lam)
 
 
-def _tree_result(
-    method: str, search: TreeSearch, num_samples: int, start_nfe: int, clock: Stopwatch
+def run_tree_search(
+    method: str,
+    chain: Chain,
+    budget_nfe: int,
+    config: TreeSearchConfig,
+    seed: int,
+    num_samples: int,
+    value_prior=None,
 ) -> SearchResult:
-    tree, chain = search.tree, search.chain
-    ids = tree.boltzmann_samples(num_samples, search.cfg.lam, search.rng)
+    """Run one search and package its output: ``num_samples`` Boltzmann-descent samples and
+    the argmax-descent path as the chosen one."""
+    clock, start = Stopwatch(), chain.nfe
+    search = TreeSearch(chain, config, np.random.default_rng(seed), value_prior=value_prior)
+    search.run(budget_nfe)
+    tree = search.tree
+    ids = tree.boltzmann_samples(num_samples, config.lam, search.rng)
     best = tree.argmax_leaf()
     stats = tree.stats() | {
         "traversals": search.traversals,
@@ -264,7 +275,7 @@ def _tree_result(
         tree.value[ids].copy(),
         tree.states[best].copy(),
         float(tree.value[best]),
-        chain.nfe - start_nfe,
+        chain.nfe - start,
         clock.elapsed(),
         stats,
     )
@@ -280,12 +291,8 @@ def dts(
     **_,
 ) -> SearchResult:
     """Diffusion Tree Sampling: samples from p(x) exp(lam r(x)) by Boltzmann descent."""
-    cfg = config or TreeSearchConfig()
-    cfg = TreeSearchConfig(**{**cfg.__dict__, "lam": lam, "greedy": False})
-    clock, start = Stopwatch(), chain.nfe
-    search = TreeSearch(chain, cfg, np.random.default_rng(seed))
-    search.run(budget_nfe)
-    return _tree_result("dts", search, num_samples, start, clock)
+    cfg = replace(config or TreeSearchConfig(), lam=lam, greedy=False)
+    return run_tree_search("dts", chain, budget_nfe, cfg, seed, num_samples)
 
 
 def dts_star(
@@ -305,9 +312,5 @@ def dts_star(
     reached Best-of-N@2000's reward at ~1000 NFE, vs ~2000 with the uniform rule).
     ``stats["best_leaf_reward"]`` is the best sample the search saw.
     """
-    cfg = config or TreeSearchConfig(**DTS_STAR_DEFAULTS)
-    cfg = TreeSearchConfig(**{**cfg.__dict__, "lam": lam, "greedy": True})
-    clock, start = Stopwatch(), chain.nfe
-    search = TreeSearch(chain, cfg, np.random.default_rng(seed))
-    search.run(budget_nfe)
-    return _tree_result("dts_star", search, num_samples, start, clock)
+    cfg = replace(config or TreeSearchConfig(**DTS_STAR_DEFAULTS), lam=lam, greedy=True)
+    return run_tree_search("dts_star", chain, budget_nfe, cfg, seed, num_samples)
