@@ -216,6 +216,8 @@ class Trainer:
             "rng": self.rng.bit_generator.state,
             "config": asdict(self.cfg),
             "model_config": self.model_config.to_dict(),
+            "written_by_rank": self.world.rank,
+            "world_size": self.world.size,
         }
         path = self.out / CHECKPOINT
         files.atomic_write(
