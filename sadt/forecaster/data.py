@@ -1,0 +1,209 @@
+"""Training data for the forecaster: series from files, and random (context, horizon) windows.
+
+Files: a CSV whose every numeric column is one univariate series (rows optionally restricted
+to a range, e.g. ETTh1's train rows [0, 8640)), and M4-style wide files (one series per row,
+an id in the first column, ragged rows ending in empty cells). Values stay in their original
+scale here; each window is z-scored by its own context (`context_scale`) when it is drawn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sadt.forecaster.model import context_scale
+
+
+class DataError(ValueError):
+    """Input data a user can get wrong: a missing file, no numeric column, too-short series."""
+
+
+def parse_rows(rows) -> tuple[int, int | None] | None:
+    """A row range from "0:8640", [0, 8640] or None (all rows) -> (start, stop) or None."""
+    if rows is None or rows == "":
+        return None
+    if isinstance(rows, str):
+        parts = rows.split(":")
+        if len(parts) != 2:
+            raise DataError(f"a row range looks like 'start:stop', got {rows!r}")
+        start, stop = (int(p) if p.strip() else None for p in parts)
+        return start or 0, stop
+    start, stop = rows
+    return int(start), None if stop is None else int(stop)
+
+
+def read_csv_columns(path: str | Path) -> dict[str, np.ndarray]:
+    """Every numeric column of a CSV as a float64 series (NaN kept), in file order."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"no such data file: {path}")
+    try:
+        table = pd.read_csv(path)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
+        raise DataError(f"{path} is not a readable CSV file: {err}") from None
+    numeric = table.select_dtypes("number")
+    if numeric.shape[1] == 0:
+        raise DataError(f"{path} has no numeric column to train on")
+    return {str(c): numeric[c].to_numpy(np.float64) for c in numeric.columns}
+
+
+def read_wide_series(path: str | Path) -> list[np.ndarray]:
+    """M4-style wide file: one series per row after the id column; trailing empties dropped."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"no such data file: {path}")
+    try:
+        table = pd.read_csv(path)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
+        raise DataError(f"{path} is not a readable CSV file: {err}") from None
+    values = table.iloc[:, 1:].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+    series = [row[: _last_finite(row) + 1] for row in values]
+    series = [s for s in series if s.size > 0]
+    if not series:
+        raise DataError(f"{path} holds no numeric series (expected: id, v1, v2, ... per row)")
+    return series
+
+
+def _last_finite(row: np.ndarray) -> int:
+    finite = np.flatnonzero(np.isfinite(row))
+    return int(finite[-1]) if finite.size else -1
+
+
+def clean_segments(values: np.ndarray) -> list[np.ndarray]:
+    """Split a series at missing values into its runs of finite values (float32)."""
+    finite = np.isfinite(values)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], finite.astype(np.int8), [0]])))
+    return [values[a:b].astype(np.float32) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
+@dataclass
+class Batch:
+    """Normalized training windows: context, mask (B, L); future (B, H)."""
+
+    context: np.ndarray
+    mask: np.ndarray
+    future: np.ndarray
+
+
+@dataclass
+class WindowOptions:
+    """How `WindowSampler` draws windows (see its docstring)."""
+
+    min_context: int = 32
+    short_context_prob: float = 0.1
+    value_clip: float = 20.0  # |normalized value| cap
+    std_floor: float = 1e-6
+    balance_sources: bool = True
+    mixup_prob: float = 0.0
+    source_weights: tuple[float, ...] | None = None  # relative draw rate of each source
+
+
+class WindowSampler:
+    """Draws windows from a set of series; the caller's numpy Generator is the only randomness.
+
+    A window's horizon ends inside its series and its context holds between `min_context`
+    and L observed points (fewer at a series' start, or when shortened on purpose with
+    probability `short_context_prob`, so short user contexts are in-distribution).
+    `groups` gives each series a source index; with `balance_sources` every source is
+    drawn equally often (or at the rates `source_weights` gives, in source order), otherwise
+    every window is equally likely. With probability
+    `mixup_prob` a window is a random convex mix of two windows, each z-scored by its own
+    context first (TSMixup, as in Chronos): new series that regularize the encoder.
+    """
+
+    def __init__(self, series, groups, context_length, horizon, options: WindowOptions):
+        self.L, self.H, self.options = context_length, horizon, options
+        min_context = options.min_context
+        keep = [i for i, s in enumerate(series) if s.size >= min_context + horizon]
+        if not keep:
+            raise DataError(
+                f"no series is long enough for one window (min_context {min_context} + "
+                f"horizon {horizon} = {min_context + horizon} points)"
+            )
+        self.series = [series[i] for i in keep]
+        counts = np.array([s.size - horizon - min_context + 1 for s in self.series], float)
+        group = np.array([groups[i] for i in keep])
+        if options.balance_sources:
+            totals = {g: counts[group == g].sum() for g in np.unique(group)}
+            rates = options.source_weights or [1.0] * (max(totals) + 1)
+            if len(rates) <= max(totals):
+                raise DataError(
+                    f"source_weights has {len(rates)} entries for {max(totals) + 1} sources"
+                )
+            counts = (
+                counts / np.array([totals[g] for g in group]) * np.array([rates[g] for g in group])
+            )
+        self.probabilities = counts / counts.sum()
+
+    def _draw(self, rng: np.random.Generator, batch_size: int) -> list:
+        """Raw (context (n_i,), future (H,)) pairs in original scale."""
+        opts = self.options
+        index = rng.choice(len(self.series), size=batch_size, p=self.probabilities)
+        ends = [
+            int(rng.integers(opts.min_context, self.series[i].size - self.H + 1)) for i in index
+        ]
+        shorten = rng.random(batch_size) < opts.short_context_prob
+        lengths = rng.integers(opts.min_context, self.L + 1, size=batch_size)
+        windows = []
+        for i, end, short, length in zip(index, ends, shorten, lengths, strict=True):
+            n_ctx = min(self.L, end, int(length) if short else self.L)
+            windows.append((self.series[i][end - n_ctx : end], self.series[i][end : end + self.H]))
+        return windows
+
+    def sample(self, rng: np.random.Generator, batch_size: int) -> Batch:
+        windows = self._draw(rng, batch_size)
+        mixed = np.flatnonzero(rng.random(batch_size) < self.options.mixup_prob)
+        if mixed.size:
+            partners = self._draw(rng, mixed.size)
+            weights = rng.uniform(0.0, 1.0, mixed.size)
+            for row, partner, w in zip(mixed, partners, weights, strict=True):
+                windows[row] = self._mix(windows[row], partner, w)
+        return self.normalize(windows)
+
+    def _mix(self, a, b, weight: float):
+        """weight * a + (1 - weight) * b, each z-scored by its own context; shorter context."""
+        n = min(a[0].size, b[0].size)
+        parts = []
+        for context, future in (a, b):
+            mean, std = float(context.mean()), max(float(context.std()), self.options.std_floor)
+            parts.append(((context[-n:] - mean) / std, (future - mean) / std))
+        return tuple(weight * x + (1.0 - weight) * y for x, y in zip(*parts, strict=True))
+
+    def normalize(self, windows) -> Batch:
+        """[(context (n_i,), future (H,)) original scale] -> a normalized, left-padded Batch."""
+        b = len(windows)
+        context, mask = np.zeros((b, self.L)), np.zeros((b, self.L))
+        future = np.zeros((b, self.H))
+        for row, (c, f) in enumerate(windows):
+            context[row, self.L - c.size :], mask[row, self.L - c.size :] = c, 1.0
+            future[row] = f
+        mean, std = context_scale(context, mask, self.options.std_floor)
+        context = (context - mean[:, None]) / std[:, None] * mask
+        future = (future - mean[:, None]) / std[:, None]
+        clip = self.options.value_clip
+        return Batch(
+            np.clip(context, -clip, clip).astype(np.float32),
+            mask.astype(np.float32),
+            np.clip(future, -clip, clip).astype(np.float32),
+        )
+
+
+def validation_windows(series, context_length, horizon, max_windows, stride=None):
+    """Evenly spaced (context, future) pairs whose future lies in each series' held-out tail.
+
+    `series` holds (values, first_target_index) pairs: futures start at or after that index.
+    At most `max_windows` pairs overall, spread evenly over everything available.
+    """
+    stride = stride or horizon
+    pairs = []
+    for values, first in series:
+        for start in range(max(first, 1), values.size - horizon + 1, stride):
+            context = values[max(0, start - context_length) : start]
+            pairs.append((context, values[start : start + horizon]))
+    if len(pairs) > max_windows:
+        pick = np.linspace(0, len(pairs) - 1, max_windows).round().astype(int)
+        pairs = [pairs[i] for i in pick]
+    return pairs

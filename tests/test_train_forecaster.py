@@ -1,0 +1,168 @@
+"""The forecaster training script: data loading, loss goes down, exact resume, clear errors."""
+
+import sadt  # noqa: F401  (first: fast BLAS before mlx.core)
+
+# isort: split
+import json
+
+import numpy as np
+import pytest
+
+from sadt.forecaster import Forecaster
+from sadt.forecaster import data as fdata
+from train import forecaster as train
+
+TINY_MODEL = dict(
+    context_length=48,
+    horizon=12,
+    num_steps=4,
+    encoder_dim=32,
+    encoder_hidden=64,
+    encoder_blocks=1,
+    denoiser_dim=32,
+    denoiser_hidden=64,
+    denoiser_blocks=1,
+    time_features=16,
+    encoder_dropout=0.1,  # exercises the dropout RNG in the exact-resume test
+)
+
+
+@pytest.fixture
+def sine_csv(tmp_path):
+    rng = np.random.default_rng(0)
+    t = np.arange(600)
+    a = 10 + 3 * np.sin(2 * np.pi * t / 24) + 0.1 * rng.normal(size=t.size)
+    b = -5 + np.cos(2 * np.pi * t / 12) + 0.1 * rng.normal(size=t.size)
+    lines = ["date,a,b,label"] + [f"2020-01-01 {i % 24:02d}:00,{a[i]:.5f},{b[i]:.5f},x" for i in t]
+    path = tmp_path / "sine.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def config(tmp_path, csv, **overrides) -> train.TrainConfig:
+    values = dict(
+        out_dir=str(tmp_path / "run"),
+        csv=[str(csv)],
+        split="0:480",
+        val_split="480:600",
+        steps=8,
+        batch_size=16,
+        noise_per_context=2,
+        time_draws=8,
+        warmup_steps=2,
+        log_every=1,
+        val_every=4,
+        checkpoint_every=100,
+        val_windows=16,
+        model=TINY_MODEL,
+    )
+    return train.TrainConfig.from_dict({**values, **overrides})
+
+
+def test_csv_numeric_columns_are_series_and_split_keeps_train_rows(sine_csv, tmp_path):
+    sampler, val = train.load_data(config(tmp_path, sine_csv))
+    assert [s.size for s in sampler.series] == [480, 480]  # "date" and "label" are not numeric
+    assert list(val) == ["sine"] and all(f.size == 12 for _, f in val["sine"])
+    batch = sampler.sample(np.random.default_rng(0), 8)
+    assert batch.context.shape == batch.mask.shape == (8, 48) and batch.future.shape == (8, 12)
+
+
+def test_mixed_windows_are_normalized_like_plain_ones(sine_csv, tmp_path):
+    sampler, _ = train.load_data(config(tmp_path, sine_csv, mixup_prob=1.0, short_context_prob=0))
+    batch = sampler.sample(np.random.default_rng(0), 32)
+    assert np.isfinite(batch.context).all() and np.isfinite(batch.future).all()
+    for context, mask in zip(batch.context, batch.mask, strict=True):
+        observed = context[mask > 0]  # windows near a series' start have shorter contexts
+        assert abs(observed.mean()) < 1e-4 and abs(observed.std() - 1) < 1e-3
+
+
+def test_wide_file_rows_are_ragged_series(tmp_path):
+    path = tmp_path / "wide.csv"
+    path.write_text('"V1","V2","V3","V4"\n"H1",1,2,3\n"H2",4,5,\n')
+    assert [s.tolist() for s in fdata.read_wide_series(path)] == [[1, 2, 3], [4, 5]]
+
+
+def test_training_a_tiny_model_on_a_sine_lowers_the_loss(sine_csv, tmp_path):
+    cfg = config(tmp_path, sine_csv, steps=150, lr=3e-3, warmup_steps=10, val_every=150)
+    history = train.Trainer(cfg).run(log=lambda _: None)
+    losses = [r["loss"] for r in history]
+    assert np.mean(losses[-20:]) < 0.6 * np.mean(losses[:10])
+    model = Forecaster.load(tmp_path / "run")  # the final EMA weights
+    assert model.sample(np.arange(48.0), 4, seed=0).shape == (4, 12)
+
+
+def test_resume_continues_exactly_like_an_uninterrupted_run(sine_csv, tmp_path):
+    # Dropout (TINY_MODEL) and mixup draw randomness too: all of it must resume exactly.
+    mix = {"mixup_prob": 0.3}
+    whole = train.Trainer(config(tmp_path / "a", sine_csv, **mix)).run(log=lambda _: None)
+    first = train.Trainer(config(tmp_path / "b", sine_csv, stop_at=3, **mix)).run(
+        log=lambda _: None
+    )
+    resumed = train.Trainer(config(tmp_path / "b", sine_csv, **mix))
+    resumed.load_checkpoint()
+    assert resumed.step == 3
+    rest = resumed.run(log=lambda _: None)
+    np.testing.assert_allclose(
+        [r["loss"] for r in first + rest], [r["loss"] for r in whole], rtol=1e-6, atol=1e-7
+    )
+    a = Forecaster.load(tmp_path / "a" / "run")
+    b = Forecaster.load(tmp_path / "b" / "run")
+    np.testing.assert_allclose(
+        a.sample(np.arange(48.0), 4, 0), b.sample(np.arange(48.0), 4, 0), rtol=1e-5, atol=1e-5
+    )
+
+
+def test_cli_overrides_the_yaml_and_reports_bad_input_with_exit_code_2(sine_csv, tmp_path, capsys):
+    yaml_path = tmp_path / "c.yaml"
+    yaml_path.write_text(f"csv: [{sine_csv}]\nsteps: 5\nmodel: {{horizon: 24}}\n")
+    cfg, resume = train.parse_config(
+        ["--config", str(yaml_path), "--steps", "7", "--model.context_length", "64", "--resume"]
+    )
+    assert (cfg.steps, cfg.model, resume) == (7, {"horizon": 24, "context_length": 64}, True)
+
+    assert train.main(["--csv", str(tmp_path / "missing.csv")]) == 2
+    assert "no such data file" in capsys.readouterr().err
+    text = tmp_path / "text.csv"
+    text.write_text("name,city\nann,paris\nbob,rome\n")
+    assert train.main(["--csv", str(text)]) == 2
+    assert "no numeric column" in capsys.readouterr().err
+    assert train.main(["--csv", str(sine_csv), "--no-such-knob", "1"]) == 2
+    assert "unknown config keys" in capsys.readouterr().err
+
+
+def test_corrupted_or_mismatched_checkpoint_gives_one_clear_sentence(sine_csv, tmp_path, capsys):
+    args = [
+        "--csv",
+        str(sine_csv),
+        "--out-dir",
+        str(tmp_path / "run"),
+        "--steps",
+        "2",
+        "--batch-size",
+        "8",
+        "--model",
+        json.dumps(TINY_MODEL),
+    ]
+    assert train.main(args) == 0
+    other = json.dumps({**TINY_MODEL, "denoiser_dim": 16})
+    assert train.main(args[:-1] + [other, "--resume"]) == 2
+    assert "different model config" in capsys.readouterr().err
+    checkpoint = tmp_path / "run" / train.CHECKPOINT
+    checkpoint.write_bytes(checkpoint.read_bytes()[:200])
+    assert train.main(args + ["--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "checkpoint.safetensors" in err and "Traceback" not in err
+
+
+def test_etth1_train_split_gives_seven_series_of_8640_rows(shared_data, tmp_path):
+    cfg = train.TrainConfig.from_dict(
+        dict(
+            csv=[str(shared_data / "ETTh1.csv")],
+            split=[0, 8640],
+            val_split=[8640, 11520],
+            model=TINY_MODEL,
+        )
+    )
+    sampler, val = train.load_data(cfg)
+    assert [s.size for s in sampler.series] == [8640] * 7
+    assert len(val["ETTh1"]) == cfg.val_windows

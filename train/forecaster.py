@@ -1,0 +1,398 @@
+"""Train the diffusion forecaster.
+
+    python -m train.forecaster --config train/configs/forecaster.yaml [--key value ...] [--resume]
+
+Every knob is a field of `TrainConfig` (model knobs under `model`, e.g. `--model.horizon 48`);
+the YAML file sets them and `--key value` pairs override it (values parsed as YAML).
+Data: CSVs (every numeric column is a series; `split` keeps a row range for training and
+`val_split` gives validation rows), M4-style wide files, optional synthetic series.
+Writes to `out_dir`, atomically, every `checkpoint_every` steps and at the end:
+`checkpoint.safetensors` (full state: model, EMA, optimizer, step, data RNG, config) and the
+EMA weights as a `Forecaster` folder (config.json + model.safetensors), the final model once
+`steps` is reached; plus `log.jsonl`, one line per logged step.
+"""
+
+from __future__ import annotations
+
+import sadt  # noqa: F401  (first: loads the fast BLAS before mlx.core)
+
+# isort: split
+import argparse
+import json
+import resource
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+from functools import partial
+from pathlib import Path
+
+import mlx.core as mx
+import mlx.nn as nn
+import mlx.optimizers as optim
+import numpy as np
+import yaml
+from mlx.utils import tree_flatten, tree_map, tree_unflatten
+from tqdm import tqdm
+
+from sadt.forecaster import Forecaster, ForecasterConfig, ModelFileError, files
+from sadt.forecaster import data as fdata
+
+CHECKPOINT = "checkpoint.safetensors"
+
+
+@dataclass
+class TrainConfig:
+    out_dir: str = "checkpoints/forecaster"
+    seed: int = 0
+    # data
+    csv: list = field(default_factory=list)  # CSV files: every numeric column is a series
+    split: str | None = None  # training rows of every CSV, "start:stop"
+    val_split: str | None = None  # validation rows of every CSV (targets there)
+    wide: list = field(default_factory=list)  # M4-style wide files (one series per row)
+    wide_holdout: int = 0  # last points of each wide series kept out of training, for validation
+    synthetic_series: int = 0  # extra series from sadt.synthetic (0 = none)
+    synthetic_length: int = 2048
+    balance_sources: bool = True  # every file (and the synthetic set) drawn equally often
+    source_weights: list | None = None  # or at these relative rates (csv, wide, synthetic order)
+    min_context: int = 32
+    short_context_prob: float = 0.1
+    value_clip: float = 20.0  # |normalized value| cap on training windows
+    mixup_prob: float = 0.0  # share of windows that are convex mixes of two (TSMixup)
+    # optimization
+    steps: int = 10000
+    batch_size: int = 128  # contexts per step
+    noise_per_context: int = 4  # noise levels per context (one encoder pass serves them)
+    time_draws: int = 32  # distinct diffusion times per step (the time MLP runs on these only)
+    lr: float = 1e-3
+    min_lr_ratio: float = 0.05
+    warmup_steps: int = 300
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    mean_loss_weight: float = 1.0
+    ema_decay: float = 0.999
+    # bookkeeping
+    log_every: int = 50
+    val_every: int = 1000
+    val_windows: int = 512
+    checkpoint_every: int = 1000
+    stop_at: int | None = None  # stop (with a checkpoint) at this step; `--resume` continues
+    model: dict = field(default_factory=dict)  # ForecasterConfig fields
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown config keys {unknown}")
+        cfg = cls(**d)
+        cfg.csv, cfg.wide = _as_list(cfg.csv), _as_list(cfg.wide)
+        cfg.model_config()  # validate early
+        return cfg
+
+    def model_config(self) -> ForecasterConfig:
+        return ForecasterConfig.from_dict(dict(self.model))
+
+
+def _as_list(value) -> list:
+    return [] if value in (None, "") else [value] if isinstance(value, str) else list(value)
+
+
+# -- data ---------------------------------------------------------------------------------
+
+
+def load_data(cfg: TrainConfig):
+    """(WindowSampler over the training series, {source name: validation (context, future)})."""
+    mcfg = cfg.model_config()
+    train, val = [], {}
+    rows, val_rows = fdata.parse_rows(cfg.split), fdata.parse_rows(cfg.val_split)
+    for source, path in enumerate(cfg.csv):
+        for values in fdata.read_csv_columns(path).values():
+            part = values[slice(*rows)] if rows else values
+            train += [(s, source) for s in fdata.clean_segments(part)]
+            if val_rows:
+                val.setdefault(Path(path).stem, []).append((values[: val_rows[1]], val_rows[0]))
+    for source, path in enumerate(cfg.wide, start=len(cfg.csv)):
+        for values in fdata.read_wide_series(path):
+            keep = values[: values.size - cfg.wide_holdout]
+            train += [(s, source) for s in fdata.clean_segments(keep)]
+            if cfg.wide_holdout >= mcfg.horizon:
+                val.setdefault(Path(path).stem, []).append((values, values.size - cfg.wide_holdout))
+    if cfg.synthetic_series:
+        from sadt.synthetic import SyntheticConfig, generate_batch
+
+        synth = SyntheticConfig(min_length=cfg.synthetic_length, max_length=cfg.synthetic_length)
+        source = len(cfg.csv) + len(cfg.wide)
+        for values, _ in generate_batch(cfg.synthetic_series, cfg.seed, synth):
+            train.append((values.astype(np.float32), source))
+    if not train:
+        raise fdata.DataError("no training data: give at least one of csv, wide, synthetic_series")
+    options = fdata.WindowOptions(
+        cfg.min_context,
+        cfg.short_context_prob,
+        cfg.value_clip,
+        mcfg.std_floor,
+        cfg.balance_sources,
+        cfg.mixup_prob,
+        tuple(cfg.source_weights) if cfg.source_weights else None,
+    )
+    sampler = fdata.WindowSampler(
+        [s for s, _ in train], [g for _, g in train], mcfg.context_length, mcfg.horizon, options
+    )
+    pairs = {
+        name: fdata.validation_windows(series, mcfg.context_length, mcfg.horizon, cfg.val_windows)
+        for name, series in val.items()
+    }
+    return sampler, {name: p for name, p in pairs.items() if p}
+
+
+def noise_inputs(rng: np.random.Generator, batch: int, k: int, horizon: int, draws: int):
+    """Diffusion inputs: `draws` times (G,) in (0, 1], each row's pick among them (B, K), and
+    standard normal noise (B, K, H). Every row's time is still uniform on (0, 1]."""
+    times = 1.0 - rng.random(draws, dtype=np.float32)
+    index = rng.integers(0, draws, size=(batch, k), dtype=np.int32)
+    return times, index, rng.standard_normal((batch, k, horizon), dtype=np.float32)
+
+
+# -- training -----------------------------------------------------------------------------
+
+
+class Trainer:
+    """Model, EMA copy, optimizer and data stream; `run()` trains and checkpoints."""
+
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+        self.out = Path(cfg.out_dir)
+        self.sampler, val_pairs = load_data(cfg)
+        mx.random.seed(cfg.seed)  # weight init
+        self.model = Forecaster(cfg.model_config()).train()
+        self.ema = Forecaster(cfg.model_config())
+        self.ema.update(tree_map(lambda p: p, self.model.parameters()))
+        self.optimizer = optim.AdamW(self._schedule(), weight_decay=cfg.weight_decay)
+        self.optimizer.init(self.model.trainable_parameters())
+        self.rng = np.random.default_rng(cfg.seed)
+        self.step = 0
+        self.val_batches = {}  # source name -> fixed inputs of `_loss`
+        for name, pairs in val_pairs.items():
+            batch = self.sampler.normalize(pairs)
+            diffusion = noise_inputs(
+                np.random.default_rng(cfg.seed + 1),
+                len(pairs),
+                cfg.noise_per_context,
+                self.model.config.horizon,
+                cfg.time_draws,
+            )
+            arrays = (batch.context, batch.mask, batch.future, *diffusion)
+            self.val_batches[name] = [mx.array(a) for a in arrays]
+        self._train_step = None
+
+    def _schedule(self):
+        cfg = self.cfg
+        warmup = optim.linear_schedule(cfg.lr / max(cfg.warmup_steps, 1), cfg.lr, cfg.warmup_steps)
+        decay = optim.cosine_decay(
+            cfg.lr, max(cfg.steps - cfg.warmup_steps, 1), cfg.lr * cfg.min_lr_ratio
+        )
+        return optim.join_schedules([warmup, decay], [cfg.warmup_steps])
+
+    def _loss(self, model, context, mask, future, times, time_index, noise):
+        diffusion, mean = model.loss(context, mask, future, times, time_index, noise)
+        return diffusion + self.cfg.mean_loss_weight * mean, diffusion, mean
+
+    def _build_step(self):
+        """The one place where the gradient is computed and applied (compiled, explicit state)."""
+        model, ema, optimizer, cfg = self.model, self.ema, self.optimizer, self.cfg
+        loss_and_grad = nn.value_and_grad(model, self._loss)
+        # mx.random.state holds dropout's key; run() seeds it from (seed, step) before each
+        # call, so a resumed run draws the same masks without saving MLX's RNG.
+        state = [model.state, ema.state, optimizer.state, mx.random.state]
+
+        @partial(mx.compile, inputs=state, outputs=state)
+        def train_step(*batch):
+            (loss, diffusion, mean), grads = loss_and_grad(model, *batch)
+            # Data-parallel hook: a no-op on one process, the mean over ranks under mlx.launch.
+            grads = nn.average_gradients(grads)
+            grads, _ = optim.clip_grad_norm(grads, cfg.grad_clip)
+            optimizer.update(model, grads)
+            step = optimizer.state["step"].astype(mx.float32)
+            decay = mx.minimum(cfg.ema_decay, (1.0 + step) / (10.0 + step))
+            ema.update(
+                tree_map(
+                    lambda e, p: decay * e + (1.0 - decay) * p, ema.parameters(), model.parameters()
+                )
+            )
+            return loss, diffusion, mean
+
+        return train_step
+
+    def validate(self) -> dict | None:
+        """EMA model's losses on each source's fixed validation windows (fixed times, noise).
+
+        `val_loss` is the mean over sources of diffusion + weighted mean-path loss.
+        """
+        if not self.val_batches:
+            return None
+        record, totals = {}, []
+        for name, batch in self.val_batches.items():
+            total, diffusion, mean = self._loss(self.ema, *batch)
+            mx.eval(total, diffusion, mean)
+            totals.append(total.item())
+            record[f"val_{name}_diffusion"] = diffusion.item()
+            record[f"val_{name}_mean_mse"] = mean.item()
+        return {"val_loss": float(np.mean(totals)), **record}
+
+    # -- checkpoints ----------------------------------------------------------------------
+
+    def save_checkpoint(self) -> None:
+        arrays = {f"model.{k}": v for k, v in tree_flatten(self.model.parameters())}
+        arrays |= {f"ema.{k}": v for k, v in tree_flatten(self.ema.parameters())}
+        arrays |= {f"optimizer.{k}": v for k, v in tree_flatten(self.optimizer.state)}
+        meta = {
+            "format_version": files.FORMAT_VERSION,
+            "step": self.step,
+            "rng": self.rng.bit_generator.state,
+            "config": asdict(self.cfg),
+        }
+        path = self.out / CHECKPOINT
+        files.atomic_write(
+            path, lambda tmp: mx.save_safetensors(tmp, arrays, metadata={"sadt": json.dumps(meta)})
+        )
+
+    def load_checkpoint(self) -> None:
+        """Restore everything `save_checkpoint` wrote; one clear error when it does not fit."""
+        path = self.out / CHECKPOINT
+        arrays, metadata = files.read_safetensors(path)
+        try:
+            meta = json.loads(metadata["sadt"])
+            saved = meta["config"]
+        except (KeyError, TypeError, json.JSONDecodeError):
+            raise ModelFileError(f"{path} is not a sadt forecaster checkpoint") from None
+        if saved.get("model") != self.cfg.model:
+            raise ModelFileError(
+                f"{path} was written for a different model config "
+                f"({saved.get('model')} vs {self.cfg.model})"
+            )
+        for prefix, target in (("model.", self.model), ("ema.", self.ema)):
+            part = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+            files.check_weights(path, part, dict(tree_flatten(target.parameters())))
+            target.update(tree_unflatten(list(part.items())))
+        opt = [(k[len("optimizer.") :], v) for k, v in arrays.items() if k.startswith("optimizer.")]
+        files.check_weights(path, dict(opt), dict(tree_flatten(self.optimizer.state)))
+        _set_leaves(self.optimizer.state, opt)  # in place: the compiled step holds this tree
+        self.rng.bit_generator.state = meta["rng"]
+        self.step = int(meta["step"])
+
+    # -- loop -------------------------------------------------------------------------------
+
+    def run(self, log=print) -> list[dict]:
+        """Train from `self.step` to `steps` (or `stop_at`); returns the logged records."""
+        cfg, history = self.cfg, []
+        end = min(cfg.steps, cfg.stop_at) if cfg.stop_at else cfg.steps
+        self._train_step = self._train_step or self._build_step()
+        mx.reset_peak_memory()
+        bar = tqdm(total=cfg.steps, initial=self.step, dynamic_ncols=True, mininterval=1.0)
+        start_time, start_step = time.perf_counter(), self.step
+        while self.step < end:
+            batch = self.sampler.sample(self.rng, cfg.batch_size)
+            diffusion = noise_inputs(
+                self.rng,
+                cfg.batch_size,
+                cfg.noise_per_context,
+                self.model.config.horizon,
+                cfg.time_draws,
+            )
+            inputs = [mx.array(a) for a in (batch.context, batch.mask, batch.future, *diffusion)]
+            mx.random.seed(cfg.seed * 1_000_003 + self.step)
+            loss, diffusion, mean = self._train_step(*inputs)
+            mx.eval(loss, self.model.state, self.ema.state, self.optimizer.state, mx.random.state)
+            self.step += 1
+            bar.update(1)
+            record = {
+                "step": self.step,
+                "loss": loss.item(),
+                "diffusion": diffusion.item(),
+                "mean_mse": mean.item(),
+            }
+            if self.step % cfg.val_every == 0 or self.step == cfg.steps:
+                record |= self.validate() or {}
+            if self.step % cfg.log_every == 0 or "val_loss" in record or self.step == end:
+                record["lr"] = self.optimizer.learning_rate.item()
+                record["elapsed_s"] = time.perf_counter() - start_time
+                record["peak_memory_gb"] = mx.get_peak_memory() / 1e9
+                record["max_rss_gb"] = _max_rss_gb()
+                bar.set_postfix(loss=f"{record['loss']:.4f}", val=record.get("val_loss"))
+                self._log(record)
+            history.append(record)
+            if self.step % cfg.checkpoint_every == 0 or self.step == end:
+                self.save_checkpoint()
+                self.ema.save(self.out)  # the latest EMA weights are always loadable
+        bar.close()
+        if self.step >= cfg.steps:
+            rate = (self.step - start_step) / max(time.perf_counter() - start_time, 1e-9)
+            log(
+                f"saved EMA weights to {self.out} ({self.step} steps, {rate:.1f} it/s, peak MLX "
+                f"memory {mx.get_peak_memory() / 1e9:.2f} GB, max RSS {_max_rss_gb():.2f} GB)"
+            )
+        return history
+
+    def _log(self, record: dict) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        with open(self.out / "log.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+def _max_rss_gb() -> float:
+    """The process's peak resident memory (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1e9 if sys.platform == "darwin" else 1e6)
+
+
+def _set_leaves(tree, flat: list[tuple[str, mx.array]]) -> None:
+    """Assign `tree_flatten`-style ("a.0.b", value) pairs into an existing nested tree."""
+    for key, value in flat:
+        node, *path = tree, *key.split(".")
+        for part in path[:-1]:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        node[int(path[-1]) if isinstance(node, list) else path[-1]] = value
+
+
+# -- command line ---------------------------------------------------------------------------
+
+
+def parse_config(argv: list[str]) -> tuple[TrainConfig, bool]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", help="YAML file of TrainConfig fields")
+    parser.add_argument("--resume", action="store_true", help="continue from out_dir's checkpoint")
+    args, rest = parser.parse_known_args(argv)
+    values: dict = {}
+    if args.config:
+        path = Path(args.config)
+        if not path.is_file():
+            raise fdata.DataError(f"no such config file: {path}")
+        values = yaml.safe_load(path.read_text()) or {}
+    if len(rest) % 2:
+        raise fdata.DataError(f"overrides come as '--key value' pairs, got {rest}")
+    for key, raw in zip(rest[::2], rest[1::2], strict=True):
+        if not key.startswith("--"):
+            raise fdata.DataError(f"expected --key, got {key!r}")
+        name, value = key[2:].replace("-", "_"), yaml.safe_load(raw)
+        if name.startswith("model."):
+            values.setdefault("model", {})[name[len("model.") :]] = value
+        else:
+            values[name] = value
+    return TrainConfig.from_dict(values), args.resume
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cfg, resume = parse_config(sys.argv[1:] if argv is None else argv)
+        trainer = Trainer(cfg)
+        if resume:
+            trainer.load_checkpoint()
+        trainer.run()
+    except (fdata.DataError, ModelFileError, FileNotFoundError, ValueError, TypeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
