@@ -100,7 +100,7 @@ class ForecastChain(Chain):
 
     def _mean_gap(self) -> np.ndarray:
         if not hasattr(self, "_mean_gap_cache"):
-            mean_path = np.array(self.cond[0, : self.forecaster.config.horizon], dtype=np.float64)
+            mean_path = np.array(self.forecaster.mean_path(self.cond)[0], dtype=np.float64)
             gap = self.spectral.log_gap(mean_path[None, : self.horizon])[0]
             grid = np.linspace(0.0, 1.0, self.VALUE_POINTS)
             self._mean_gap_cache = np.interp(grid, np.linspace(0.0, 1.0, gap.size), gap)
