@@ -182,11 +182,12 @@ class ValuePrior:
         self.weights = mx.array(w[None, :])
         self.calls = 0
 
-    def initial_values(self, states: np.ndarray, k: np.ndarray) -> np.ndarray:
+    def initial_values(self, states: np.ndarray, k: np.ndarray, x0_hat: np.ndarray) -> np.ndarray:
+        """Values of states at branching indices ``k`` given their denoised estimates."""
         n = len(states)
         if n == 0:
             return np.zeros(0)
-        features = mx.array(self.chain.value_features(states, k).astype(np.float32))
+        features = mx.array(self.chain.value_features(states, k, x0_hat).astype(np.float32))
         fraction = mx.array(np.asarray(k, dtype=np.float32) / self.chain.depth)
         out = self.network(
             features, fraction, mx.broadcast_to(self.weights, (n, self.weights.shape[1]))

@@ -35,7 +35,9 @@ def harvest_tree(search: TreeSearch, lam: float) -> dict[str, np.ndarray]:
     scale = float(chain.value_scale)
     weights = np.asarray(chain.value_weights(lam), dtype=np.float32)
     return {
-        "features": chain.value_features(tree.states[nodes], k).astype(np.float32),
+        "features": chain.value_features(tree.states[nodes], k, tree.x0_hat[nodes]).astype(
+            np.float32
+        ),
         "fraction": (k / chain.depth).astype(np.float32),
         "weights": np.broadcast_to(weights, (len(nodes), len(weights))).copy(),
         "target": (tree.value[nodes] / scale).astype(np.float32),

@@ -83,7 +83,7 @@ def test_resume_continues_exactly(tmp_path):
 
 def test_save_load_round_trip_and_clear_errors(trained, tmp_path):
     net = ValueNetwork.load(trained)
-    x = mx.array(np.linspace(-3, 3, 7, dtype=np.float32)[:, None])
+    x = mx.array(np.linspace(-3, 3, 14, dtype=np.float32).reshape(7, 2))  # state, x0_hat
     frac, w = mx.full((7,), 0.5), mx.zeros((7, 1))
     copy = tmp_path / "copy"
     net.save(copy)

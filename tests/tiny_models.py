@@ -15,6 +15,7 @@ import numpy as np
 from sadt.forecaster import Forecaster, ForecasterConfig
 from sadt.patch_encoder import PatchEncoderConfig
 from sadt.pipeline import Pipeline, SearchSettings
+from sadt.search.forecast_chain import ForecastChain
 from sadt.tslm import TSLM, TSLMConfig
 from sadt.value import ValueConfig, ValueNetwork
 from train.tiny_llama import TinyLlamaConfig, build
@@ -70,7 +71,9 @@ def tiny_tslm(folder: Path, seed: int = 0) -> TSLM:
     return TSLM.from_base(TSLMConfig(encoder=encoder), llm)
 
 
-def tiny_value(feature_dim: int = 73, weight_dim: int = 5, seed: int = 0) -> ValueNetwork:
+def tiny_value(seed: int = 0) -> ValueNetwork:
+    """An untrained value network shaped for the forecast chain's features and weights."""
+    feature_dim, weight_dim = ForecastChain.VALUE_FEATURES, ForecastChain.VALUE_WEIGHTS
     mx.random.seed(seed)
     model = ValueNetwork(ValueConfig(feature_dim=feature_dim, weight_dim=weight_dim, hidden=16))
     mx.eval(model.parameters())

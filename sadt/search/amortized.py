@@ -57,7 +57,7 @@ def sadt_smc(
         lam=lam,
         num_samples=num_samples,
         seed=seed,
-        potential=lambda states, k, x0_hat: prior.initial_values(states, k),
+        potential=prior.initial_values,
         **kwargs,
     )
     result.method = "sadt_smc"

@@ -198,7 +198,6 @@ class TreeSearch:
                 slot_path[slot], slot_made[slot] = path, []
                 if tree.k[target] < 0:  # a child of the dummy root: a prior draw, no NFE
                     top = tree.add(chain.initial(1, rng), np.array([0]), np.array([0]), link=False)
-                    self._created(top)
                     slot_made[slot].append(int(top[0]))
                     slot_node[slot] = top[0]
                 else:
@@ -209,10 +208,9 @@ class TreeSearch:
                 break
             # Advance every in-flight rollout one branching edge in one batched call.
             parents = slot_node[active]
-            states, _ = chain.advance(tree.states[parents], tree.k[parents], rng)
+            states, tree.x0_hat[parents] = chain.advance(tree.states[parents], tree.k[parents], rng)
             self.denoiser_calls += 1
             new = tree.add(states, tree.k[parents] + 1, parents, link=False)
-            self._created(new)
             for slot, node in zip(active.tolist(), new.tolist(), strict=True):
                 slot_made[slot].append(node)
             slot_node[active] = new
@@ -221,19 +219,20 @@ class TreeSearch:
                 self._finish(done, slot_node, slot_path, slot_made)
                 slot_node[done] = -1
 
-    def _created(self, nodes: np.ndarray) -> None:
-        if self.value_prior is not None:
-            self.tree.prior_value[nodes] = self.value_prior.initial_values(
-                self.tree.states[nodes], self.tree.k[nodes]
-            )
-
     def _finish(self, done, slot_node, slot_path, slot_made) -> None:
         """Score finished rollouts, give their chains the leaf's value, link them under their
         targets, release virtual visits and back the values up the selection paths."""
         tree = self.tree
-        rewards = self.chain.reward(tree.states[slot_node[done]])
+        leaves = slot_node[done]
+        rewards = self.chain.reward(tree.states[leaves])
+        tree.x0_hat[leaves] = tree.states[leaves]
         self.reward_low = min(self.reward_low, float(rewards.min()))
         self.reward_high = max(self.reward_high, float(rewards.max()))
+        if self.value_prior is not None:  # every new node now has its denoised estimate
+            made = np.concatenate([slot_made[slot] for slot in done.tolist()])
+            tree.prior_value[made] = self.value_prior.initial_values(
+                tree.states[made], tree.k[made], tree.x0_hat[made]
+            )
         paths = []
         for slot, reward in zip(done.tolist(), rewards.tolist(), strict=True):
             made, path = slot_made[slot], slot_path[slot]

@@ -69,6 +69,8 @@ class ForecastChain(Chain):
 
     # -- what the value network F_phi sees (sadt.value) ------------------------------------------
     VALUE_POINTS = 24  # the log-spectrum gap is resampled to this many frequencies, any horizon
+    VALUE_FEATURES = 2 * (2 * VALUE_POINTS + 1) + VALUE_POINTS
+    VALUE_WEIGHTS = 5
 
     @property
     def value_scale(self) -> float:
@@ -81,29 +83,32 @@ class ForecastChain(Chain):
         visible = self.horizon / self.forecaster.config.horizon
         return np.concatenate([[np.log(lam * self.value_scale)], band / band.sum(), [visible]])
 
-    def value_features(self, states: np.ndarray, k: np.ndarray) -> np.ndarray:
-        """Per state: the signed and absolute log-spectrum gap to the reference at 24 fixed
-        frequency fractions, its current distance D, and the gap of the model's mean path
-        (what the denoiser pulls toward): (n, 73)."""
-        x = np.asarray(states, dtype=np.float64)[:, : self.horizon]
-        gap = self.spectral.log_gap(x)
+    def value_features(self, states: np.ndarray, k: np.ndarray, x0_hat: np.ndarray) -> np.ndarray:
+        """Per state, from its denoised (Tweedie) estimate x0_hat: the signed and absolute
+        log-spectrum gap to the reference at 24 fixed frequency fractions and the distance D
+        (so -gamma D is the Tweedie potential SMC uses); the same gap and D of the noisy state
+        itself; and the gap of the model's mean path: (n, VALUE_FEATURES)."""
+        out = []
+        for x in (x0_hat, states):
+            x = np.asarray(x, dtype=np.float64)[:, : self.horizon]
+            gap = self.spectral.log_gap(x)
+            out += [self._resample(gap), self._resample(np.abs(gap))]
+            out.append((np.abs(gap) @ self.spectral.weights)[:, None])
         mean_gap = self._mean_gap()
+        out.append(np.broadcast_to(mean_gap, (len(states), len(mean_gap))))
+        return np.concatenate(out, axis=1)
+
+    def _resample(self, per_bin: np.ndarray) -> np.ndarray:
+        """(n, H // 2) per-bin values -> (n, 24) at fixed frequency fractions (any horizon)."""
         grid = np.linspace(0.0, 1.0, self.VALUE_POINTS)
-        bins = np.linspace(0.0, 1.0, gap.shape[1])
-        signed = np.stack([np.interp(grid, bins, row) for row in gap])
-        absolute = np.stack([np.interp(grid, bins, row) for row in np.abs(gap)])
-        distance = (np.abs(gap) @ self.spectral.weights)[:, None]
-        return np.concatenate(
-            [signed, absolute, distance, np.broadcast_to(mean_gap, (len(x), len(mean_gap)))],
-            axis=1,
-        )
+        bins = np.linspace(0.0, 1.0, per_bin.shape[1])
+        return np.stack([np.interp(grid, bins, row) for row in per_bin])
 
     def _mean_gap(self) -> np.ndarray:
         if not hasattr(self, "_mean_gap_cache"):
             mean_path = np.array(self.forecaster.mean_path(self.cond)[0], dtype=np.float64)
-            gap = self.spectral.log_gap(mean_path[None, : self.horizon])[0]
-            grid = np.linspace(0.0, 1.0, self.VALUE_POINTS)
-            self._mean_gap_cache = np.interp(grid, np.linspace(0.0, 1.0, gap.size), gap)
+            gap = self.spectral.log_gap(mean_path[None, : self.horizon])
+            self._mean_gap_cache = self._resample(gap)[0]
         return self._mean_gap_cache
 
     def to_original(self, states: np.ndarray) -> np.ndarray:

@@ -128,8 +128,9 @@ class GaussianMixtureChain(Chain):
     def value_weights(self, lam: float) -> np.ndarray:
         return np.array([np.log(lam)])
 
-    def value_features(self, states: np.ndarray, k: np.ndarray) -> np.ndarray:
-        return np.asarray(states, dtype=np.float64)
+    def value_features(self, states: np.ndarray, k: np.ndarray, x0_hat: np.ndarray) -> np.ndarray:
+        """The state and its exact denoised estimate: (n, 2 d)."""
+        return np.concatenate([states, x0_hat], axis=1).astype(np.float64)
 
     # -- exact target ---------------------------------------------------------------------------
     def tilted_target(self, lam: float, grid: np.ndarray) -> np.ndarray:

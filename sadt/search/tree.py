@@ -23,6 +23,9 @@ class Tree:
     ) -> None:
         self.leaf_index = leaf_index
         self.states = np.zeros((capacity, *state_shape), dtype=dtype)
+        # Denoised (Tweedie) estimate of each node's state, from the call that advanced it;
+        # a leaf's is its own state. What the value network reads besides the state.
+        self.x0_hat = np.zeros((capacity, *state_shape), dtype=dtype)
         self.k = np.full(capacity, -1, dtype=np.int64)
         self.parent = np.full(capacity, -1, dtype=np.int64)
         self.value = np.zeros(capacity, dtype=np.float64)
@@ -40,6 +43,7 @@ class Tree:
         new = max(needed, 2 * cap)
         for name, fill in (
             ("states", 0),
+            ("x0_hat", 0),
             ("k", -1),
             ("parent", -1),
             ("value", 0.0),
