@@ -36,6 +36,7 @@ from tqdm import tqdm
 
 from sadt.forecaster import Forecaster, ForecasterConfig, ModelFileError, files
 from sadt.forecaster import data as fdata
+from train import distributed
 
 CHECKPOINT = "checkpoint.safetensors"
 
@@ -171,6 +172,7 @@ class Trainer:
         self.optimizer.init(self.model.trainable_parameters())
         self.rng = np.random.default_rng(cfg.seed)
         self.step = 0
+        self.world = distributed.init()
         self.val_batches = {}  # source name -> fixed inputs of `_loss`
         for name, pairs in val_pairs.items():
             batch = self.sampler.normalize(pairs)
@@ -250,6 +252,8 @@ class Trainer:
             "step": self.step,
             "rng": self.rng.bit_generator.state,
             "config": asdict(self.cfg),
+            "written_by_rank": self.world.rank,
+            "world_size": self.world.size,
         }
         path = self.out / CHECKPOINT
         files.atomic_write(
@@ -288,7 +292,13 @@ class Trainer:
         end = min(cfg.steps, cfg.stop_at) if cfg.stop_at else cfg.steps
         self._train_step = self._train_step or self._build_step()
         mx.reset_peak_memory()
-        bar = tqdm(total=cfg.steps, initial=self.step, dynamic_ncols=True, mininterval=1.0)
+        bar = tqdm(
+            total=cfg.steps,
+            initial=self.step,
+            dynamic_ncols=True,
+            mininterval=1.0,
+            disable=not self.world.is_main,
+        )
         start_time, start_step = time.perf_counter(), self.step
         while self.step < end:
             batch = self.sampler.sample(self.rng, cfg.batch_size)
@@ -299,9 +309,21 @@ class Trainer:
                 self.model.config.horizon,
                 cfg.time_draws,
             )
-            inputs = [mx.array(a) for a in (batch.context, batch.mask, batch.future, *diffusion)]
+            # Every rank drew the same global batch; each keeps its rows (train/distributed.py).
+            rows = self.world.shard(cfg.batch_size)
+            times, index, noise = diffusion
+            arrays = (
+                batch.context[rows],
+                batch.mask[rows],
+                batch.future[rows],
+                times,
+                index[rows],
+                noise[rows],
+            )
+            inputs = [mx.array(a) for a in arrays]
             mx.random.seed(cfg.seed * 1_000_003 + self.step)
             loss, diffusion, mean = self._train_step(*inputs)
+            loss, diffusion, mean = (self.world.mean(v) for v in (loss, diffusion, mean))
             mx.eval(loss, self.model.state, self.ema.state, self.optimizer.state, mx.random.state)
             self.step += 1
             bar.update(1)
@@ -313,7 +335,8 @@ class Trainer:
             }
             if self.step % cfg.val_every == 0 or self.step == cfg.steps:
                 record |= self.validate() or {}
-            if self.step % cfg.log_every == 0 or "val_loss" in record or self.step == end:
+            log_now = self.step % cfg.log_every == 0 or "val_loss" in record or self.step == end
+            if log_now and self.world.is_main:
                 record["lr"] = self.optimizer.learning_rate.item()
                 record["elapsed_s"] = time.perf_counter() - start_time
                 record["peak_memory_gb"] = mx.get_peak_memory() / 1e9
@@ -321,11 +344,12 @@ class Trainer:
                 bar.set_postfix(loss=f"{record['loss']:.4f}", val=record.get("val_loss"))
                 self._log(record)
             history.append(record)
-            if self.step % cfg.checkpoint_every == 0 or self.step == end:
+            checkpoint_now = self.step % cfg.checkpoint_every == 0 or self.step == end
+            if checkpoint_now and self.world.is_main:  # rank 0 alone writes
                 self.save_checkpoint()
                 self.ema.save(self.out)  # the latest EMA weights are always loadable
         bar.close()
-        if self.step >= cfg.steps:
+        if self.step >= cfg.steps and self.world.is_main:
             rate = (self.step - start_step) / max(time.perf_counter() - start_time, 1e-9)
             log(
                 f"saved EMA weights to {self.out} ({self.step} steps, {rate:.1f} it/s, peak MLX "
