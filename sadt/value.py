@@ -39,6 +39,11 @@ class ValueConfig:
     hidden: int = 128
     layers: int = 2
     level_features: int = 8  # sinusoidal features of the level fraction k / depth
+    # Residual form: output = MLP + base_scale * features[:, base_feature]. The forecast
+    # chain points it at D(x0_hat) with scale -1, i.e. the Tweedie potential r(x0_hat)/gamma,
+    # which is already right near level 0; the MLP learns the correction. None: plain MLP.
+    base_feature: int | None = None
+    base_scale: float = -1.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -77,7 +82,10 @@ class ValueNetwork(nn.Module):
         )
         for layer in self.layers:
             h = nn.relu(layer(h))
-        return self.head(h)[:, 0]
+        out = self.head(h)[:, 0]
+        if self.config.base_feature is not None:
+            out = out + self.config.base_scale * features[:, self.config.base_feature]
+        return out
 
     # -- files ---------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:

@@ -62,6 +62,10 @@ class BufferWriter:
     def done(self, item: str) -> bool:
         return item in self.manifest["items"]
 
+    def set_value_base(self, base: tuple[int, float] | None) -> None:
+        """Record which feature is the chain's base prediction (see ValueConfig)."""
+        self.manifest["value_base"] = list(base) if base else None
+
     def add(self, item: str, rows: dict[str, np.ndarray]) -> None:
         self._pending.append(rows)
         self._pending_items.append(item)
@@ -115,6 +119,7 @@ class ValueBuffer:
     """All rows of a buffer in memory, with trees numbered globally across shards."""
 
     arrays: dict[str, np.ndarray]
+    value_base: list | None = None  # [feature index, scale] of the chain's base prediction
 
     @classmethod
     def load(cls, folder: str | Path) -> ValueBuffer:
@@ -131,7 +136,9 @@ class ValueBuffer:
             row_offset += len(arrays["target"])
             tree_offset = int(arrays["tree"].max()) + 1
             parts.append(arrays)
-        return cls({key: np.concatenate([p[key] for p in parts]) for key in parts[0]})
+        buffer = cls({key: np.concatenate([p[key] for p in parts]) for key in parts[0]})
+        buffer.value_base = manifest.get("value_base")
+        return buffer
 
     def __len__(self) -> int:
         return len(self.arrays["target"])
@@ -155,7 +162,7 @@ class ValueBuffer:
         arrays = {key: value[rows] for key, value in self.arrays.items()}
         parent = arrays["parent"]
         arrays["parent"] = np.where(parent >= 0, new_row[np.maximum(parent, 0)], -1)
-        return ValueBuffer(arrays)
+        return ValueBuffer(arrays, self.value_base)
 
     # -- batches ---------------------------------------------------------------------------------
     def node_batch(self, rng: np.random.Generator, size: int) -> dict[str, np.ndarray]:

@@ -147,6 +147,7 @@ def harvest(cfg: ValueTrainConfig, log=print) -> None:
     for i in tqdm(todo, desc="harvest", dynamic_ncols=True, mininterval=1.0):
         rng = np.random.default_rng([cfg.seed, i])  # item i is the same whenever it runs
         chain, lam = make_chain(cfg, rng, forecaster, pool)
+        writer.set_value_base(getattr(chain, "VALUE_BASE", None))
         search = TreeSearch(chain, TreeSearchConfig(lam=lam, batch=cfg.search_batch), rng)
         search.run(cfg.budget)
         writer.add(f"tree-{i}", harvest_tree(search, lam))
@@ -166,8 +167,12 @@ class Trainer:
         buffer = ValueBuffer.load(cfg.buffer)
         self.train_set, self.held_out = buffer.split(cfg.held_out, seed=cfg.seed)
         a = buffer.arrays
+        base = buffer.value_base or [None, -1.0]
         model_cfg = ValueConfig(
-            feature_dim=a["features"].shape[1], weight_dim=a["weights"].shape[1]
+            feature_dim=a["features"].shape[1],
+            weight_dim=a["weights"].shape[1],
+            base_feature=base[0],
+            base_scale=base[1],
         )
         self.model_config = ValueConfig.from_dict(model_cfg.to_dict() | cfg.model)
         mx.random.seed(cfg.seed)

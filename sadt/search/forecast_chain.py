@@ -71,6 +71,7 @@ class ForecastChain(Chain):
     VALUE_POINTS = 24  # the log-spectrum gap is resampled to this many frequencies, any horizon
     VALUE_FEATURES = 2 * (2 * VALUE_POINTS + 1) + VALUE_POINTS
     VALUE_WEIGHTS = 5
+    VALUE_BASE = (2 * VALUE_POINTS, -1.0)  # D of x0_hat, negated: the Tweedie potential / gamma
 
     @property
     def value_scale(self) -> float:
