@@ -36,7 +36,7 @@ class TreeSearchConfig:
     lam: float = 1.0  # inverse temperature of the target p(x) exp(lam r(x))
     widen_c: float = 2.0  # progressive widening: expand while |C(n)| < widen_c * N(n)^widen_alpha
     widen_alpha: float = 0.7
-    batch: int = 0  # rollouts in flight, advanced together; 0: budget // (3 S) in [4, 32]
+    batch: int = 0  # rollouts in flight, advanced together; 0: budget // S in [8, 64]
     uct_c: float = 0.5  # DTS* exploration constant (rewards rescaled to [0, 1])
     greedy: bool = False  # False: DTS (Boltzmann selection); True: DTS* (UCT selection)
     # Selection (never the backup or the output) uses (N v + n0 prior) / (N + n0): a child
@@ -66,8 +66,12 @@ DTS_STAR_DEFAULTS = {"widen_c": 0.5, "widen_alpha": 0.5, "widen_depth_bias": 1.0
 
 
 def auto_batch(budget_nfe: int, chain: Chain) -> int:
-    """In-flight rollouts for a budget: about a third of the rollouts it pays for, 4..32."""
-    return int(np.clip(budget_nfe // (3 * chain.num_steps), 4, 32))
+    """In-flight rollouts for a budget: the rollouts it pays for, clipped to 8..64.
+
+    Measured on ETTh1 (21 held-out windows, lam = 5): the batch changed DTS's sample reward
+    and Spec-W1 by less than their seed noise at 1000-2000 NFE, while fewer, fuller denoiser
+    calls cut wall time by a third (64 vs 16 in flight)."""
+    return int(np.clip(budget_nfe // chain.num_steps, 8, 64))
 
 
 def may_expand(num_children: int, visits: int, c: float, alpha: float) -> bool:
@@ -159,6 +163,7 @@ class TreeSearch:
         if cfg.batch == 0:  # few in flight at small budgets, so later rollouts are informed
             cfg = replace(cfg, batch=auto_batch(budget_nfe, chain))
             self.cfg = cfg
+        tree._grow(tree.size + budget_nfe + 2)  # about one node per NFE: allocate once
         spent_at_start = chain.nfe
         # One slot per in-flight rollout: its current node, the path it was selected
         # along, its expansion target and the nodes it created.
