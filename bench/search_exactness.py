@@ -23,9 +23,11 @@ METHODS = {
     "ancestral": {},
     "best_of_n": {"mode": "resample"},
     "smc": {},
-    "dts": {},
+    # 16 rollouts in flight (the default grows the batch with the budget, which trades a
+    # little adaptivity for wall time; here the question is convergence).
+    "dts": {"config": TreeSearchConfig(batch=16)},
     # The paper's bare selection rule, for comparison with the default shrinkage.
-    "dts_n0=0": {"config": TreeSearchConfig(prior_visits=0.0)},
+    "dts_n0=0": {"config": TreeSearchConfig(batch=16, prior_visits=0.0)},
 }
 
 

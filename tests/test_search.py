@@ -37,8 +37,11 @@ def _tree_with_values(child_values, lam=1.0):
     """Root -> one x_T node -> leaves with the given values."""
     tree = Tree((1,), leaf_index=1)
     top = tree.add(np.zeros((1, 1)), np.array([0]), np.array([0]))[0]
-    leaves = tree.add(np.zeros((len(child_values), 1)), np.ones(len(child_values), int),
-                      np.full(len(child_values), top))  # fmt: skip
+    leaves = tree.add(
+        np.zeros((len(child_values), 1)),
+        np.ones(len(child_values), int),
+        np.full(len(child_values), top),
+    )
     tree.value[leaves] = child_values
     tree.backup([[0, top]], lam)
     return tree, top, leaves
@@ -98,8 +101,9 @@ def test_widening_adds_children_exactly_at_the_right_visit_counts():
 # -- selection and output -------------------------------------------------------------------------
 def test_boltzmann_selection_probabilities_are_softmax_of_soft_values():
     tree, top, leaves = _tree_with_values([0.0, 1.0, 2.0], lam=1.5)
-    search = TreeSearch(CountingChain((1, 0)), TreeSearchConfig(lam=1.5, prior_visits=0.0),
-                        np.random.default_rng(0))  # fmt: skip
+    search = TreeSearch(
+        CountingChain((1, 0)), TreeSearchConfig(lam=1.5, prior_visits=0.0), np.random.default_rng(0)
+    )
     search.tree = tree
     picks = [search._select_child(top) for _ in range(20000)]
     freq = np.array([picks.count(leaf) for leaf in leaves]) / len(picks)
@@ -109,8 +113,9 @@ def test_boltzmann_selection_probabilities_are_softmax_of_soft_values():
 
 def test_selection_prior_weight_decays_to_zero_with_visits():
     tree, top, leaves = _tree_with_values([0.0, 2.0], lam=1.0)
-    search = TreeSearch(CountingChain((1, 0)), TreeSearchConfig(prior_visits=16.0),
-                        np.random.default_rng(0))  # fmt: skip
+    search = TreeSearch(
+        CountingChain((1, 0)), TreeSearchConfig(prior_visits=16.0), np.random.default_rng(0)
+    )
     search.tree = tree
     shrunk = search.selection_values(top, list(leaves))
     assert shrunk[1] - shrunk[0] < 2.0  # few visits: pulled toward the parent's value
@@ -196,7 +201,11 @@ def test_dts_approaches_the_exact_tilted_target_and_ancestral_does_not(make_chai
     target = chain.tilted_target(1.0, grid)
 
     def w1(method, budget, seed):
-        result = SAMPLERS[method](chain, budget, lam=1.0, num_samples=2000, seed=seed)
+        # A fixed in-flight batch: the property pinned here is convergence with budget.
+        config = TreeSearchConfig(batch=16) if method == "dts" else None
+        result = SAMPLERS[method](
+            chain, budget, lam=1.0, num_samples=2000, seed=seed, config=config
+        )
         return sliced_w1_to_grid(result.samples, grid, target, num_projections=16)
 
     small, large = [], []

@@ -177,7 +177,9 @@ def test_sadt_still_converges_to_the_exact_target_with_the_value_network(trained
     target = chain.tilted_target(1.0, grid)
 
     def w1(budget, seed):
-        result = sadt(chain, budget, value=net, num_samples=2000, seed=seed)
+        result = sadt(
+            chain, budget, value=net, num_samples=2000, seed=seed, config=TreeSearchConfig(batch=16)
+        )
         return sliced_w1_to_grid(result.samples, grid, target)
 
     small = np.mean([w1(600, s) for s in range(4)])
