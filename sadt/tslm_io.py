@@ -1,0 +1,233 @@
+"""Saving and loading a TSLM: trainable weights + config; the LLM by reference or embedded.
+
+A saved TSLM is a folder:
+
+    config.json          {"sadt_class": "TSLM", "format_version": 1, "base_model": ...,
+                          "tokenizer": ..., "encoder": {...}, "prompt": {...}, "lora": ...}
+    model.safetensors    encoder, projector and LoRA arrays only (never the frozen LLM)
+    llm/                 optional: a small base LLM in mlx-lm / Hugging Face layout
+                         (config.json, model.safetensors, tokenizer files)
+
+``base_model`` is a Hub id, an absolute local path, or "llm" (the embedded folder).
+Only safetensors are read or written. Every error a user can cause names the file.
+
+mlx-lm reads a missing ``tie_word_embeddings`` as True and then silently drops an
+untied ``lm_head``; every LLM config written here states it explicitly, and loading
+refuses a config that omits it while its weights carry an ``lm_head``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+from pathlib import Path
+
+import mlx.core as mx
+import mlx.nn as nn
+from mlx.utils import tree_flatten
+
+FORMAT_VERSION = 1
+EMBEDDED_LLM = "llm"
+EMBED_LIMIT_BYTES = 64 * 1024 * 1024  # embed a local base LLM smaller than this by default
+_LLM_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+_DTYPES = {"float32": mx.float32, "float16": mx.float16, "bfloat16": mx.bfloat16}
+
+
+def safetensors_keys(file: Path) -> list[str]:
+    """Tensor names in a safetensors file, read from its header only."""
+    with open(file, "rb") as f:
+        (size,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(size))
+    return [k for k in header if k != "__metadata__"]
+
+
+def check_tie_word_embeddings(folder: Path, config: dict) -> None:
+    """Refuse an LLM whose config omits ``tie_word_embeddings`` but has an untied head."""
+    if "tie_word_embeddings" in config:
+        return
+    for file in sorted(folder.glob("model*.safetensors")):
+        if "lm_head.weight" in safetensors_keys(file):
+            raise ValueError(
+                f"{folder / 'config.json'} omits tie_word_embeddings but {file.name} holds an "
+                'lm_head: mlx-lm would silently drop it. Add "tie_word_embeddings": false.'
+            )
+
+
+def write_llm_config(config: dict, folder: Path, tied: bool) -> None:
+    """Write an mlx-lm LLM config.json with ``tie_word_embeddings`` stated explicitly."""
+    config = dict(config, tie_word_embeddings=bool(tied))
+    _atomic_write_text(folder / "config.json", json.dumps(config, indent=2, sort_keys=True))
+
+
+def save_llm_weights(model: nn.Module, folder: Path, dtype: str | None = None) -> None:
+    """Write an mlx-lm model's arrays as ``model.safetensors`` (floats cast to ``dtype``)."""
+    weights = dict(tree_flatten(model.parameters()))
+    if dtype is not None:
+        target = _DTYPES[dtype]
+        weights = {
+            k: v.astype(target) if mx.issubdtype(v.dtype, mx.floating) else v
+            for k, v in weights.items()
+        }
+    _atomic_save_safetensors(folder / "model.safetensors", weights)
+
+
+def load_llm(base: str, dtype: str = "auto"):
+    """(model, tokenizer) of an mlx-lm model from a local folder or a Hub id."""
+    from mlx_lm import load
+
+    folder = Path(base)
+    if folder.is_dir():
+        config_file = folder / "config.json"
+        if not config_file.exists():
+            raise FileNotFoundError(f"{config_file} not found: {base} is not an mlx-lm model.")
+        check_tie_word_embeddings(folder, _read_json(config_file))
+    try:
+        model, tokenizer = load(base)
+    except Exception as e:  # the border: offline Hub, missing files, bad configs
+        raise OSError(
+            f"cannot load the base LLM {base!r} ({type(e).__name__}: {e}). Give a local "
+            "folder in mlx-lm format, or a Hub id that is in the local cache when offline."
+        ) from e
+    if dtype == "auto":
+        dtype = "float32" if mx.default_device() == mx.cpu else "keep"
+    if dtype != "keep":
+        model.set_dtype(_DTYPES[dtype])
+    mx.eval(model.parameters())
+    return model, tokenizer
+
+
+def save_tslm(tslm, path: str | Path, embed_llm: bool | None = None) -> Path:
+    """Write ``config.json`` + ``model.safetensors`` (trainable arrays only) to ``path``.
+
+    ``embed_llm``: copy the base LLM folder into ``path/llm`` (default: when the base is
+    a local folder under 64 MB, e.g. the bundled tiny Llama); otherwise reference it.
+    """
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    base_dir = getattr(tslm, "base_path", None)
+    local = base_dir is not None and Path(base_dir).is_dir()
+    if embed_llm is None:
+        embed_llm = local and _folder_bytes(Path(base_dir)) < EMBED_LIMIT_BYTES
+    if embed_llm and not local:
+        raise ValueError("embed_llm needs a base LLM loaded from a local folder.")
+    base_model = tslm.config.base_model
+    if embed_llm:
+        _copy_llm(Path(base_dir), path / EMBEDDED_LLM)
+        base_model = EMBEDDED_LLM
+    elif local:
+        base_model = str(Path(base_dir).resolve())
+    config = tslm.config.to_dict()
+    config["base_model"] = base_model
+    header = {"sadt_class": "TSLM", "format_version": FORMAT_VERSION, "tokenizer": base_model}
+    _atomic_write_text(path / "config.json", json.dumps(header | config, indent=2))
+    weights = dict(tree_flatten(tslm.trainable_parameters()))
+    _atomic_save_safetensors(path / "model.safetensors", weights)
+    return path
+
+
+def load_tslm(path: str | Path, base: str | Path | None = None):
+    """Load a folder written by ``save_tslm``; ``base`` overrides its base LLM."""
+    from sadt.tslm import TSLM, TSLMConfig
+
+    path = Path(path)
+    config_file = path / "config.json"
+    if not config_file.exists():
+        raise FileNotFoundError(
+            f"{config_file} not found: a saved TSLM folder holds config.json and "
+            "model.safetensors (written by TSLM.save)."
+        )
+    raw = _read_json(config_file)
+    if raw.pop("sadt_class", None) != "TSLM":
+        raise ValueError(f"{config_file} is not a TSLM config (sadt_class is not 'TSLM').")
+    version = raw.pop("format_version", None)
+    if version != FORMAT_VERSION:
+        raise ValueError(
+            f"{config_file} has format_version {version!r}; this sadt reads {FORMAT_VERSION}."
+        )
+    raw.pop("tokenizer", None)  # always the base model's tokenizer
+    try:
+        config = TSLMConfig.from_dict(raw)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{config_file}: {e}") from e
+    if base is None:
+        embedded = path / config.base_model
+        base = embedded if not Path(config.base_model).is_absolute() and embedded.is_dir() else None
+        base = base or config.base_model
+    llm, tokenizer = load_llm(str(base), config.llm_dtype)
+    tslm = TSLM(config, llm, tokenizer)
+    tslm.base_path = str(base) if Path(base).is_dir() else None
+    load_trainable(tslm, path / "model.safetensors", config_file)
+    tslm.eval()
+    return tslm
+
+
+def load_trainable(tslm, weights_file: Path, config_file: Path | None = None) -> None:
+    """Load exactly the trainable arrays of ``tslm`` from ``weights_file`` (checked)."""
+    if not weights_file.exists():
+        raise FileNotFoundError(f"{weights_file} not found: the TSLM's trained weights.")
+    try:
+        weights = mx.load(str(weights_file))
+    except Exception as e:
+        raise ValueError(
+            f"{weights_file} cannot be read as safetensors (truncated or corrupt?): {e}"
+        ) from e
+    against = f"the model built from {config_file}" if config_file else "the model"
+    set_trainable(tslm, weights, f"{weights_file}", against)
+
+
+def set_trainable(tslm, weights: dict, source: str, against: str = "the model") -> None:
+    """Set the trainable arrays of ``tslm`` from ``weights``: same names, same shapes."""
+    expected = dict(tree_flatten(tslm.trainable_parameters()))
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    if missing or unexpected:
+        raise ValueError(
+            f"{source} does not match {against}: {len(missing)} arrays missing "
+            f"(e.g. {missing[:2]}), {len(unexpected)} unexpected (e.g. {unexpected[:2]})."
+        )
+    for k, v in expected.items():
+        if weights[k].shape != v.shape:
+            raise ValueError(
+                f"{source}: {k} has shape {tuple(weights[k].shape)}, {against} "
+                f"expects {tuple(v.shape)}."
+            )
+    tslm.load_weights([(k, weights[k].astype(expected[k].dtype)) for k in expected], strict=False)
+    mx.eval(tslm.parameters())
+
+
+def _copy_llm(src: Path, dst: Path) -> None:
+    if src.resolve() == dst.resolve():
+        return
+    dst.mkdir(parents=True, exist_ok=True)
+    for file in sorted(src.glob("model*.safetensors")) + [src / n for n in _LLM_FILES[1:]]:
+        if file.exists():
+            shutil.copyfile(file, dst / file.name)
+    config = _read_json(src / "config.json")
+    check_tie_word_embeddings(src, config)
+    write_llm_config(config, dst, tied=config.get("tie_word_embeddings", True))
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.glob("model*.safetensors"))
+
+
+def _read_json(file: Path) -> dict:
+    try:
+        return json.loads(file.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{file} is not readable JSON: {e}") from e
+
+
+def _atomic_write_text(file: Path, text: str) -> None:
+    tmp = file.with_name(file.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, file)
+
+
+def _atomic_save_safetensors(file: Path, arrays: dict, metadata: dict | None = None) -> None:
+    # The temp name must still end in .safetensors: MLX appends the suffix otherwise.
+    tmp = file.with_name(file.name[: -len(".safetensors")] + ".tmp.safetensors")
+    mx.save_safetensors(str(tmp), arrays, metadata=metadata or {"format": "mlx"})
+    os.replace(tmp, file)

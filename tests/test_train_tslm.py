@@ -1,0 +1,158 @@
+"""train/tslm.py: a tiny curriculum run end to end, exact resume, deterministic batches,
+user CSV pairs, and bad input as one sentence with exit code 2."""
+
+import sadt  # noqa: F401  (fast BLAS before mlx.core)
+
+# isort: split
+import json
+
+import mlx.core as mx
+import numpy as np
+import pytest
+import yaml
+
+from sadt.tslm import TSLM
+from sadt.tslm_data import (
+    DataError,
+    ExampleSource,
+    read_pairs_csv,
+    synthetic_examples,
+    text_of_example,
+)
+from train import tslm as train_tslm
+from train.tiny_llama import TinyLlamaConfig, build
+
+TINY_LLM = TinyLlamaConfig(
+    hidden_size=48, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
+    intermediate_size=96, vocab_size=400, max_position_embeddings=512,
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    texts = synthetic_examples(60, seed=5, tasks=("caption", "mcq"))
+    folder = tmp_path_factory.mktemp("base") / "tiny"
+    return build(folder, [text_of_example(e) for e in texts], TINY_LLM)
+
+
+def config_file(tmp_path, base, **changes) -> str:
+    config = {
+        "base_model": str(base),
+        "out": str(tmp_path / "describer"),
+        "checkpoint": str(tmp_path / "ckpt.safetensors"),
+        "batch_size": 3,
+        "val_examples": 3,
+        "val_every": 2,
+        "checkpoint_every": 2,
+        "report_every": 2,
+        "synthetic": {"min_length": 64, "max_length": 96},
+        "encoder_warmup_steps": 3,
+        "encoder_warmup_batch_size": 4,
+        "model": {
+            "encoder": {
+                "patch_size": 8,
+                "stride": 8,
+                "channels": 16,
+                "num_layers": 1,
+                "num_heads": 2,
+                "ff_dims": 32,
+                "max_patches": 16,
+            },  # fmt: skip
+            "lora": {"rank": 2, "scale": 4.0},
+        },
+        "stages": [
+            {"name": "mcq", "tasks": {"mcq": 1.0}, "steps": 3, "warmup": 1},
+            {"name": "captions", "tasks": {"caption": 0.5, "mcq": 0.5}, "steps": 3, "warmup": 1},
+        ],
+    } | changes
+    file = tmp_path / "config.yaml"
+    file.write_text(yaml.safe_dump(config))
+    return str(file)
+
+
+def trained_weights(folder) -> dict:
+    return {k: np.array(v) for k, v in mx.load(str(folder / "model.safetensors")).items()}
+
+
+def test_a_curriculum_run_saves_a_describer_and_a_full_checkpoint(base, tmp_path):
+    assert train_tslm.main(["--config", config_file(tmp_path, base)]) == 0
+    describer = TSLM.load(tmp_path / "describer")
+    assert isinstance(describer.describe(np.sin(np.arange(80) / 3.0), max_tokens=5), str)
+    arrays, meta = train_tslm.read_checkpoint(tmp_path / "ckpt.safetensors")
+    assert meta["progress"]["stage"] == 1 and meta["progress"]["step"] == 3
+    assert meta["progress"]["encoder_warmed_up"]
+    assert set(meta["progress"]["encoder_warmup_accuracy"]) >= {"trend", "noise", "period"}
+    assert any(k.startswith("optimizer.") for k in arrays)
+    assert any(k.startswith("model.encoder.") for k in arrays)
+    assert not list(tmp_path.glob("*.tmp*"))  # atomic writes leave no temp files
+    saved = json.loads((tmp_path / "describer" / "config.json").read_text())
+    assert saved["sadt_class"] == "TSLM" and saved["base_model"] == "llm"
+
+
+def test_resume_equals_an_uninterrupted_run(base, tmp_path):
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    whole.mkdir(), parts.mkdir()
+    assert train_tslm.main(["--config", config_file(whole, base)]) == 0
+    config = config_file(parts, base)
+    assert train_tslm.main(["--config", config, "--max-steps", "4"]) == 0  # mid stage 2
+    assert not (parts / "describer").exists()
+    assert train_tslm.main(["--config", config, "--resume"]) == 0
+    a, b = trained_weights(whole / "describer"), trained_weights(parts / "describer")
+    assert a.keys() == b.keys()
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_batches_depend_only_on_seed_stage_and_step(base, tmp_path):
+    config = train_tslm.load_config(config_file(tmp_path, base), [])
+    tasks = [stage.tasks for stage in config.stages]
+    source = ExampleSource(config.seed, config.batch_size, tasks, config.synthetic)
+    a, b = source.batch(1, 7), source.batch(1, 7)
+    assert [e.answer for e in a] == [e.answer for e in b]
+    assert all(np.array_equal(x.values, y.values) for x, y in zip(a, b, strict=True))
+    assert len({len(e.values) for e in a}) == 1  # one length per batch: no padding
+    assert [e.answer for e in source.batch(1, 8)] != [e.answer for e in a]
+
+
+def test_user_csv_pairs_join_the_caption_examples(tmp_path):
+    csv = tmp_path / "pairs.csv"
+    csv.write_text('series,caption\n"1 2 3 4 5",Rises.\n"[5, 4, 3, 2]",Falls.\n"1;1;2;1",Flat.\n')
+    pairs = read_pairs_csv(str(csv))
+    assert [p.answer for p in pairs] == ["Rises.", "Falls.", "Flat."]
+    np.testing.assert_array_equal(pairs[1].values, [5, 4, 3, 2])
+    source = ExampleSource(0, 4, [{"caption": 1.0}], user_pairs=pairs, user_share=1.0)
+    assert all(e.answer in {"Rises.", "Falls.", "Flat."} for e in source.batch(0, 0))
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--config", "no/such.yaml"], "does not exist"),
+        (["--set", "stages.0.stepz=3"], "unknown stage settings"),
+        (["--set", "model.encoder.chanels=3"], "model settings"),
+        (["--set", "stages.0.tasks={essay: 1.0}"], "tasks among caption / mcq"),
+        (["--csv", "no/such.csv"], "does not exist"),
+        (["--base-model", "/no/such/model"], "cannot load the base LLM"),
+        (["--resume", "--checkpoint", "/no/such.safetensors"], "does not exist"),
+    ],
+)
+def test_bad_input_is_one_sentence_and_exit_code_2(args, message, capsys):
+    assert train_tslm.main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err
+
+
+def test_bad_csv_rows_are_named(tmp_path):
+    csv = tmp_path / "bad.csv"
+    csv.write_text("series,caption\n1 2 x,Rises.\n")
+    with pytest.raises(DataError, match="line 2"):
+        read_pairs_csv(str(csv))
+    csv.write_text("values,text\n1 2,Rises.\n")
+    with pytest.raises(DataError, match="needs columns"):
+        read_pairs_csv(str(csv))
+
+
+def test_captions_quote_the_mean_only_when_asked():
+    with_stats = ExampleSource(0, 24, [{"caption": 1.0}], caption_stats=True).batch(0, 0)
+    without = ExampleSource(0, 24, [{"caption": 1.0}], caption_stats=False).batch(0, 0)
+    assert any("mean" in e.answer or "hover" in e.answer for e in with_stats)
+    assert not any("mean" in e.answer or "hover" in e.answer for e in without)

@@ -1,0 +1,439 @@
+"""Train a TSLM: a curriculum of multiple-choice questions, then captions.
+
+    python -m train.tslm --config train/configs/tslm_tiny.yaml            # bundled describer
+    python -m train.tslm --config train/configs/tslm.yaml                 # Llama-3.2-1B 4-bit
+    python -m train.tslm --config ... --set stages.1.steps=500 --resume   # overrides, resume
+
+Data come from the synthetic generator (``sadt.synthetic``) with captions and
+questions (``sadt.captions``); an optional CSV of (series, caption) pairs joins the
+caption examples. Batch ``k`` of stage ``s`` depends only on (seed, s, k, rank), so a
+resumed run sees exactly the batches an uninterrupted one would.
+
+One place computes and applies gradients (``make_train_step``): the compiled step
+averages them over ``mx.distributed`` ranks (a no-op on one process), so data-parallel
+training under ``mlx.launch`` needs only one rank-sharded data stream, which the
+batch seeds already carry.
+
+Checkpoints hold the full state (trainable weights, optimizer, stage, step, best
+validation loss, config) in one safetensors file written atomically; the random
+state needs no saving, as every step reseeds from (seed, stage, step). The final
+model is ``TSLM.save``'d (trainable weights + config + base LLM reference or copy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+from functools import partial
+from pathlib import Path
+
+import sadt  # noqa: F401  (loads the fast BLAS; must come before mlx.core)
+
+# isort: split
+import mlx.core as mx
+import mlx.nn as nn
+import mlx.optimizers as optim
+import numpy as np
+from mlx.nn.utils import average_gradients
+from mlx.utils import tree_flatten, tree_unflatten
+
+from sadt.tslm import TSLM, TSLMConfig, answer_loss
+from sadt.tslm_data import DataError, Example, ExampleSource, read_pairs_csv
+from sadt.tslm_prompt import collate
+from sadt.tslm_warmup import step_seed, warm_up_encoder, warmup_cosine
+
+CHECKPOINT_VERSION = 1
+
+
+class UsageError(DataError):
+    """Bad user input (config, CSV, paths): reported as one sentence, exit code 2."""
+
+
+@dataclass
+class StageConfig:
+    name: str = "captions"
+    tasks: dict = field(default_factory=lambda: {"caption": 1.0})  # task -> share of batch
+    steps: int = 1000
+    lr_encoder: float = 1e-3
+    lr_projector: float = 1e-3
+    lr_lora: float = 5e-4
+    warmup: int = 50
+
+    @classmethod
+    def from_dict(cls, d: dict) -> StageConfig:
+        return cls(**_known(cls, d, "stage"))
+
+
+@dataclass
+class TrainConfig:
+    base_model: str = "mlx-community/Llama-3.2-1B-Instruct-4bit"
+    out: str = "checkpoints/tslm"
+    checkpoint: str = "checkpoints/tslm.ckpt.safetensors"
+    model: dict = field(default_factory=dict)  # TSLMConfig fields (encoder, prompt, lora, ...)
+    stages: list = field(default_factory=lambda: [StageConfig("mcq", {"mcq": 1.0}), StageConfig()])
+    batch_size: int = 16
+    seed: int = 0
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    val_examples: int = 64
+    val_every: int = 200
+    checkpoint_every: int = 200
+    report_every: int = 20
+    csv: str | None = None  # user (series, caption) pairs
+    csv_share: float = 0.5  # share of caption examples drawn from the CSV
+    synthetic: dict = field(default_factory=dict)  # SyntheticConfig overrides
+    caption_stats: bool = True  # captions may quote the series mean the prompt states
+    # Encoder warm-up before the curriculum (see ``warm_up_encoder``); 0 steps: none.
+    encoder_warmup_steps: int = 0
+    encoder_warmup_batch_size: int = 32
+    encoder_warmup_lr: float = 1e-3
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        d = _known(cls, d, "training")
+        stages = d.get("stages")
+        if stages is not None:
+            d["stages"] = [
+                s if isinstance(s, StageConfig) else StageConfig.from_dict(s) for s in stages
+            ]
+        return cls(**d)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["stages"] = [asdict(s) for s in self.stages]
+        return d
+
+    def tslm_config(self) -> TSLMConfig:
+        return TSLMConfig.from_dict(dict(self.model, base_model=self.base_model))
+
+
+def _known(cls, d: dict, what: str) -> dict:
+    """``d`` checked against ``cls``'s fields, numbers coerced ("3e-3" is a str in YAML)."""
+    if not isinstance(d, dict):
+        raise UsageError(f"the {what} settings must be a mapping, not {type(d).__name__}.")
+    unknown = set(d) - {f.name for f in fields(cls)}
+    if unknown:
+        raise UsageError(f"unknown {what} settings: {sorted(unknown)}.")
+    d = dict(d)
+    for f in fields(cls):
+        kind = {"int": int, "float": float}.get(str(f.type))
+        if kind is not None and f.name in d:
+            try:
+                d[f.name] = kind(float(d[f.name]) if kind is float else d[f.name])
+            except (TypeError, ValueError):
+                number = f"{what} setting {f.name} must be a number, not {d[f.name]!r}."
+                raise UsageError(number) from None
+    return d
+
+
+def make_batch(tslm: TSLM, examples: list[Example]):
+    prompts, answers = [], []
+    for e in examples:
+        prompts.append(tslm.prompts.prompt(tslm.prompts.view(e.values), e.question))
+        answers.append(tslm.prompts.answer(e.answer))
+    return collate(prompts, answers, tslm.config.encoder, tslm.prompts.pad_id)
+
+
+# ---- optimisation -------------------------------------------------------------------
+
+
+def make_optimizer(stage: StageConfig, weight_decay: float) -> optim.MultiOptimizer:
+    """AdamW per parameter group (encoder, projector, LoRA): warmup then cosine decay."""
+    groups = [stage.lr_encoder, stage.lr_projector, stage.lr_lora]
+    return optim.MultiOptimizer(
+        [
+            optim.AdamW(
+                learning_rate=warmup_cosine(lr, stage.warmup, stage.steps),
+                weight_decay=weight_decay,
+            )
+            for lr in groups
+        ],
+        filters=[
+            lambda path, _: path.startswith("encoder."),
+            lambda p, _: p.startswith("projector."),
+        ],
+    )
+
+
+def make_train_step(tslm: TSLM, optimizer, max_grad_norm: float):
+    """The compiled training step and the state it reads and writes."""
+    loss_and_grad = nn.value_and_grad(tslm, answer_loss)
+    state = [tslm.state, optimizer.state, mx.random.state]
+
+    @partial(mx.compile, inputs=state, outputs=state)
+    def step(*batch):
+        (loss, n_answer), grads = loss_and_grad(tslm, *batch)
+        grads = average_gradients(grads)  # the one place data-parallel ranks meet
+        if max_grad_norm > 0:
+            grads, _ = optim.clip_grad_norm(grads, max_grad_norm)
+        optimizer.update(tslm, grads)
+        return loss, n_answer
+
+    return step, state
+
+
+def evaluate_loss(tslm: TSLM, examples: list[Example], batch_size: int) -> float:
+    """Mean answer-token loss over ``examples`` (eval mode, no gradients)."""
+    tslm.eval()
+    total, count = 0.0, 0.0
+    for i in range(0, len(examples), batch_size):
+        loss, n = answer_loss(tslm, *make_batch(tslm, examples[i : i + batch_size]).arrays())
+        total, count = total + loss.item() * n.item(), count + n.item()
+    tslm.train()
+    return total / max(count, 1.0)
+
+
+# ---- checkpoints --------------------------------------------------------------------
+
+
+def save_checkpoint(file: Path, tslm: TSLM, optimizer, progress: dict, config: TrainConfig):
+    """Full training state in one safetensors file, written to a temp name then renamed."""
+    arrays = {f"model.{k}": v for k, v in tree_flatten(tslm.trainable_parameters())}
+    arrays |= {f"optimizer.{k}": v for k, v in tree_flatten(optimizer.state)}
+    meta = {"version": CHECKPOINT_VERSION, "progress": progress, "config": config.to_dict()}
+    file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_name(file.name.removesuffix(".safetensors") + ".tmp.safetensors")
+    mx.save_safetensors(str(tmp), arrays, metadata={"sadt_checkpoint": json.dumps(meta)})
+    os.replace(tmp, file)
+
+
+def read_checkpoint(file: Path) -> tuple[dict, dict]:
+    if not file.exists():
+        raise UsageError(f"--resume: the checkpoint {file} does not exist.")
+    try:
+        arrays, metadata = mx.load(str(file), return_metadata=True)
+        meta = json.loads(metadata["sadt_checkpoint"])
+    except Exception as e:
+        raise UsageError(f"{file} is not a readable training checkpoint ({e}).") from e
+    if meta.get("version") != CHECKPOINT_VERSION:
+        raise UsageError(f"{file} has checkpoint version {meta.get('version')!r}.")
+    return arrays, meta
+
+
+def restore(arrays: dict, tslm: TSLM, optimizer, file: Path) -> None:
+    """Put checkpointed weights and optimizer state back in place (checked)."""
+    from sadt.tslm_io import set_trainable
+
+    weights = {k.removeprefix("model."): v for k, v in arrays.items() if k.startswith("model.")}
+    set_trainable(tslm, weights, str(file), "the model of this config")
+    opt = [
+        (k.removeprefix("optimizer."), v) for k, v in arrays.items() if k.startswith("optimizer.")
+    ]
+    optimizer.state = tree_unflatten(opt)
+    mx.eval(tslm.parameters(), optimizer.state)
+
+
+def _check_resumable(meta: dict, config: TrainConfig, file: Path) -> None:
+    saved = TrainConfig.from_dict(meta["config"]).to_dict()
+    now = config.to_dict()
+    keys = ("base_model", "model", "stages", "batch_size", "seed", "weight_decay", "csv")
+    keys += ("synthetic", "caption_stats")
+    keys += ("encoder_warmup_steps", "encoder_warmup_batch_size", "encoder_warmup_lr")
+    for key in keys:
+        if saved[key] != now[key]:
+            raise UsageError(f"--resume: {file} was trained with a different {key!r} setting.")
+
+
+# ---- the loop -----------------------------------------------------------------------
+
+
+def train(config: TrainConfig, resume: bool = False, max_steps: int | None = None):
+    """Run every stage (resuming from ``config.checkpoint`` when asked) and save the TSLM.
+
+    ``max_steps`` stops this run after that many steps with a checkpoint, as an
+    interruption would (``--resume`` continues it); the TSLM is then not saved.
+    Returns the TSLM, or None when stopped early.
+    """
+    user_pairs = read_pairs_csv(config.csv) if config.csv else []
+    ckpt = Path(config.checkpoint)
+    arrays, progress = None, {"stage": 0, "step": 0, "best_val": float("inf")}
+    if resume:
+        arrays, meta = read_checkpoint(ckpt)
+        _check_resumable(meta, config, ckpt)
+        progress = meta["progress"]
+    mx.random.seed(config.seed)
+    tslm = TSLM.from_base(config.tslm_config())
+    source = ExampleSource(
+        seed=config.seed,
+        batch_size=config.batch_size,
+        stage_tasks=[stage.tasks for stage in config.stages],
+        synthetic=config.synthetic,
+        user_pairs=user_pairs,
+        user_share=config.csv_share,
+        val_examples=config.val_examples,
+        caption_stats=config.caption_stats,
+    )
+    n_trainable = sum(v.size for _, v in tree_flatten(tslm.trainable_parameters()))
+    print(f"trainable parameters: {n_trainable / 1e6:.2f}M (encoder, projector, LoRA)")
+    if config.encoder_warmup_steps and not progress.get("encoder_warmed_up"):
+        progress["encoder_warmup_accuracy"] = warm_up_encoder(
+            tslm,
+            steps=config.encoder_warmup_steps,
+            batch_size=config.encoder_warmup_batch_size,
+            learning_rate=config.encoder_warmup_lr,
+            weight_decay=config.weight_decay,
+            seed=config.seed,
+            synthetic=config.synthetic,
+            report_every=config.report_every * 4,
+        )
+        progress["encoder_warmed_up"] = True
+        optimizer = make_optimizer(config.stages[0], config.weight_decay)
+        optimizer.init(tslm.trainable_parameters())  # a fresh state: resuming matches this
+        save_checkpoint(ckpt, tslm, optimizer, progress, config)
+    budget = max_steps if max_steps is not None else float("inf")
+    for s in range(progress["stage"], len(config.stages)):
+        optimizer = make_optimizer(config.stages[s], config.weight_decay)
+        optimizer.init(tslm.trainable_parameters())
+        if arrays is not None:  # the stage the checkpoint was written in
+            restore(arrays, tslm, optimizer, ckpt)
+            arrays = None
+        else:
+            progress.update(stage=s, step=0, best_val=float("inf"))  # best of this stage
+        budget -= run_stage(config, s, tslm, optimizer, source, progress, ckpt, budget)
+        if budget <= 0 and progress["step"] < config.stages[s].steps:
+            print(f"stopped at {config.stages[s].name} step {progress['step']}; --resume continues")
+            return None
+    out = tslm.save(config.out)
+    print(f"saved {out} (best validation loss of the last stage {progress['best_val']:.4f})")
+    return tslm
+
+
+def run_stage(config, s, tslm, optimizer, source, progress, ckpt, budget) -> int:
+    """Train stage ``s`` from ``progress["step"]`` to its end (or ``budget`` steps)."""
+    from tqdm import tqdm
+
+    stage = config.stages[s]
+    rank = mx.distributed.init().rank()
+    step_fn, state = make_train_step(tslm, optimizer, config.max_grad_norm)
+    validation = source.validation(s)
+    first = progress["step"]
+    last = int(min(stage.steps, first + budget))
+    tslm.train()
+    # In a log file the report lines below say it all; a bar is for terminals.
+    quiet = not sys.stderr.isatty()
+    bar = tqdm(total=stage.steps, initial=first, desc=stage.name, mininterval=2, disable=quiet)
+    batch = make_batch(tslm, source.batch(s, first, rank)) if first < last else None
+    losses, tokens, tic = [], 0, time.perf_counter()
+    for k in range(first, last):
+        mx.random.seed(step_seed(config.seed, s, k))  # dropout masks: a function of the step
+        loss, _ = step_fn(*batch.arrays())
+        mx.async_eval(state, loss)
+        tokens += batch.num_tokens
+        if k + 1 < last:  # build the next batch while the step runs
+            batch = make_batch(tslm, source.batch(s, k + 1, rank))
+        losses.append(loss.item())
+        done = k + 1
+        bar.update(1)
+        if done % config.report_every == 0 or done == stage.steps:
+            elapsed = time.perf_counter() - tic
+            report = {
+                "loss": f"{np.mean(losses[-config.report_every :]):.3f}",
+                "it/s": f"{len(losses) / elapsed:.2f}",
+                "tok/s": f"{tokens / elapsed:.0f}",
+                "peak_GB": f"{mx.get_peak_memory() / 1e9:.2f}",
+            }
+            bar.set_postfix(report)
+            line = " ".join(f"{key} {value}" for key, value in report.items())
+            print(f"[{stage.name} {done}/{stage.steps}] {line}", flush=True)
+        if done % config.val_every == 0 or done == stage.steps:
+            val = evaluate_loss(tslm, validation, config.batch_size)
+            progress["best_val"] = min(progress["best_val"], val)
+            print(f"[{stage.name} {done}/{stage.steps}] val_loss {val:.4f}", flush=True)
+        if done % config.checkpoint_every == 0 or done in (stage.steps, last):
+            progress.update(stage=s, step=done)
+            save_checkpoint(ckpt, tslm, optimizer, progress, config)
+    bar.close()
+    return last - first
+
+
+def _apply_override(tree: dict, assignment: str) -> None:
+    """``a.b.0.c=value`` (value parsed as YAML) into a nested dict / list tree."""
+    import yaml
+
+    if "=" not in assignment:
+        raise UsageError(f"--set {assignment!r}: use key.path=value.")
+    path, text = assignment.split("=", 1)
+    keys = path.split(".")
+    node = tree
+    try:
+        for key in keys[:-1]:
+            node = node[int(key)] if isinstance(node, list) else node.setdefault(key, {})
+        last = keys[-1]
+        value = yaml.safe_load(text)
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+    except (ValueError, IndexError, TypeError, AttributeError):
+        raise UsageError(f"--set {assignment!r}: {path} is not a setting.") from None
+
+
+def load_config(path: str | None, overrides: list[str]) -> TrainConfig:
+    """YAML config (or the defaults) + ``--set`` overrides, validated."""
+    import yaml
+
+    raw: dict = {}
+    if path:
+        file = Path(path)
+        if not file.exists():
+            raise UsageError(f"the config file {file} does not exist.")
+        try:
+            raw = yaml.safe_load(file.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise UsageError(f"{file} is not valid YAML ({e}).") from e
+    if not isinstance(raw, dict):
+        raise UsageError(f"{path} must hold a mapping of settings.")
+    if overrides and "stages" not in raw:
+        raw["stages"] = [asdict(s) for s in TrainConfig().stages]
+    for assignment in overrides:
+        _apply_override(raw, assignment)
+    config = TrainConfig.from_dict(raw)
+    try:
+        config.tslm_config()
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"model settings: {e}") from e
+    if not config.stages or config.batch_size < 1:
+        raise UsageError("need at least one stage and a batch size of at least 1.")
+    for stage in config.stages:
+        if stage.steps < 1 or not stage.tasks or set(stage.tasks) - {"caption", "mcq"}:
+            raise UsageError(f"stage {stage.name!r}: steps >= 1, tasks among caption / mcq.")
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", help="YAML file of TrainConfig settings")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a setting, e.g. stages.1.steps=500 or model.lora.rank=16",
+    )
+    parser.add_argument("--base-model", help="local mlx-lm folder or Hub id")
+    parser.add_argument("--out", help="folder for the trained TSLM")
+    parser.add_argument("--checkpoint", help="full-state checkpoint file (.safetensors)")
+    parser.add_argument("--csv", help="CSV of user (series, caption) pairs")
+    parser.add_argument("--resume", action="store_true", help="continue from --checkpoint")
+    parser.add_argument(
+        "--max-steps", type=int, help="stop this run after N steps (checkpointed; --resume)"
+    )
+    args = parser.parse_args(argv)
+    flags = {"base_model": args.base_model, "out": args.out, "checkpoint": args.checkpoint}
+    flags["csv"] = args.csv
+    overrides = args.set + [f"{k}={json.dumps(v)}" for k, v in flags.items() if v is not None]
+    try:
+        config = load_config(args.config, overrides)
+        train(config, resume=args.resume, max_steps=args.max_steps)
+    except (DataError, OSError) as e:
+        print("error: " + " ".join(str(e).split()), file=sys.stderr)  # one line
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
