@@ -66,8 +66,14 @@ def warm_up_encoder(
     seed: int = 0,
     synthetic: dict | None = None,
     report_every: int = 100,
+    shard: slice = slice(None),
+    verbose: bool = True,
 ) -> dict:
-    """Train ``tslm.encoder`` to classify the attributes; returns held-out accuracy each."""
+    """Train ``tslm.encoder`` to classify the attributes; returns held-out accuracy each.
+
+    Data-parallel ranks pass ``shard``, their rows of each (global) batch: equal shares,
+    so the mean of the ranks' gradients (``average_gradients``) is the global batch's.
+    """
     from sadt.synthetic import SyntheticConfig
 
     config = SyntheticConfig.from_dict(synthetic or {})
@@ -103,11 +109,12 @@ def warm_up_encoder(
     losses, tic = [], time.perf_counter()
     for k in range(steps):
         values, targets = attribute_batch(seed, k, batch_size, config)
+        values, targets = values[shard], targets[shard]
         mx.random.seed(step_seed(seed, WARMUP_STREAM, k))
         loss = step(*arrays(values), mx.array(targets))
         mx.eval(state, loss)
         losses.append(loss.item())
-        if (k + 1) % report_every == 0 or k + 1 == steps:
+        if verbose and ((k + 1) % report_every == 0 or k + 1 == steps):
             rate = (k + 1) / (time.perf_counter() - tic)
             print(f"[encoder warm-up {k + 1}/{steps}] loss {np.mean(losses[-50:]):.3f} "
                   f"it/s {rate:.2f}", flush=True)  # fmt: skip
@@ -123,6 +130,7 @@ def warm_up_encoder(
     accuracy = {
         name: float(np.mean([h[i] for h in hits])) for i, name in enumerate(ATTRIBUTE_NAMES)
     }
-    print("[encoder warm-up] held-out accuracy " + " ".join(
+    if verbose:
+        print("[encoder warm-up] held-out accuracy " + " ".join(
         f"{k} {v:.2f}" for k, v in accuracy.items()), flush=True)  # fmt: skip
     return accuracy

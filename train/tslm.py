@@ -6,13 +6,16 @@
 
 Data come from the synthetic generator (``sadt.synthetic``) with captions and
 questions (``sadt.captions``); an optional CSV of (series, caption) pairs joins the
-caption examples. Batch ``k`` of stage ``s`` depends only on (seed, s, k, rank), so a
+caption examples. Batch ``k`` of stage ``s`` depends only on (seed, s, k), so a
 resumed run sees exactly the batches an uninterrupted one would.
 
-One place computes and applies gradients (``make_train_step``): the compiled step
-averages them over ``mx.distributed`` ranks (a no-op on one process), so data-parallel
-training under ``mlx.launch`` needs only one rank-sharded data stream, which the
-batch seeds already carry.
+One place computes and applies gradients (``make_train_step``). Under ``mlx.launch``
+(see ``train/distributed.py``) every rank draws the same global batch of ``batch_size``
+examples and keeps its share; gradients are summed over ranks weighted by each rank's
+answer tokens, so N ranks take exactly the step one process takes on the whole batch.
+``batch_size`` is the global batch, and the learning rates are set for it: no rescaling
+when the number of ranks changes, and a checkpoint resumes on any number of ranks.
+Only rank 0 prints, writes checkpoints and saves the TSLM.
 
 Checkpoints hold the full state (trainable weights, optimizer, stage, step, best
 validation loss, config) in one safetensors file written atomically; the random
@@ -38,13 +41,14 @@ import mlx.core as mx
 import mlx.nn as nn
 import mlx.optimizers as optim
 import numpy as np
-from mlx.nn.utils import average_gradients
-from mlx.utils import tree_flatten, tree_unflatten
+from mlx.utils import tree_flatten, tree_map, tree_unflatten
 
 from sadt.tslm import TSLM, TSLMConfig, answer_loss
 from sadt.tslm_data import DataError, Example, ExampleSource, read_pairs_csv
 from sadt.tslm_prompt import collate
 from sadt.tslm_warmup import step_seed, warm_up_encoder, warmup_cosine
+from train import distributed
+from train.distributed import World
 
 CHECKPOINT_VERSION = 1
 
@@ -159,15 +163,24 @@ def make_optimizer(stage: StageConfig, weight_decay: float) -> optim.MultiOptimi
     )
 
 
-def make_train_step(tslm: TSLM, optimizer, max_grad_norm: float):
+def make_train_step(tslm: TSLM, optimizer, max_grad_norm: float, world: World):
     """The compiled training step and the state it reads and writes."""
     loss_and_grad = nn.value_and_grad(tslm, answer_loss)
     state = [tslm.state, optimizer.state, mx.random.state]
 
+    def across_ranks(loss, n_answer, grads):
+        # The loss is a mean over this rank's answer tokens; weighting by token counts
+        # makes the global step the mean over every answer token of the global batch.
+        total = mx.distributed.all_sum(n_answer, group=world.group)
+        weight = n_answer / total
+        grads = tree_map(lambda g: mx.distributed.all_sum(g * weight, group=world.group), grads)
+        return mx.distributed.all_sum(loss * weight, group=world.group), total, grads
+
     @partial(mx.compile, inputs=state, outputs=state)
     def step(*batch):
         (loss, n_answer), grads = loss_and_grad(tslm, *batch)
-        grads = average_gradients(grads)  # the one place data-parallel ranks meet
+        if world.size > 1:  # the one place data-parallel ranks meet
+            loss, n_answer, grads = across_ranks(loss, n_answer, grads)
         if max_grad_norm > 0:
             grads, _ = optim.clip_grad_norm(grads, max_grad_norm)
         optimizer.update(tslm, grads)
@@ -190,11 +203,14 @@ def evaluate_loss(tslm: TSLM, examples: list[Example], batch_size: int) -> float
 # ---- checkpoints --------------------------------------------------------------------
 
 
-def save_checkpoint(file: Path, tslm: TSLM, optimizer, progress: dict, config: TrainConfig):
+def save_checkpoint(
+    file: Path, tslm: TSLM, optimizer, progress: dict, config: TrainConfig, written_by=None
+):
     """Full training state in one safetensors file, written to a temp name then renamed."""
     arrays = {f"model.{k}": v for k, v in tree_flatten(tslm.trainable_parameters())}
     arrays |= {f"optimizer.{k}": v for k, v in tree_flatten(optimizer.state)}
     meta = {"version": CHECKPOINT_VERSION, "progress": progress, "config": config.to_dict()}
+    meta |= written_by or {}
     file.parent.mkdir(parents=True, exist_ok=True)
     tmp = file.with_name(file.name.removesuffix(".safetensors") + ".tmp.safetensors")
     mx.save_safetensors(str(tmp), arrays, metadata={"sadt_checkpoint": json.dumps(meta)})
@@ -248,6 +264,13 @@ def train(config: TrainConfig, resume: bool = False, max_steps: int | None = Non
     interruption would (``--resume`` continues it); the TSLM is then not saved.
     Returns the TSLM, or None when stopped early.
     """
+    world = distributed.init()
+    try:  # a clear error now if the ranks do not divide a batch
+        world.shard(config.batch_size)
+        if config.encoder_warmup_steps:
+            world.shard(config.encoder_warmup_batch_size)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     user_pairs = read_pairs_csv(config.csv) if config.csv else []
     ckpt = Path(config.checkpoint)
     arrays, progress = None, {"stage": 0, "step": 0, "best_val": float("inf")}
@@ -268,7 +291,10 @@ def train(config: TrainConfig, resume: bool = False, max_steps: int | None = Non
         caption_stats=config.caption_stats,
     )
     n_trainable = sum(v.size for _, v in tree_flatten(tslm.trainable_parameters()))
-    print(f"trainable parameters: {n_trainable / 1e6:.2f}M (encoder, projector, LoRA)")
+    say = print if world.is_main else _silent
+    say(f"trainable parameters: {n_trainable / 1e6:.2f}M (encoder, projector, LoRA)")
+    if world.size > 1:
+        say(f"data-parallel on {world.size} ranks: {config.batch_size // world.size} examples each")
     if config.encoder_warmup_steps and not progress.get("encoder_warmed_up"):
         progress["encoder_warmup_accuracy"] = warm_up_encoder(
             tslm,
@@ -279,11 +305,14 @@ def train(config: TrainConfig, resume: bool = False, max_steps: int | None = Non
             seed=config.seed,
             synthetic=config.synthetic,
             report_every=config.report_every * 4,
+            shard=world.shard(config.encoder_warmup_batch_size),
+            verbose=world.is_main,
         )
         progress["encoder_warmed_up"] = True
         optimizer = make_optimizer(config.stages[0], config.weight_decay)
         optimizer.init(tslm.trainable_parameters())  # a fresh state: resuming matches this
-        save_checkpoint(ckpt, tslm, optimizer, progress, config)
+        if world.is_main:
+            save_checkpoint(ckpt, tslm, optimizer, progress, config, _writer(world))
     budget = max_steps if max_steps is not None else float("inf")
     for s in range(progress["stage"], len(config.stages)):
         optimizer = make_optimizer(config.stages[s], config.weight_decay)
@@ -293,30 +322,44 @@ def train(config: TrainConfig, resume: bool = False, max_steps: int | None = Non
             arrays = None
         else:
             progress.update(stage=s, step=0, best_val=float("inf"))  # best of this stage
-        budget -= run_stage(config, s, tslm, optimizer, source, progress, ckpt, budget)
+        budget -= run_stage(config, s, tslm, optimizer, source, progress, ckpt, budget, world)
         if budget <= 0 and progress["step"] < config.stages[s].steps:
-            print(f"stopped at {config.stages[s].name} step {progress['step']}; --resume continues")
+            say(f"stopped at {config.stages[s].name} step {progress['step']}; --resume continues")
             return None
+    if not world.is_main:
+        return tslm
     out = tslm.save(config.out)
     print(f"saved {out} (best validation loss of the last stage {progress['best_val']:.4f})")
     return tslm
 
 
-def run_stage(config, s, tslm, optimizer, source, progress, ckpt, budget) -> int:
+def _silent(*_args, **_kwargs) -> None:
+    """``print`` on ranks other than 0."""
+
+
+def _writer(world: World) -> dict:
+    return {"written_by_rank": world.rank, "world_size": world.size}
+
+
+def run_stage(config, s, tslm, optimizer, source, progress, ckpt, budget, world) -> int:
     """Train stage ``s`` from ``progress["step"]`` to its end (or ``budget`` steps)."""
     from tqdm import tqdm
 
     stage = config.stages[s]
-    rank = mx.distributed.init().rank()
-    step_fn, state = make_train_step(tslm, optimizer, config.max_grad_norm)
+    step_fn, state = make_train_step(tslm, optimizer, config.max_grad_norm, world)
+    say = print if world.is_main else _silent
+
+    def batch_of_step(k: int):  # every rank draws the global batch and keeps its share
+        return make_batch(tslm, source.batch(s, k)[world.shard(config.batch_size)])
+
     validation = source.validation(s)
     first = progress["step"]
     last = int(min(stage.steps, first + budget))
     tslm.train()
     # In a log file the report lines below say it all; a bar is for terminals.
-    quiet = not sys.stderr.isatty()
+    quiet = not sys.stderr.isatty() or not world.is_main
     bar = tqdm(total=stage.steps, initial=first, desc=stage.name, mininterval=2, disable=quiet)
-    batch = make_batch(tslm, source.batch(s, first, rank)) if first < last else None
+    batch = batch_of_step(first) if first < last else None
     losses, tokens, tic = [], 0, time.perf_counter()
     for k in range(first, last):
         mx.random.seed(step_seed(config.seed, s, k))  # dropout masks: a function of the step
@@ -324,7 +367,7 @@ def run_stage(config, s, tslm, optimizer, source, progress, ckpt, budget) -> int
         mx.async_eval(state, loss)
         tokens += batch.num_tokens
         if k + 1 < last:  # build the next batch while the step runs
-            batch = make_batch(tslm, source.batch(s, k + 1, rank))
+            batch = batch_of_step(k + 1)
         losses.append(loss.item())
         done = k + 1
         bar.update(1)
@@ -338,14 +381,15 @@ def run_stage(config, s, tslm, optimizer, source, progress, ckpt, budget) -> int
             }
             bar.set_postfix(report)
             line = " ".join(f"{key} {value}" for key, value in report.items())
-            print(f"[{stage.name} {done}/{stage.steps}] {line}", flush=True)
+            say(f"[{stage.name} {done}/{stage.steps}] {line}", flush=True)
         if done % config.val_every == 0 or done == stage.steps:
             val = evaluate_loss(tslm, validation, config.batch_size)
             progress["best_val"] = min(progress["best_val"], val)
-            print(f"[{stage.name} {done}/{stage.steps}] val_loss {val:.4f}", flush=True)
+            say(f"[{stage.name} {done}/{stage.steps}] val_loss {val:.4f}", flush=True)
         if done % config.checkpoint_every == 0 or done in (stage.steps, last):
             progress.update(stage=s, step=done)
-            save_checkpoint(ckpt, tslm, optimizer, progress, config)
+            if world.is_main:  # rank 0 alone writes
+                save_checkpoint(ckpt, tslm, optimizer, progress, config, _writer(world))
     bar.close()
     return last - first
 
