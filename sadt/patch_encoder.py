@@ -26,11 +26,13 @@ spectrum, so a series encodes the same alone or in a padded batch.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
+
+from sadt.settings import checked
 
 
 @dataclass
@@ -50,11 +52,7 @@ class PatchEncoderConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> PatchEncoderConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown patch encoder settings: {sorted(unknown)}")
-        return cls(**d)
+        return cls(**checked(cls, d, "patch encoder"))
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -16,7 +16,7 @@ Save / load live in ``sadt.tslm_io``; the prompt and batches in ``sadt.tslm_prom
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import mlx.core as mx
@@ -24,6 +24,7 @@ import mlx.nn as nn
 import numpy as np
 
 from sadt.patch_encoder import PatchEncoder, PatchEncoderConfig
+from sadt.settings import checked
 from sadt.tslm_prompt import PromptBuilder, PromptConfig, PromptTokens
 
 DEFAULT_BASE_MODEL = "mlx-community/Llama-3.2-1B-Instruct-4bit"
@@ -42,7 +43,7 @@ class LoRAConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> LoRAConfig:
-        return cls(**_known(cls, d, "lora"))
+        return cls(**checked(cls, d, "lora"))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -60,7 +61,7 @@ class TSLMConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> TSLMConfig:
-        d = _known(cls, d, "TSLM")
+        d = checked(cls, d, "TSLM")
         d["encoder"] = PatchEncoderConfig.from_dict(d.get("encoder", {}))
         d["prompt"] = PromptConfig.from_dict(d.get("prompt", {}))
         lora = d.get("lora")
@@ -71,14 +72,6 @@ class TSLMConfig:
         d = asdict(self)
         d["lora"] = self.lora.to_dict() if self.lora else None
         return d
-
-
-def _known(cls, d: dict, what: str) -> dict:
-    names = {f.name for f in fields(cls)}
-    unknown = set(d) - names
-    if unknown:
-        raise ValueError(f"unknown {what} settings: {sorted(unknown)}")
-    return dict(d)
 
 
 class Projector(nn.Module):

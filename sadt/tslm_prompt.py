@@ -16,12 +16,13 @@ multiple-choice answer, and the closing end-of-sequence token).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import mlx.core as mx
 import numpy as np
 
 from sadt.patch_encoder import PatchEncoderConfig, pad_to_patches
+from sadt.settings import checked
 
 SOFT_MARK = "<|series|>"  # stands for the soft tokens while a chat template renders
 
@@ -36,11 +37,7 @@ class PromptConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> PromptConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown prompt settings: {sorted(unknown)}")
-        return cls(**d)
+        return cls(**checked(cls, d, "prompt"))
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -21,7 +21,7 @@ Two losses (both on harvested trees):
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import mlx.core as mx
@@ -30,6 +30,7 @@ import numpy as np
 from mlx.utils import tree_flatten
 
 from sadt.forecaster import files
+from sadt.settings import checked
 
 
 @dataclass
@@ -50,11 +51,7 @@ class ValueConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> ValueConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown ValueConfig keys {unknown}; known: {sorted(known)}")
-        return cls(**d)
+        return cls(**checked(cls, d, "value network"))
 
 
 def level_embedding(fraction: mx.array, width: int) -> mx.array:

@@ -54,7 +54,7 @@ def noise_like(x: mx.array, seed: int) -> mx.array:
 def test_config_round_trips_and_rejects_unknown_keys():
     config = ForecasterConfig(**TINY)
     assert ForecasterConfig.from_dict(config.to_dict()) == config
-    with pytest.raises(ValueError, match="unknown ForecasterConfig keys"):
+    with pytest.raises(ValueError, match="unknown forecaster model settings"):
         ForecasterConfig.from_dict({**TINY, "hidden": 3})
     with pytest.raises(ValueError, match="prediction"):
         ForecasterConfig(prediction="x0")

@@ -127,7 +127,7 @@ def test_cli_overrides_the_yaml_and_reports_bad_input_with_exit_code_2(sine_csv,
     assert train.main(["--csv", str(text)]) == 2
     assert "no numeric column" in capsys.readouterr().err
     assert train.main(["--csv", str(sine_csv), "--no-such-knob", "1"]) == 2
-    assert "unknown config keys" in capsys.readouterr().err
+    assert "unknown training settings" in capsys.readouterr().err
 
 
 def test_corrupted_or_mismatched_checkpoint_gives_one_clear_sentence(sine_csv, tmp_path, capsys):

@@ -22,7 +22,7 @@ import json
 import resource
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -36,6 +36,7 @@ from tqdm import tqdm
 
 from sadt.forecaster import Forecaster, ForecasterConfig, ModelFileError, files
 from sadt.forecaster import data as fdata
+from sadt.settings import checked
 from train import distributed
 
 CHECKPOINT = "checkpoint.safetensors"
@@ -81,11 +82,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown config keys {unknown}")
-        cfg = cls(**d)
+        cfg = cls(**checked(cls, d, "training"))
         cfg.csv, cfg.wide = _as_list(cfg.csv), _as_list(cfg.wide)
         cfg.model_config()  # validate early
         return cfg

@@ -30,7 +30,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -43,6 +43,7 @@ import mlx.optimizers as optim
 import numpy as np
 from mlx.utils import tree_flatten, tree_map, tree_unflatten
 
+from sadt.settings import checked
 from sadt.tslm import TSLM, TSLMConfig, answer_loss
 from sadt.tslm_data import DataError, Example, ExampleSource, read_pairs_csv
 from sadt.tslm_prompt import collate
@@ -116,22 +117,11 @@ class TrainConfig:
 
 
 def _known(cls, d: dict, what: str) -> dict:
-    """``d`` checked against ``cls``'s fields, numbers coerced ("3e-3" is a str in YAML)."""
-    if not isinstance(d, dict):
-        raise UsageError(f"the {what} settings must be a mapping, not {type(d).__name__}.")
-    unknown = set(d) - {f.name for f in fields(cls)}
-    if unknown:
-        raise UsageError(f"unknown {what} settings: {sorted(unknown)}.")
-    d = dict(d)
-    for f in fields(cls):
-        kind = {"int": int, "float": float}.get(str(f.type))
-        if kind is not None and f.name in d:
-            try:
-                d[f.name] = kind(float(d[f.name]) if kind is float else d[f.name])
-            except (TypeError, ValueError):
-                number = f"{what} setting {f.name} must be a number, not {d[f.name]!r}."
-                raise UsageError(number) from None
-    return d
+    """``d`` checked against ``cls``'s fields (``sadt.settings.checked``), as a UsageError."""
+    try:
+        return checked(cls, d, what)
+    except ValueError as e:
+        raise UsageError(f"{e}.") from None
 
 
 def make_batch(tslm: TSLM, examples: list[Example]):

@@ -18,7 +18,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import mlx.core as mx
@@ -32,6 +32,7 @@ from tqdm import tqdm
 from sadt.forecaster import data as fdata
 from sadt.forecaster import files
 from sadt.search.dts import TreeSearch, TreeSearchConfig
+from sadt.settings import checked
 from sadt.value import (
     ValueConfig,
     ValueNetwork,
@@ -78,11 +79,7 @@ class ValueTrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> ValueTrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown config keys {unknown}; known: {sorted(known)}")
-        return cls(**d)
+        return cls(**checked(cls, d, "training"))
 
     @property
     def buffer(self) -> Path:

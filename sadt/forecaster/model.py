@@ -27,7 +27,7 @@ Architecture (all MLPs: cheap on a CPU, and they batch well):
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import mlx.core as mx
@@ -37,6 +37,7 @@ from mlx.utils import tree_flatten
 
 from sadt.forecaster import files
 from sadt.forecaster.schedule import cosine_logsnr, ddim_coefficients, ddim_transition, level_times
+from sadt.settings import checked
 
 PREDICTIONS = ("epsilon", "v")
 
@@ -85,11 +86,7 @@ class ForecasterConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> ForecasterConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown ForecasterConfig keys {unknown}; known: {sorted(known)}")
-        return cls(**d)
+        return cls(**checked(cls, d, "forecaster model"))
 
 
 def context_scale(context: np.ndarray, mask: np.ndarray, std_floor: float):
