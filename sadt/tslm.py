@@ -22,6 +22,7 @@ from pathlib import Path
 import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
+from mlx.utils import tree_flatten
 
 from sadt.patch_encoder import PatchEncoder, PatchEncoderConfig
 from sadt.settings import checked
@@ -119,7 +120,8 @@ class TSLM(nn.Module):
         family = getattr(getattr(llm, "args", None), "model_type", "")
         self._head_only = family in _HEAD_ONLY_FAMILIES
         self.base_path: str | None = None  # local folder of the base LLM, when there is one
-        self.fused = False  # LoRA merged into the base (generation only; see fuse_lora)
+        self.fused = False  # LoRA merged into the base (for generation; see fuse_lora)
+        self._unfused: dict[str, mx.array] = {}
 
     @classmethod
     def from_base(cls, config: TSLMConfig, base: str | Path | None = None) -> TSLM:
@@ -140,7 +142,7 @@ class TSLM(nn.Module):
         """Load a saved TSLM folder; ``base`` overrides the base LLM it names.
 
         ``fuse``: merge LoRA into full-precision base layers (``fuse_lora``) for fast
-        generation; pass False to train further or save again.
+        generation (saving still writes the adapters); pass False to train further.
         """
         from sadt.tslm_io import load_tslm
 
@@ -151,9 +153,13 @@ class TSLM(nn.Module):
         """Save trainable weights + config (see ``sadt.tslm_io.save_tslm``)."""
         from sadt.tslm_io import save_tslm
 
-        if self.fused:
-            raise ValueError("this TSLM's LoRA is fused for generation; load it with fuse=False.")
         return save_tslm(self, path, embed_llm=embed_llm)
+
+    def trainable_weights(self) -> dict[str, mx.array]:
+        """What a save writes: encoder, projector and LoRA (as they were before a fuse)."""
+        if self.fused:
+            return dict(self._unfused)
+        return dict(tree_flatten(self.trainable_parameters()))
 
     def fuse_lora(self) -> TSLM:
         """Merge LoRA adapters into full-precision base layers, for generation speed.
@@ -165,6 +171,10 @@ class TSLM(nn.Module):
         from mlx.utils import tree_unflatten
         from mlx_lm.tuner.lora import LoRALinear
 
+        if self.fused:
+            return self
+        # Saving stays possible: keep the adapters as trained (they are small).
+        self._unfused = dict(tree_flatten(self.trainable_parameters()))
         fused = [
             (name, module.fuse())
             for name, module in self.llm.named_modules()

@@ -122,8 +122,7 @@ def save_tslm(tslm, path: str | Path, embed_llm: bool | None = None) -> Path:
     config["base_model"] = base_model
     header = {"sadt_class": "TSLM", "format_version": FORMAT_VERSION, "tokenizer": base_model}
     _atomic_write_text(path / "config.json", json.dumps(header | config, indent=2))
-    weights = dict(tree_flatten(tslm.trainable_parameters()))
-    _atomic_save_safetensors(path / "model.safetensors", weights)
+    _atomic_save_safetensors(path / "model.safetensors", tslm.trainable_weights())
     return path
 
 

@@ -300,3 +300,20 @@ def test_load_errors_name_the_file(llm_dir, tmp_path):
     (folder / "config.json").write_text("{")
     with pytest.raises(ValueError, match="not readable JSON"):
         TSLM.load(folder)
+
+
+def test_a_fused_describer_saves_its_adapters_and_reloads_identically(llm_dir, tmp_path):
+    trained = make_tslm(llm_dir, lora=True, seed=1)
+    sgd_steps(trained, make_batch(trained), 3)  # LoRA's B leaves zero: fusing changes weights
+    trained.save(tmp_path / "first")
+    fused = TSLM.load(tmp_path / "first")  # fused for generation
+    assert fused.fused
+    fused.save(tmp_path / "second")  # e.g. from_pretrained(...).save_pretrained(...)
+    a = mx.load(str(tmp_path / "first" / "model.safetensors"))
+    b = mx.load(str(tmp_path / "second" / "model.safetensors"))
+    assert a.keys() == b.keys() and any("lora" in k for k in a)
+    assert all(np.array_equal(np.array(a[k]), np.array(b[k])) for k in a)
+    series = np.sin(np.arange(90) / 4.0)
+    assert TSLM.load(tmp_path / "second").describe(series, max_tokens=6) == fused.describe(
+        series, max_tokens=6
+    )

@@ -401,5 +401,6 @@ class Forecaster(nn.Module):
         weights, _ = files.read_safetensors(weights_path)
         files.check_weights(weights_path, weights, dict(tree_flatten(model.parameters())))
         model.load_weights(list(weights.items()))
+        model.set_dtype(mx.float32)  # weights may be stored as float16; compute in float32
         mx.eval(model.parameters())
         return model
