@@ -153,8 +153,9 @@ def make_optimizer(stage: StageConfig, weight_decay: float) -> optim.MultiOptimi
     )
 
 
-def make_train_step(tslm: TSLM, optimizer, max_grad_norm: float, world: World):
-    """The compiled training step and the state it reads and writes."""
+def make_train_step(tslm: TSLM, optimizer, max_grad_norm: float, world: World | None = None):
+    """The compiled training step and the state it reads and writes (one process by default)."""
+    world = world or World(0, 1, None)
     loss_and_grad = nn.value_and_grad(tslm, answer_loss)
     state = [tslm.state, optimizer.state, mx.random.state]
 
