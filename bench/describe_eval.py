@@ -29,15 +29,15 @@ Writes bench/results/describe_eval.json (per-attribute table, examples).
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import time
-from pathlib import Path
 
 import sadt  # noqa: F401  (loads the fast BLAS; must come before mlx.core)
 
 # isort: split
 import numpy as np
+
+from bench.common import write_json
 
 HELD_OUT_SEED = 20_250_601
 
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=HELD_OUT_SEED)
     parser.add_argument("--max-tokens", type=int, default=120)
     parser.add_argument("--questions", type=int, default=2, help="questions per series")
-    parser.add_argument("--out", default="bench/results/describe_eval.json")
+    parser.add_argument("--out", help="JSON path (default bench/results/...)")
     args = parser.parse_args(argv)
 
     tic = time.perf_counter()
@@ -148,9 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     if result["mean_stated_exact"] is not None:
         share, exact = result["mean_stated_share"], result["mean_stated_exact"]
         print(f"numbers: {share:.0%} of descriptions state the mean, {exact:.0%} of them exactly")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
+    write_json("describe_eval", result, args.out)
     return 0
 
 

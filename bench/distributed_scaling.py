@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from bench.common import RESULTS, machine
+from bench.common import machine, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=80)
     parser.add_argument("--batch-size", type=int, default=128, help="global batch")
     parser.add_argument("--log-every", type=int, default=20)
-    parser.add_argument("--out", default=str(RESULTS / "distributed_scaling.json"))
+    parser.add_argument("--out", help="JSON path (default bench/results/...)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         rows = [run(n, args.steps, args.batch_size, args.log_every, Path(tmp)) for n in args.ranks]
@@ -112,10 +112,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['ranks']:>5} {r['steps_per_s']:>8.2f} {r.get('speedup', float('nan')):>8.2f} "
             f"{r.get('efficiency', float('nan')):>10.2f}"
         )
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     record = {"machine": machine(), "batch_size": args.batch_size, "runs": rows}
-    Path(args.out).write_text(json.dumps(record, indent=2))
-    print(f"wrote {args.out}")
+    write_json("distributed_scaling", record, args.out)
     return 0
 
 

@@ -23,13 +23,14 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 import sadt  # noqa: F401  (loads the fast BLAS; must come before mlx.core)
 
 # isort: split
 import mlx.core as mx
 import numpy as np
+
+from bench.common import write_json
 
 
 def _median_ms(fn, reps: int) -> list[float]:
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--tokens", type=int, default=64, help="tokens to generate")
     parser.add_argument("--reps", type=int, default=7)
-    parser.add_argument("--out", default="bench/results/tslm_speed.json")
+    parser.add_argument("--out", help="JSON path (default bench/results/...)")
     args = parser.parse_args(argv)
 
     if args.describer:
@@ -157,9 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     tslm.fuse_lora()
     result["describe_vs_plain"] = describe_vs_plain(tslm, str(base), args.tokens, args.reps)
     print(json.dumps(result, indent=2))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
+    write_json("tslm_speed", result, args.out)
     return 0
 
 
