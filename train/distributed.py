@@ -33,6 +33,11 @@ class World:
     def is_main(self) -> bool:
         return self.rank == 0
 
+    def say(self, *args, **kwargs) -> None:
+        """``print`` on rank 0 only (one log, however many ranks)."""
+        if self.is_main:
+            print(*args, **kwargs)
+
     def shard(self, rows: int) -> slice:
         """This rank's rows of a global batch of ``rows`` (which the ranks must divide)."""
         if rows % self.size:

@@ -282,7 +282,7 @@ def train(config: TrainConfig, resume: bool = False, max_steps: int | None = Non
         caption_stats=config.caption_stats,
     )
     n_trainable = sum(v.size for _, v in tree_flatten(tslm.trainable_parameters()))
-    say = print if world.is_main else _silent
+    say = world.say
     say(f"trainable parameters: {n_trainable / 1e6:.2f}M (encoder, projector, LoRA)")
     if world.size > 1:
         say(f"data-parallel on {world.size} ranks: {config.batch_size // world.size} examples each")
@@ -324,10 +324,6 @@ def train(config: TrainConfig, resume: bool = False, max_steps: int | None = Non
     return tslm
 
 
-def _silent(*_args, **_kwargs) -> None:
-    """``print`` on ranks other than 0."""
-
-
 def _writer(world: World) -> dict:
     return {"written_by_rank": world.rank, "world_size": world.size}
 
@@ -338,7 +334,7 @@ def run_stage(config, s, tslm, optimizer, source, progress, ckpt, budget, world)
 
     stage = config.stages[s]
     step_fn, state = make_train_step(tslm, optimizer, config.max_grad_norm, world)
-    say = print if world.is_main else _silent
+    say = world.say
 
     def batch_of_step(k: int):  # every rank draws the global batch and keeps its share
         return make_batch(tslm, source.batch(s, k)[world.shard(config.batch_size)])
