@@ -56,13 +56,13 @@ def _launcher() -> str:
     return found
 
 
-def run(ranks: int, steps: int, batch_size: int, log_every: int, work: Path) -> dict:
+def run(ranks: int, steps: int, batch_size: int, log_every: int, csv: Path) -> dict:
     model = yaml.safe_load((ROOT / "train/configs/forecaster.yaml").read_text())["model"]
-    out = work / f"ranks{ranks}"
+    out = csv.parent / f"ranks{ranks}"
     args = [
         "-m", "train.forecaster",
         "--out_dir", str(out),
-        "--csv", f"[{_synthetic_csv(work / 'series.csv')}]",
+        "--csv", f"[{csv}]",
         "--split", "0:3600",
         "--val_split", "3600:4000",
         "--wide", "[]",
@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="JSON path (default bench/results/...)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        rows = [run(n, args.steps, args.batch_size, args.log_every, Path(tmp)) for n in args.ranks]
+        csv = _synthetic_csv(Path(tmp) / "series.csv")
+        rows = [run(n, args.steps, args.batch_size, args.log_every, csv) for n in args.ranks]
     base = next((r["steps_per_s"] for r in rows if r["ranks"] == 1), None)
     print(f"forecaster training, global batch {args.batch_size}, {os.cpu_count()} cores")
     print(f"{'ranks':>5} {'steps/s':>8} {'speed-up':>8} {'efficiency':>10}")
