@@ -39,7 +39,7 @@ class ValueConfig:
     weight_dim: int  # width of the reward-weight vector
     hidden: int = 128
     layers: int = 2
-    level_features: int = 8  # sinusoidal features of the level fraction k / depth
+    level_features: int = 8  # sinusoidal features of the level fraction (0 top, 1 clean)
     # Residual form: output = MLP + base_scale * features[:, base_feature]. The forecast
     # chain points it at D(x0_hat) with scale -1, i.e. the Tweedie potential r(x0_hat)/gamma,
     # which is already right near level 0; the MLP learns the correction. None: plain MLP.
@@ -193,7 +193,7 @@ class ValuePrior:
         if n == 0:
             return np.zeros(0)
         features = mx.array(self.chain.value_features(states, k, x0_hat).astype(np.float32))
-        fraction = mx.array(np.asarray(k, dtype=np.float32) / self.chain.depth)
+        fraction = mx.array(self.chain.level_fraction(k).astype(np.float32))
         out = self.network(
             features, fraction, mx.broadcast_to(self.weights, (n, self.weights.shape[1]))
         )

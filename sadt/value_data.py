@@ -38,7 +38,7 @@ def harvest_tree(search: TreeSearch, lam: float) -> dict[str, np.ndarray]:
         "features": chain.value_features(tree.states[nodes], k, tree.x0_hat[nodes]).astype(
             np.float32
         ),
-        "fraction": (k / chain.depth).astype(np.float32),
+        "fraction": chain.level_fraction(k).astype(np.float32),
         "weights": np.broadcast_to(weights, (len(nodes), len(weights))).copy(),
         "target": (tree.value[nodes] / scale).astype(np.float32),
         "visits": tree.visits[nodes].astype(np.int32),

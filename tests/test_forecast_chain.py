@@ -74,3 +74,29 @@ def test_short_context_works(forecaster):
 def test_bad_horizon_is_a_clear_error(forecaster, context):
     with pytest.raises(ValueError, match="horizon must be in 1..24"):
         ForecastChain(forecaster, context, horizon=48)
+
+
+@pytest.mark.parametrize("branch_every", [1, 2, 5])
+def test_every_branching_edge_is_random(forecaster, context, branch_every):
+    """Children of one state must differ, or a tree pays NFE for copies: the step from
+    level 1 adds no noise, so level 1 may not be a branching level."""
+    chain = ForecastChain(forecaster, context, branch_every=branch_every)
+    assert chain.levels[0] == 6 and chain.levels[-1] == 0 and 1 not in chain.levels.tolist()
+    assert chain.edge_cost(np.arange(chain.depth)).sum() == 6
+    rng = np.random.default_rng(0)
+    states = chain.initial(1, rng)
+    for k in range(chain.depth):
+        twins, _ = chain.advance(np.repeat(states, 2, axis=0), np.full(2, k), rng)
+        assert np.abs(twins[0] - twins[1]).max() > 1e-6, f"edge {k} is deterministic"
+        states = twins[:1]
+
+
+def test_level_fraction_follows_noise_level_not_edge_count(forecaster, context):
+    """The value network reads how far down the chain a node is; two chains that branch
+    differently must agree at the same denoising step."""
+    every_step = ForecastChain(forecaster, context)
+    every_two = ForecastChain(forecaster, context, branch_every=2)
+    assert every_step.levels.tolist() == [6, 5, 4, 3, 2, 0]
+    assert every_two.levels.tolist() == [6, 4, 2, 0]
+    np.testing.assert_allclose(every_step.level_fraction([0, 2, 4, 5]), [0, 1 / 3, 2 / 3, 1])
+    np.testing.assert_allclose(every_two.level_fraction([0, 1, 2, 3]), [0, 1 / 3, 2 / 3, 1])

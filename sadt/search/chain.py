@@ -95,6 +95,11 @@ class Chain:
         """Number of branching edges from the top level to level 0."""
         return len(self.levels) - 1
 
+    def level_fraction(self, k) -> np.ndarray:
+        """How far down the chain branching index ``k`` sits: 0 at the top, 1 at level 0,
+        in denoising steps (so it means the same noise level whatever the branching)."""
+        return 1.0 - self.levels[np.asarray(k)] / self.levels[0]
+
     def edge_cost(self, k) -> np.ndarray:
         """NFE of the edge from branching index ``k`` to ``k + 1``."""
         k = np.asarray(k)

@@ -133,8 +133,10 @@ class TreeSearch:
             bonus = cfg.uct_c * np.sqrt(np.log(n_parent + 1.0) / np.maximum(n_kids, 1))
             return kids[int(np.argmax(scaled + bonus))]
         logits = cfg.lam * values
-        p = np.exp(logits - logits.max())
-        return kids[int(self.rng.choice(len(kids), p=p / p.sum()))]
+        cumulative = np.cumsum(np.exp(logits - logits.max()))
+        # Inverse-CDF draw: the same law as rng.choice(p=...), at a fraction of its overhead.
+        pick = int(np.searchsorted(cumulative, self.rng.random() * cumulative[-1], side="right"))
+        return kids[min(pick, len(kids) - 1)]
 
     def _traverse(self) -> list[int]:
         """Walk from the root to the first node that may get a new child (or to a leaf).

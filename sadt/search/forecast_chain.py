@@ -34,7 +34,13 @@ class ForecastChain(Chain):
         cfg = forecaster.config
         if branch_every < 1 or branch_every > cfg.num_steps:
             raise ValueError(f"branch_every must be in 1..{cfg.num_steps}, got {branch_every}")
-        super().__init__(list(range(cfg.num_steps, 0, -branch_every)) + [0])
+        levels = list(range(cfg.num_steps, 0, -branch_every)) + [0]
+        if len(levels) > 2 and levels[-2] == 1:
+            # The step from level 1 adds no noise (ab_0 = 1), so every child of a level-1
+            # state is the same forecast: branching there only buys copies. Make the last
+            # edge two steps long instead.
+            del levels[-2]
+        super().__init__(levels)
         self.horizon = cfg.horizon if horizon is None else int(horizon)
         if not 1 <= self.horizon <= cfg.horizon:
             raise ValueError(f"horizon must be in 1..{cfg.horizon} for this model, got {horizon}")

@@ -53,7 +53,8 @@ class Tree:
             ("visits", 0),
         ):
             old = getattr(self, name)
-            arr = np.full((new, *old.shape[1:]), fill, dtype=old.dtype)
+            shape = (new, *old.shape[1:])
+            arr = np.zeros(shape, old.dtype) if fill == 0 else np.full(shape, fill, old.dtype)
             arr[:cap] = old
             setattr(self, name, arr)
 
