@@ -5,7 +5,8 @@
 
 Held-out ETTh1 test windows (rows >= 11520, never seen by the forecaster or the value
 network), horizon 96. For every reward-weight setting, method and budget: the mean reward
-of the output samples, the reward of the chosen path, Spec-W1 (samples' mean), CRPS of the
+of the output samples (budget / S of them for every method, as many as ancestral sampling
+affords), the reward of the chosen path, Spec-W1 (samples' mean), CRPS of the
 samples against the truth (the truth is used for scoring only, never by a sampler), NFE
 and wall time (F_phi calls included). Then, per setting: the NFE each method needs to reach
 Best-of-N's chosen reward at its largest budget, and the NFE S-ADT needs to reach DTS's
@@ -38,13 +39,14 @@ SETTINGS = [  # (gamma, band weights, lam): what the app's sliders set
 
 def run_method(method, forecaster, value, context, target, budget, setting, seed, tree_cfg):
     chain = ForecastChain(forecaster, context, 96, setting["gamma"], setting["band_weights"])
-    kwargs = {"lam": setting["lam"], "num_samples": 32, "seed": seed}
+    # Every method returns as many samples as ancestral sampling affords at this budget:
+    # the sample-based CRPS is biased upward for small ensembles (by about E|X - X'| / 2n),
+    # so unequal counts would compare ensemble sizes, not samplers.
+    kwargs = {"lam": setting["lam"], "num_samples": budget // chain.num_steps, "seed": seed}
     if method in ("dts", "sadt"):
         kwargs["config"] = tree_cfg
     if method == "best_of_n":
         kwargs["mode"] = "argmax"
-    if method == "ancestral":
-        kwargs["num_samples"] = None
     sampler = {"sadt": sadt, "sadt_smc": sadt_smc}.get(method) or SAMPLERS[method]
     if method in ("sadt", "sadt_smc"):
         kwargs["value"] = value
