@@ -182,8 +182,10 @@ def test_sadt_still_converges_to_the_exact_target_with_the_value_network(trained
         )
         return sliced_w1_to_grid(result.samples, grid, target)
 
-    small = np.mean([w1(600, s) for s in range(4)])
-    large = np.mean([w1(6000, s) for s in range(4)])
+    # Eight seeds: one search's W1 varies a lot (4-seed means gave ratios 0.21-0.77),
+    # eight-seed means 0.42-0.45, so 0.6 is a margin, not a coin flip.
+    small = np.mean([w1(600, s) for s in range(8)])
+    large = np.mean([w1(6000, s) for s in range(8)])
     ancestral = sliced_w1_to_grid(SAMPLERS["ancestral"](chain, 6000).samples, grid, target)
     assert large < 0.6 * small and large < ancestral / 3, (small, large, ancestral)
 

@@ -58,6 +58,7 @@ class Chain:
 
     levels: np.ndarray
     state_shape: tuple[int, ...]
+    state_dtype = np.float64  # what the tree stores states in (the denoiser's own dtype)
 
     def __init__(self, levels) -> None:
         levels = np.asarray(levels, dtype=np.int64)

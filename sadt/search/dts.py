@@ -97,7 +97,7 @@ class TreeSearch:
     ) -> None:
         config.validate()
         self.chain, self.cfg, self.rng = chain, config, rng
-        self.tree = Tree(chain.state_shape, leaf_index=chain.depth)
+        self.tree = Tree(chain.state_shape, leaf_index=chain.depth, dtype=chain.state_dtype)
         self.value_prior = value_prior  # S-ADT: supplies prior values of new nodes
         self.traversals = 0
         self.denoiser_calls = 0
@@ -108,7 +108,7 @@ class TreeSearch:
         self.widen_scale = (chain.num_steps / np.maximum(cost, 1.0)) ** config.widen_depth_bias
 
     # -- selection ------------------------------------------------------------------------------
-    def selection_values(self, node: int, kids: list[int]) -> np.ndarray:
+    def selection_values(self, node: int, kids) -> np.ndarray:
         """Children's soft values shrunk toward a prior while they have few visits."""
         tree = self.tree
         n = tree.visits[kids]
@@ -119,7 +119,7 @@ class TreeSearch:
 
     def _select_child(self, node: int) -> int:
         tree, cfg = self.tree, self.cfg
-        kids = tree.children[node]
+        kids = np.array(tree.children[node])  # one conversion for the several lookups below
         values = self.selection_values(node, kids)
         if cfg.greedy:
             # UCT on soft values rescaled to [0, 1] by the range of leaf rewards seen so far
@@ -131,12 +131,12 @@ class TreeSearch:
             scaled = (values - self.reward_low) / span * tree.visits[kids] / np.maximum(n_kids, 1)
             n_parent = tree.visits[node] + tree.virtual[node]
             bonus = cfg.uct_c * np.sqrt(np.log(n_parent + 1.0) / np.maximum(n_kids, 1))
-            return kids[int(np.argmax(scaled + bonus))]
+            return int(kids[int(np.argmax(scaled + bonus))])
         logits = cfg.lam * values
         cumulative = np.cumsum(np.exp(logits - logits.max()))
         # Inverse-CDF draw: the same law as rng.choice(p=...), at a fraction of its overhead.
         pick = int(np.searchsorted(cumulative, self.rng.random() * cumulative[-1], side="right"))
-        return kids[min(pick, len(kids) - 1)]
+        return int(kids[min(pick, len(kids) - 1)])
 
     def _traverse(self) -> list[int]:
         """Walk from the root to the first node that may get a new child (or to a leaf).
@@ -173,6 +173,7 @@ class TreeSearch:
         slot_path: list[list[int]] = [[] for _ in range(cfg.batch)]
         slot_made: list[list[int]] = [[] for _ in range(cfg.batch)]
         cheapest = int(chain.edge_cost(chain.depth - 1))
+        from_prior: list[int] = []  # slots whose target is the dummy root, filled per refill
         leaf_hits = 0
         while True:
             # Refill free slots while the budget left (after what in-flight rollouts will
@@ -204,12 +205,21 @@ class TreeSearch:
                 tree.pending[target] += 1
                 slot_path[slot], slot_made[slot] = path, []
                 if tree.k[target] < 0:  # a child of the dummy root: a prior draw, no NFE
-                    top = tree.add(chain.initial(1, rng), np.array([0]), np.array([0]), link=False)
-                    slot_made[slot].append(int(top[0]))
-                    slot_node[slot] = top[0]
+                    from_prior.append(slot)
                 else:
                     slot_node[slot] = target
                 self.traversals += 1
+            if from_prior:  # draw all new x_T at once
+                top = tree.add(
+                    chain.initial(len(from_prior), rng),
+                    np.zeros(len(from_prior), dtype=np.int64),
+                    np.zeros(len(from_prior), dtype=np.int64),
+                    link=False,
+                )
+                for slot, node in zip(from_prior, top.tolist(), strict=True):
+                    slot_made[slot].append(node)
+                    slot_node[slot] = node
+                from_prior.clear()
             active = np.flatnonzero(slot_node >= 0)
             if active.size == 0:
                 break
@@ -235,22 +245,22 @@ class TreeSearch:
         tree.x0_hat[leaves] = tree.states[leaves]
         self.reward_low = min(self.reward_low, float(rewards.min()))
         self.reward_high = max(self.reward_high, float(rewards.max()))
+        slots = done.tolist()
+        made_lists = [slot_made[slot] for slot in slots]
+        made = np.fromiter((n for nodes in made_lists for n in nodes), dtype=np.int64)
         if self.value_prior is not None:  # every new node now has its denoised estimate
-            made = np.concatenate([slot_made[slot] for slot in done.tolist()])
             tree.prior_value[made] = self.value_prior.initial_values(
                 tree.states[made], tree.k[made], tree.x0_hat[made]
             )
-        paths = []
-        for slot, reward in zip(done.tolist(), rewards.tolist(), strict=True):
-            made, path = slot_made[slot], slot_path[slot]
-            # Single-child chains: log-mean-exp of one child is the leaf's value.
-            tree.value[made] = reward
-            tree.visits[made] = 1
-            for node in made:  # in creation order: the head goes under the target
-                tree.link(node)
-            tree.pending[path[-1]] -= 1
-            tree.virtual[path] -= 1
-            paths.append(path)
+        # Single-child chains: log-mean-exp of one child is the leaf's value.
+        tree.value[made] = np.repeat(rewards, [len(nodes) for nodes in made_lists])
+        tree.visits[made] = 1
+        # Link in creation order (the head goes under the target); one pass over plain ints.
+        for node, parent in zip(made.tolist(), tree.parent[made].tolist(), strict=True):
+            tree.children[parent].append(node)
+        paths = [slot_path[slot] for slot in slots]
+        np.subtract.at(tree.pending, [path[-1] for path in paths], 1)
+        np.subtract.at(tree.virtual, np.fromiter((n for p in paths for n in p), dtype=np.int64), 1)
         tree.backup(paths, self.cfg.lam)
 
 

@@ -22,6 +22,8 @@ class ForecastChain(Chain):
     denoising steps. ``horizon`` (≤ the model's) is the part the user sees and the reward
     scores; ``gamma`` and ``band_weights`` are the spectral reward's weights."""
 
+    state_dtype = np.float32  # the denoiser's dtype: the tree stores states without casts
+
     def __init__(
         self,
         forecaster: Forecaster,
