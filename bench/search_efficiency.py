@@ -27,7 +27,7 @@ from sadt.metrics import crps
 from sadt.search import SAMPLERS
 from sadt.search.amortized import sadt, sadt_smc
 from sadt.search.dts import TreeSearchConfig
-from sadt.search.forecast_chain import ForecastChain
+from sadt.search.forecast_chain import ForecastChain, late_branching
 from sadt.spectral import spec_w1
 
 SETTINGS = [  # (gamma, band weights, lam): what the app's sliders set
@@ -38,7 +38,10 @@ SETTINGS = [  # (gamma, band weights, lam): what the app's sliders set
 
 
 def run_method(method, forecaster, value, context, target, budget, setting, seed, tree_cfg):
-    chain = ForecastChain(forecaster, context, 96, setting["gamma"], setting["band_weights"])
+    levels = late_branching(forecaster.config.num_steps) if method == "dts_star" else None
+    chain = ForecastChain(
+        forecaster, context, 96, setting["gamma"], setting["band_weights"], branch_levels=levels
+    )
     # Every method returns as many samples as ancestral sampling affords at this budget:
     # the sample-based CRPS is biased upward for small ensembles (by about E|X - X'| / 2n),
     # so unequal counts would compare ensemble sizes, not samplers.

@@ -23,7 +23,7 @@ import pandas as pd
 from sadt.search import SAMPLERS
 from sadt.search.chain import BudgetError
 from sadt.search.dts import TreeSearchConfig
-from sadt.search.forecast_chain import ForecastChain
+from sadt.search.forecast_chain import ForecastChain, late_branching
 from sadt.series import Series, SeriesError, read_series
 from sadt.spectral import spec_w1
 
@@ -195,8 +195,16 @@ class Pipeline:
         series = _as_series(series)
         horizon = self.max_horizon if horizon is None else horizon
         self._check(method, horizon, budget, gamma, band_weights, lam, num_samples)
+        # DTS* searches where the reward is decided: new samples and the last few steps.
+        levels = late_branching(self.forecaster.config.num_steps) if method == "dts_star" else None
         chain = ForecastChain(
-            self.forecaster, series.values, horizon, gamma, band_weights, self.search.branch_every
+            self.forecaster,
+            series.values,
+            horizon,
+            gamma,
+            band_weights,
+            self.search.branch_every,
+            branch_levels=levels,
         )
         if progress is not None:
             chain.on_nfe = lambda nfe: progress(min(nfe / budget, 1.0), f"{nfe}/{budget} NFE")

@@ -9,7 +9,7 @@ import pytest
 import sadt  # noqa: F401  (fast BLAS before mlx)
 from sadt.forecaster.model import Forecaster, ForecasterConfig
 from sadt.search import SAMPLERS
-from sadt.search.forecast_chain import ForecastChain
+from sadt.search.forecast_chain import ForecastChain, late_branching
 from sadt.spectral import spectral_reward
 
 
@@ -100,3 +100,36 @@ def test_level_fraction_follows_noise_level_not_edge_count(forecaster, context):
     assert every_two.levels.tolist() == [6, 4, 2, 0]
     np.testing.assert_allclose(every_step.level_fraction([0, 2, 4, 5]), [0, 1 / 3, 2 / 3, 1])
     np.testing.assert_allclose(every_two.level_fraction([0, 1, 2, 3]), [0, 1 / 3, 2 / 3, 1])
+
+
+def test_explicit_branch_levels_and_late_branching(forecaster, context):
+    assert late_branching(20) == [20, 3, 2, 0]
+    chain = ForecastChain(forecaster, context, branch_levels=late_branching(6))
+    assert chain.levels.tolist() == [6, 3, 2, 0]
+    assert chain.edge_cost(np.arange(chain.depth)).tolist() == [3, 1, 2]
+    # Level 1 is dropped here too: its step adds no noise.
+    assert ForecastChain(forecaster, context, branch_levels=[6, 4, 1, 0]).levels.tolist() == [
+        6,
+        4,
+        0,
+    ]
+    with pytest.raises(ValueError, match="from 6 .* down to 0"):
+        ForecastChain(forecaster, context, branch_levels=[5, 2, 0])
+    with pytest.raises(ValueError, match="strictly decrease"):
+        ForecastChain(forecaster, context, branch_levels=[6, 2, 3, 0])
+
+
+@pytest.mark.parametrize("steps, expected", [(3, [3, 2, 0]), (2, [2, 0]), (1, [1, 0])])
+def test_late_branching_for_short_chains(steps, expected):
+    cfg = ForecasterConfig(
+        context_length=16,
+        horizon=8,
+        num_steps=steps,
+        encoder_dim=8,
+        encoder_hidden=8,
+        denoiser_dim=8,
+        denoiser_hidden=8,
+    )
+    model = Forecaster(cfg)
+    chain = ForecastChain(model, np.arange(30.0), branch_levels=late_branching(steps))
+    assert chain.levels.tolist() == expected

@@ -13,6 +13,7 @@ import sadt
 from sadt import cli
 from sadt.forecaster.files import ModelFileError
 from sadt.hub import HubError, load_pipeline
+from sadt.search.forecast_chain import late_branching
 
 
 @pytest.fixture(scope="module")
@@ -240,3 +241,13 @@ def test_half_precision_bundle_stores_float16_and_computes_in_float32(saved, csv
     scale = np.abs(a.samples).max()
     assert np.abs(a.samples - b.samples).max() < 0.01 * scale
     assert not np.array_equal(a.samples, b.samples)  # the stored weights really changed
+
+
+def test_dts_star_searches_on_late_branching_levels(pipe, csv):
+    """DTS* branches only at new samples and the last steps; the other methods at every step."""
+    steps = pipe.forecaster.config.num_steps
+    star = pipe.forecast(csv, horizon=12, method="dts_star", budget=90, seed=0)
+    dts = pipe.forecast(csv, horizon=12, method="dts", budget=90, seed=0)
+    # "depth" counts branching levels: S, 3, 2, 0 here; every step but the noiseless 1 there.
+    assert star.stats["depth"] == len(late_branching(steps)) == 4
+    assert dts.stats["depth"] == steps

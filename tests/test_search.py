@@ -2,13 +2,14 @@
 accounting and budgets for every sampler, seeding, and exactness on the toy chain."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from sadt.search import SAMPLERS, BudgetError, TreeSearchConfig, dts, smc
 from sadt.search.chain import Chain
-from sadt.search.dts import TreeSearch, may_expand
+from sadt.search.dts import DTS_STAR_DEFAULTS, TreeSearch, auto_batch, may_expand
 from sadt.search.toy import bimodal_1d, ring_2d, sliced_w1_to_grid, target_grid
 from sadt.search.tree import Tree
 
@@ -225,3 +226,18 @@ def test_toy_chain_samples_the_data_law_exactly():
     result = SAMPLERS["ancestral"](chain, 20 * 4000, seed=0)
     assert sliced_w1_to_grid(result.samples, grid, prior) < 0.08
     assert math.isclose(prior.sum(), 1.0)
+
+
+def test_in_flight_batch_follows_budget_share_and_bounds():
+    chain = CountingChain()  # S = 6
+    assert auto_batch(120, chain) == 20  # DTS: every sample the budget buys...
+    assert auto_batch(12, chain) == 8  # ...at least 8...
+    assert auto_batch(6000, chain) == 64  # ...at most 64
+    star = TreeSearchConfig(**DTS_STAR_DEFAULTS)
+    assert auto_batch(120, chain, star.batch_share, star.batch_min) == 4  # a fifth, at least 4
+    assert auto_batch(600, chain, star.batch_share, star.batch_min) == 20
+    search = TreeSearch(chain, replace(star, greedy=True), np.random.default_rng(0))
+    search.run(600)
+    assert search.cfg.batch == 20
+    with pytest.raises(ValueError, match="batch_share"):
+        TreeSearchConfig(batch_share=0.0).validate()

@@ -17,10 +17,23 @@ from sadt.search.chain import Chain
 from sadt.spectral import SpectralReward
 
 
+def late_branching(num_steps: int) -> list[int]:
+    """Branching levels for a search: at the top (new samples) and 3 and 2 steps from the end.
+
+    Measured with ``bench.reward_by_level``: siblings branched anywhere in the first half of
+    the chain differ in spectral reward almost as much as fresh samples, so intermediate
+    branches only cost NFE, while a branch 3 steps from the end still varies the reward
+    by half as much for 3/S of a sample's cost. DTS* searches on these levels (README,
+    "Search: what the figures say", has what it gained).
+    """
+    return [num_steps, 3, 2, 0] if num_steps > 3 else list(range(num_steps, 0, -1)) + [0]
+
+
 class ForecastChain(Chain):
     """Reverse diffusion of ``forecaster`` for one context, branching every ``branch_every``
-    denoising steps. ``horizon`` (≤ the model's) is the part the user sees and the reward
-    scores; ``gamma`` and ``band_weights`` are the spectral reward's weights."""
+    denoising steps, or at ``branch_levels`` (S, ..., 0) when given. ``horizon`` (≤ the
+    model's) is the part the user sees and the reward scores; ``gamma`` and
+    ``band_weights`` are the spectral reward's weights."""
 
     state_dtype = np.float32  # the denoiser's dtype: the tree stores states without casts
 
@@ -32,11 +45,20 @@ class ForecastChain(Chain):
         gamma: float = 1.0,
         band_weights=(1.0, 1.0, 1.0),
         branch_every: int = 1,
+        branch_levels=None,
     ) -> None:
         cfg = forecaster.config
-        if branch_every < 1 or branch_every > cfg.num_steps:
+        if branch_levels is not None:  # explicit levels (e.g. late_branching) win
+            levels = [int(level) for level in branch_levels]
+            if len(levels) < 2 or levels[0] != cfg.num_steps or levels[-1] != 0:
+                raise ValueError(
+                    f"branch_levels must run from {cfg.num_steps} (the model's steps) down to 0, "
+                    f"got {levels}"
+                )
+        elif branch_every < 1 or branch_every > cfg.num_steps:
             raise ValueError(f"branch_every must be in 1..{cfg.num_steps}, got {branch_every}")
-        levels = list(range(cfg.num_steps, 0, -branch_every)) + [0]
+        else:
+            levels = list(range(cfg.num_steps, 0, -branch_every)) + [0]
         if len(levels) > 2 and levels[-2] == 1:
             # The step from level 1 adds no noise (ab_0 = 1), so every child of a level-1
             # state is the same forecast: branching there only buys copies. Make the last
