@@ -36,7 +36,7 @@ MAX_BUDGET = 100_000
 class SearchSettings:
     """Search defaults stored with a pipeline (config.json ``search``)."""
 
-    branch_every: int = 1  # branching levels every k denoising steps
+    branch_every: int = 1  # branching levels every k denoising steps (DTS*: late_branching)
     batch: int = 0  # in-flight rollouts of the tree searches (0: chosen from the budget)
     widen_c: float = 2.0
     widen_alpha: float = 0.7

@@ -239,5 +239,6 @@ def test_in_flight_batch_follows_budget_share_and_bounds():
     search = TreeSearch(chain, replace(star, greedy=True), np.random.default_rng(0))
     search.run(600)
     assert search.cfg.batch == 20
-    with pytest.raises(ValueError, match="batch_share"):
-        TreeSearchConfig(batch_share=0.0).validate()
+    for bad in ({"batch_share": 0.0}, {"batch_min": 0}, {"batch_min": 65}):
+        with pytest.raises(ValueError, match="batch_share .* batch_min"):
+            TreeSearchConfig(**bad).validate()

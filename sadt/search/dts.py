@@ -62,8 +62,8 @@ class TreeSearchConfig:
             raise ValueError(f"prior_visits must be >= 0, got {self.prior_visits}")
         if self.batch < 0:
             raise ValueError(f"batch must be >= 0 (0: automatic), got {self.batch}")
-        if not 0 < self.batch_share <= 1 or self.batch_min < 1:
-            raise ValueError("batch_share must be in (0, 1] and batch_min >= 1")
+        if not 0 < self.batch_share <= 1 or not 1 <= self.batch_min <= 64:
+            raise ValueError("batch_share must be in (0, 1] and batch_min in 1..64")
 
 
 # DTS* keeps a fifth of the samples in flight (4 at 400 NFE): a search must see its first
