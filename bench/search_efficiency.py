@@ -27,7 +27,7 @@ from sadt.metrics import crps
 from sadt.search import SAMPLERS
 from sadt.search.amortized import sadt, sadt_smc
 from sadt.search.dts import TreeSearchConfig
-from sadt.search.forecast_chain import ForecastChain, late_branching
+from sadt.search.forecast_chain import ForecastChain, method_branch_levels
 from sadt.spectral import spec_w1
 
 SETTINGS = [  # (gamma, band weights, lam): what the app's sliders set
@@ -38,7 +38,7 @@ SETTINGS = [  # (gamma, band weights, lam): what the app's sliders set
 
 
 def run_method(method, forecaster, value, context, target, budget, setting, seed, tree_cfg):
-    levels = late_branching(forecaster.config.num_steps) if method == "dts_star" else None
+    levels = method_branch_levels(method, forecaster.config.num_steps)
     chain = ForecastChain(
         forecaster, context, 96, setting["gamma"], setting["band_weights"], branch_levels=levels
     )

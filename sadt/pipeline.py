@@ -23,7 +23,7 @@ import pandas as pd
 from sadt.search import SAMPLERS
 from sadt.search.chain import BudgetError
 from sadt.search.dts import TreeSearchConfig
-from sadt.search.forecast_chain import ForecastChain, late_branching
+from sadt.search.forecast_chain import ForecastChain, method_branch_levels
 from sadt.series import Series, SeriesError, read_series
 from sadt.spectral import spec_w1
 
@@ -196,7 +196,7 @@ class Pipeline:
         horizon = self.max_horizon if horizon is None else horizon
         self._check(method, horizon, budget, gamma, band_weights, lam, num_samples)
         # DTS* searches where the reward is decided: new samples and the last few steps.
-        levels = late_branching(self.forecaster.config.num_steps) if method == "dts_star" else None
+        levels = method_branch_levels(method, self.forecaster.config.num_steps)
         chain = ForecastChain(
             self.forecaster,
             series.values,

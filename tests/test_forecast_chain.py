@@ -5,6 +5,7 @@ import inspect
 import mlx.core as mx
 import numpy as np
 import pytest
+from tiny_models import tiny_forecaster
 
 import sadt  # noqa: F401  (fast BLAS before mlx)
 from sadt.forecaster.model import Forecaster, ForecasterConfig
@@ -121,15 +122,7 @@ def test_explicit_branch_levels_and_late_branching(forecaster, context):
 
 @pytest.mark.parametrize("steps, expected", [(3, [3, 2, 0]), (2, [2, 0]), (1, [1, 0])])
 def test_late_branching_for_short_chains(steps, expected):
-    cfg = ForecasterConfig(
-        context_length=16,
-        horizon=8,
-        num_steps=steps,
-        encoder_dim=8,
-        encoder_hidden=8,
-        denoiser_dim=8,
-        denoiser_hidden=8,
+    chain = ForecastChain(
+        tiny_forecaster(num_steps=steps), np.arange(30.0), branch_levels=late_branching(steps)
     )
-    model = Forecaster(cfg)
-    chain = ForecastChain(model, np.arange(30.0), branch_levels=late_branching(steps))
     assert chain.levels.tolist() == expected

@@ -32,12 +32,12 @@ TEXTS = [
 ]
 
 
-def tiny_forecaster(seed: int = 0, horizon: int = 24) -> Forecaster:
+def tiny_forecaster(seed: int = 0, horizon: int = 24, num_steps: int = 6) -> Forecaster:
     mx.random.seed(seed)
     cfg = ForecasterConfig(
         context_length=96,
         horizon=horizon,
-        num_steps=6,
+        num_steps=num_steps,
         encoder_dim=32,
         encoder_hidden=32,
         encoder_blocks=1,

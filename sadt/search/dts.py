@@ -268,9 +268,7 @@ class TreeSearch:
         # Single-child chains: log-mean-exp of one child is the leaf's value.
         tree.value[made] = np.repeat(rewards, [len(nodes) for nodes in made_lists])
         tree.visits[made] = 1
-        # Link in creation order (the head goes under the target); one pass over plain ints.
-        for node, parent in zip(made.tolist(), tree.parent[made].tolist(), strict=True):
-            tree.children[parent].append(node)
+        tree.link(made)  # in creation order: each head goes under its target
         paths = [slot_path[slot] for slot in slots]
         np.subtract.at(tree.pending, [path[-1] for path in paths], 1)
         np.subtract.at(tree.virtual, np.fromiter((n for p in paths for n in p), dtype=np.int64), 1)

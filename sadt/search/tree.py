@@ -70,13 +70,15 @@ class Tree:
         self.children.extend([] for _ in range(n))
         self.size += n
         if link:
-            for node in ids.tolist():
-                self.link(node)
+            self.link(ids)
         return ids
 
-    def link(self, node: int) -> None:
-        """Make ``node`` visible as a child of its parent."""
-        self.children[self.parent[node]].append(node)
+    def link(self, nodes: np.ndarray) -> None:
+        """Make ``nodes`` visible as children of their parents, in the order given (a parent
+        listed in ``nodes`` before its child keeps creation order)."""
+        nodes = np.asarray(nodes, dtype=np.int64)
+        for node, parent in zip(nodes.tolist(), self.parent[nodes].tolist(), strict=True):
+            self.children[parent].append(node)
 
     def is_leaf(self, node: int) -> bool:
         return self.k[node] == self.leaf_index
