@@ -2,6 +2,7 @@
 accounting and budgets for every sampler, seeding, and exactness on the toy chain."""
 
 import math
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -170,6 +171,18 @@ def test_tree_search_spends_most_of_its_budget():
     assert result.stats["tree_size"] > 100
 
 
+def test_chain_times_its_denoiser_calls_apart_from_the_search():
+    class SlowChain(CountingChain):
+        def denoise_step(self, states, steps, rng):
+            time.sleep(0.002)
+            return super().denoise_step(states, steps, rng)
+
+    chain = SlowChain()
+    result = dts(chain, 120, seed=0)
+    calls = result.stats["denoiser_calls"]  # branching edges; each edge is 1-2 steps here
+    assert calls * 0.002 <= chain.denoise_seconds <= result.wall_time
+
+
 def test_multi_step_edges_cost_their_number_of_steps():
     chain = CountingChain(levels=(6, 3, 0))
     states = chain.initial(4, np.random.default_rng(0))
@@ -210,7 +223,9 @@ def test_dts_approaches_the_exact_tilted_target_and_ancestral_does_not(make_chai
         return sliced_w1_to_grid(result.samples, grid, target, num_projections=16)
 
     small, large = [], []
-    for seed in range(4):
+    # 8 seeds: over 32 seeds, 4-seed means of large / small ranged 0.17-0.68 (so a 4-seed
+    # test passed or failed by luck) while 8-seed means stayed at 0.22-0.50.
+    for seed in range(8):
         ancestral_w1 = w1("ancestral", 6000, seed)
         small.append(w1("dts", 600, seed))
         large.append(w1("dts", 6000, seed))

@@ -180,11 +180,11 @@ class TreeSearch:
             self.cfg = cfg
         tree._grow(tree.size + budget_nfe + 2)  # about one node per NFE: allocate once
         spent_at_start = chain.nfe
-        # One slot per in-flight rollout: its current node, the path it was selected
-        # along, its expansion target and the nodes it created.
+        # One slot per in-flight rollout: its current node and the path it was selected along
+        # (ending at its expansion target). The nodes a rollout creates are the chain from its
+        # current node up to the target, so they need no list of their own.
         slot_node = np.full(cfg.batch, -1, dtype=np.int64)
         slot_path: list[list[int]] = [[] for _ in range(cfg.batch)]
-        slot_made: list[list[int]] = [[] for _ in range(cfg.batch)]
         cheapest = int(chain.edge_cost(chain.depth - 1))
         from_prior: list[int] = []  # slots whose target is the dummy root, filled per refill
         leaf_hits = 0
@@ -216,7 +216,7 @@ class TreeSearch:
                 slot = free.pop()
                 tree.virtual[target] += 1
                 tree.pending[target] += 1
-                slot_path[slot], slot_made[slot] = path, []
+                slot_path[slot] = path
                 if tree.k[target] < 0:  # a child of the dummy root: a prior draw, no NFE
                     from_prior.append(slot)
                 else:
@@ -229,9 +229,7 @@ class TreeSearch:
                     np.zeros(len(from_prior), dtype=np.int64),
                     link=False,
                 )
-                for slot, node in zip(from_prior, top.tolist(), strict=True):
-                    slot_made[slot].append(node)
-                    slot_node[slot] = node
+                slot_node[from_prior] = top
                 from_prior.clear()
             active = np.flatnonzero(slot_node >= 0)
             if active.size == 0:
@@ -241,15 +239,13 @@ class TreeSearch:
             states, tree.x0_hat[parents] = chain.advance(tree.states[parents], tree.k[parents], rng)
             self.denoiser_calls += 1
             new = tree.add(states, tree.k[parents] + 1, parents, link=False)
-            for slot, node in zip(active.tolist(), new.tolist(), strict=True):
-                slot_made[slot].append(node)
             slot_node[active] = new
             done = active[tree.k[new] == chain.depth]
             if done.size:
-                self._finish(done, slot_node, slot_path, slot_made)
+                self._finish(done, slot_node, slot_path)
                 slot_node[done] = -1
 
-    def _finish(self, done, slot_node, slot_path, slot_made) -> None:
+    def _finish(self, done, slot_node, slot_path) -> None:
         """Score finished rollouts, give their chains the leaf's value, link them under their
         targets, release virtual visits and back the values up the selection paths."""
         tree = self.tree
@@ -258,18 +254,24 @@ class TreeSearch:
         tree.x0_hat[leaves] = tree.states[leaves]
         self.reward_low = min(self.reward_low, float(rewards.min()))
         self.reward_high = max(self.reward_high, float(rewards.max()))
-        slots = done.tolist()
-        made_lists = [slot_made[slot] for slot in slots]
-        made = np.fromiter((n for nodes in made_lists for n in nodes), dtype=np.int64)
+        paths = [slot_path[slot] for slot in done.tolist()]
+        targets = np.array([path[-1] for path in paths], dtype=np.int64)
+        # Walk every rollout's chain from its leaf up to (not including) its target. The
+        # chains have a single child each, and log-mean-exp of one child is the leaf's value.
+        made, node, reward = [], leaves, rewards
+        while node.size:
+            made.append(node)
+            tree.value[node] = reward
+            parent = tree.parent[node]
+            below = parent != targets
+            node, reward, targets = parent[below], reward[below], targets[below]
+        made = np.sort(np.concatenate(made))  # creation order: parents before children
         if self.value_prior is not None:  # every new node now has its denoised estimate
             tree.prior_value[made] = self.value_prior.initial_values(
                 tree.states[made], tree.k[made], tree.x0_hat[made]
             )
-        # Single-child chains: log-mean-exp of one child is the leaf's value.
-        tree.value[made] = np.repeat(rewards, [len(nodes) for nodes in made_lists])
         tree.visits[made] = 1
-        tree.link(made)  # in creation order: each head goes under its target
-        paths = [slot_path[slot] for slot in slots]
+        tree.link(made)  # each head goes under its target
         np.subtract.at(tree.pending, [path[-1] for path in paths], 1)
         np.subtract.at(tree.virtual, np.fromiter((n for p in paths for n in p), dtype=np.int64), 1)
         tree.backup(paths, self.cfg.lam)

@@ -33,7 +33,8 @@ class Tree:
         self.visits = np.zeros(capacity, dtype=np.int64)
         self.virtual = np.zeros(capacity, dtype=np.int64)  # in-flight traversals through a node
         self.pending = np.zeros(capacity, dtype=np.int64)  # in-flight new children of a node
-        self.children: list[list[int]] = [[]]
+        # One (initially empty) list per allocated node, so appending nodes touches no lists.
+        self.children: list[list[int]] = [[] for _ in range(capacity)]
         self.size = 1  # the dummy root
 
     def _grow(self, needed: int) -> None:
@@ -57,6 +58,7 @@ class Tree:
             arr = np.zeros(shape, old.dtype) if fill == 0 else np.full(shape, fill, old.dtype)
             arr[:cap] = old
             setattr(self, name, arr)
+        self.children.extend([] for _ in range(new - cap))
 
     def add(self, states: np.ndarray, k: np.ndarray, parents: np.ndarray, link: bool = True):
         """Append nodes (one per row) under ``parents``; returns their ids. With
@@ -67,7 +69,6 @@ class Tree:
         self.states[ids] = states
         self.k[ids] = k
         self.parent[ids] = parents
-        self.children.extend([] for _ in range(n))
         self.size += n
         if link:
             self.link(ids)
