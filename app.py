@@ -22,6 +22,7 @@ import sadt  # first: loads the fast BLAS before mlx.core
 # isort: split
 import argparse
 import contextvars
+import functools
 import queue
 import shutil
 import signal
@@ -141,6 +142,8 @@ def user_errors():
 
 def whole(value, name: str, low: int, high: int) -> int:
     """`value` as an int in [low, high], or a clear message (API calls can send anything)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise user_error(f"The {name} box is empty: enter a whole number from {low} to {high}.")
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -151,6 +154,8 @@ def whole(value, name: str, low: int, high: int) -> int:
 
 
 def number(value, name: str) -> float:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise user_error(f"The {name} box is empty: enter a number.")
     try:
         return float(value)
     except (TypeError, ValueError):
@@ -161,12 +166,20 @@ def load_series(file: str | None, example: str | None, column: str | None) -> Se
     """The uploaded file (which wins) or the chosen example, as a validated Series."""
     with user_errors():
         if file:
-            # A file object, not the path: no message can show where the upload is stored.
-            with open(file, "rb") as handle:
-                return read_series(handle, column=column or None)
+            stat = os.stat(file)
+            return _read_upload(file, stat.st_mtime_ns, stat.st_size, column or None)
         if example:
             return load_example(example)
     raise user_error("Upload a CSV, TSV or JSON file, or pick an example series.")
+
+
+@functools.lru_cache(maxsize=16)
+def _read_upload(file: str, mtime_ns: int, size: int, column: str | None) -> Series:
+    """One parse per upload (keyed by its path, time and size), not one per action: a
+    100k-point file took ~3 s to parse, and a button press reads it three times."""
+    # A file object, not the path: no message can show where the upload is stored.
+    with open(file, "rb") as handle:
+        return read_series(handle, column=column)
 
 
 def series_summary(series: Series) -> str:
@@ -199,8 +212,9 @@ def search_summary(forecast, budget: int) -> dict:
         if key in stats:
             summary[label] = int(stats[key])
     summary |= {
-        "reward (chosen path)": round(float(forecast.reward), 4),
-        "reward (mean of samples)": round(float(np.mean(forecast.rewards)), 4),
+        "reward (chosen path)": shown(forecast.reward),
+        "reward (mean of samples)": shown(np.mean(forecast.rewards)),
+        "distinct paths": int(len(np.unique(forecast.samples, axis=0))),
     }
     for key, label in (
         ("spec_w1_chosen", "Spec-W1 (chosen path)"),
@@ -208,9 +222,39 @@ def search_summary(forecast, budget: int) -> dict:
         ("spec_w1_mean_forecast", "Spec-W1 (mean forecast)"),
     ):
         if key in stats:
-            summary[label] = round(float(stats[key]), 4)
-    summary["wall time (s)"] = round(float(forecast.wall_time), 3)
+            summary[label] = shown(stats[key])
+    summary["wall time (s)"] = shown(forecast.wall_time, 3)
+    note = search_note(forecast, budget)
+    if note:
+        summary["note"] = note
     return summary
+
+
+def shown(value, digits: int = 4) -> float:
+    """A number rounded for display (never "-0.0")."""
+    return round(float(value), digits) + 0.0
+
+
+def search_note(forecast, budget: int) -> str | None:
+    """Why this result may equal another method's, in a sentence (or None)."""
+    stats = forecast.stats
+    if "in_flight" in stats and stats["traversals"] <= stats["in_flight"]:
+        return (
+            f"All {stats['traversals']} rollouts ran at once, before any finished, so no tree "
+            "formed: this equals exp(λ·reward)-resampling of those paths (S-ADT's value network "
+            "is not used). Raise the budget for a tree search."
+        )
+    if forecast.method in ("smc", "sadt_smc") and stats.get("resamples") == 0:
+        return (
+            "SMC never resampled (its weights stayed even), so its paths are ancestral samples "
+            "weighted by reward and its chosen path is Best-of-N's. Raise γ or λ to steer harder."
+        )
+    if forecast.method == "ancestral" and forecast.nfe < budget:
+        return (
+            f"Ancestral sampling draws only the {len(forecast.samples)} paths it returns; "
+            "the rest of the budget is not used."
+        )
+    return None
 
 
 def with_forecast(forecast) -> Series:
@@ -333,6 +377,7 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
                     value=DEFAULT_EXAMPLE,
                     label="…or an example series",
                     info="Used when no file is uploaded.",
+                    elem_id="example",
                 )
                 column = gr.Dropdown(
                     [],
@@ -375,7 +420,8 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
                         info="Higher: sharper preference for high-reward paths.",
                     )
                 paths = gr.Slider(0, NUM_SAMPLES, value=16, step=1, label="Sample paths to show")
-                seed = gr.Number(0, precision=0, minimum=0, label="Seed")
+                # No `minimum`: whole() checks the range and names the field in its message.
+                seed = gr.Number(0, precision=0, label="Seed")
                 run = gr.Button("Describe & forecast", variant="primary", elem_id="run")
             with gr.Column(scale=3):
                 summary = gr.Markdown(label="Series summary", elem_id="summary")
@@ -402,29 +448,50 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
         model_work = {"concurrency_id": "model", "concurrency_limit": 1}
         light_work = {"concurrency_id": "files", "concurrency_limit": 4}
         private = {"api_visibility": "private"}
-        column.input(preview, source, [fan, summary], api_name="preview", **light_work)
+        instant = {"api_visibility": "private", "queue": False}  # clearing outputs: no queue
+        # What a run produced: cleared whenever the input changes or a new run starts, so no
+        # output ever shows a previous series' results next to the current one.
+        results = [description, forecast_description, spectrum, stats, download, last_forecast]
+        no_results = (None,) * len(results)
+        no_series = (None, "")  # fan (the preview chart) and summary
+
+        def no_columns():  # built at event time: a component made here would be rendered
+            return gr.Dropdown(choices=[], value=None)
+
+        column.input(lambda: no_results, None, results, **instant).then(
+            preview, source, [fan, summary], api_name="preview", **light_work
+        )
         # Upload: the file replaces the example; its columns fill the picker; show it.
-        file.upload(lambda: None, None, example, queue=False, api_name="_upload", **private)
-        file.upload(columns, file, column, api_name="columns", **light_work).success(
+        file.upload(
+            lambda: (None, *no_series, *no_results),
+            None,
+            [example, fan, summary, *results],
+            api_name="_upload",
+            **instant,
+        ).then(columns, file, column, api_name="columns", **light_work).success(
             preview, source, [fan, summary], api_name="_preview_upload", **light_work, **private
         )
         file.clear(
-            lambda: gr.Dropdown(choices=[], value=None), None, column, queue=False, **private
+            lambda: (no_columns(), *no_series, *no_results),
+            None,
+            [column, fan, summary, *results],
+            **instant,
         )
         example.input(
-            lambda: (None, gr.Dropdown(choices=[], value=None)),
+            lambda: (None, no_columns(), *no_series, *no_results),
             None,
-            [file, column],
-            queue=False,
+            [file, column, fan, summary, *results],
             api_name="_example",
-            **private,
+            **instant,
         ).then(
             preview, source, [fan, summary], api_name="_preview_example", **light_work, **private
         )
         demo.load(
             preview, source, [fan, summary], api_name="_preview_load", **light_work, **private
         )
-        run.click(describe, source, description, api_name="describe", **model_work).success(
+        run.click(lambda: no_results, None, results, **instant).then(
+            describe, source, description, api_name="describe", **model_work
+        ).success(
             forecast,
             [*source, horizon, method, budget, gamma, low, mid, high, lam, paths, seed],
             [fan, spectrum, stats, download, last_forecast],

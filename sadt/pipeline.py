@@ -304,7 +304,10 @@ class Pipeline:
             or np.any(band < 0)
             or not band.any()
         ):
-            raise ValueError("band weights must be three numbers >= 0, not all zero")
+            raise ValueError(
+                "band weights must be three numbers >= 0, not all zero: "
+                "set at least one band above 0"
+            )
 
 
 def _as_series(series, min_length: int | None = None) -> Series:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import importlib.metadata
+import importlib.util
 import json
 import os
 import re
@@ -292,6 +293,30 @@ def test_spectral_weights_reach_the_search(client):
     assert reward(low=1.0, mid=0.0, high=0.0) != reward(low=0.0, mid=0.0, high=1.0)
 
 
+def test_statistics_say_when_a_method_coincides_with_another(model_dir):
+    # The stats a user reads name the cases where two methods give the same paths.
+    spec = importlib.util.spec_from_file_location("sadt_app", ROOT / "app.py")
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    import sadt
+    from sadt.app_examples import load_example
+
+    pipe, series = sadt.from_pretrained(model_dir), load_example(EXAMPLE)
+
+    def stats(method, budget, **kwargs):
+        result = pipe.forecast(series, 24, method, budget, num_samples=64, **kwargs)
+        return app.search_summary(result, budget)
+
+    # The tiny pipeline keeps 8 rollouts in flight: 6 all run at once, 300 grow a tree.
+    assert "no tree formed" in stats("dts", 36)["note"]
+    assert "note" not in stats("dts", 6 * 300)
+    assert "never resampled" in stats("smc", 600, gamma=0.0)["note"]  # rewards all 0
+    ancestral = stats("ancestral", 6000)
+    assert "rest of the budget" in ancestral["note"] and ancestral["NFE used"] == 64 * 6
+    assert ancestral["distinct paths"] == 64
+    assert stats("dts", 6)["distinct paths"] == 1  # one rollout, drawn 64 times
+
+
 # -- bad input ------------------------------------------------------------------------------------
 # The message each malformed file gets: from sadt.read_series through gr.Error, or (for a
 # file type the upload does not take) from gradio.
@@ -382,9 +407,10 @@ def test_upload_over_the_size_limit_is_refused_and_the_app_keeps_serving(server,
         ({"budget": 10**9}, "greater than maximum value 20000"),
         ({"gamma": -1}, "less than minimum value 0"),
         ({"lam": 0}, "less than minimum value 0.1"),
-        ({"low": 0, "mid": 0, "high": 0}, "band weights must be three numbers >= 0, not all zero"),
+        ({"low": 0, "mid": 0, "high": 0}, "not all zero: set at least one band above 0"),
         ({"paths": 10**4}, "greater than maximum value 64"),
-        ({"seed": -3}, "less than minimum value 0"),
+        ({"seed": -3}, "seed must be a whole number from 0 to 4294967295, got -3"),
+        ({"seed": None}, "The seed box is empty: enter a whole number"),
         ({"method": "magic"}, "magic"),
     ],
 )

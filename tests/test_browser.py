@@ -104,11 +104,39 @@ def test_upload_and_forecast_in_a_real_browser(page, tmp_path):
     assert not page.elsewhere, f"the page fetched from other hosts: {page.elsewhere}"
 
 
+def test_a_new_input_clears_the_previous_results(page, tmp_path):
+    expect = sync_api.expect
+    expect(page.locator("#summary")).to_contain_text("load_kw: 720 values")
+    page.locator("#run").click()
+    expect(page.locator("#stats")).to_contain_text("NFE used")
+    expect(page.locator("#forecast-description textarea")).not_to_have_value("")
+
+    # A new file: nothing of the example's run may stay beside it.
+    page.locator("#upload input[type=file]").set_input_files(hourly_csv(tmp_path / "load.csv"))
+    expect(page.locator("#summary")).to_contain_text("load: 300 values")
+    for box in ("#description textarea", "#forecast-description textarea"):
+        expect(page.locator(box)).to_have_value("")
+    expect(page.locator("#stats")).not_to_contain_text("NFE used")
+    expect(page.locator("#download a")).to_have_count(0)
+
+    page.locator("#run").click()
+    expect(page.locator("#stats")).to_contain_text("NFE used")
+    # Back to an example: the upload's results go too.
+    page.locator("#example input").click()
+    page.get_by_role("option").filter(has_text="Noisy").first.click()
+    expect(page.locator("#summary")).not_to_contain_text("load: 300 values")
+    expect(page.locator("#stats")).not_to_contain_text("NFE used")
+    expect(page.locator("#description textarea")).to_have_value("")
+    assert not page.errors, page.errors
+
+
 def test_a_bad_upload_shows_its_message_on_the_page(page):
     expect = sync_api.expect
     expect(page.locator("#fan .scatterlayer .trace")).to_have_count(1)
     page.locator("#upload input[type=file]").set_input_files(MALFORMED / "constant.csv")
     expect(page.get_by_text("The series is constant")).to_be_visible()
+    # The refused file's summary is not left showing the example that came before it.
+    expect(page.locator("#summary")).not_to_contain_text("load_kw")
     page.locator("#run").click()  # the app keeps serving: the same message again
     expect(page.get_by_text("The series is constant").first).to_be_visible()
     assert not page.errors, page.errors

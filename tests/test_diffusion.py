@@ -71,6 +71,23 @@ def test_normalize_context_pads_short_and_keeps_the_last_points_of_long():
     assert std > 0  # a flat context still has a usable scale
 
 
+@pytest.mark.parametrize("scale, offset", [(1e-9, 0.0), (1e12, 0.0), (0.22, 1e6), (1e-7, 3e-6)])
+def test_normalized_context_is_the_same_in_any_unit(scale, offset):
+    # A series' forecast must not depend on its unit: an absolute std floor once turned a
+    # 1e-7-scale series into noise around 0.
+    x = np.sin(np.arange(300) / 5.0) + 0.1 * np.random.default_rng(0).standard_normal(300)
+    reference, _, _, _ = normalize_context(x, 256)
+    values, mask, mean, std = normalize_context(offset + scale * x, 256)
+    np.testing.assert_allclose(values, reference, atol=1e-4)
+    np.testing.assert_allclose(std, scale * x[-256:].std(), rtol=1e-6)
+
+
+def test_constant_context_normalizes_to_zeros():
+    for level in (0.0, 5.0, -1e9):
+        values, mask, mean, std = normalize_context(np.full(64, level), 64)
+        assert np.all(values == 0) and mean == level and np.isfinite(std) and std > 0
+
+
 def test_schedule_runs_from_clean_to_almost_pure_noise():
     alpha_bars = level_alpha_bars(20, -10.0, 10.0)
     assert alpha_bars[0] == 1.0 and np.all(np.diff(alpha_bars) < 0)

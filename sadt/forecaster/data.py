@@ -95,7 +95,7 @@ class WindowOptions:
     min_context: int = 32
     short_context_prob: float = 0.1
     value_clip: float = 20.0  # |normalized value| cap
-    std_floor: float = 1e-6
+    std_floor: float = 1e-9  # as ForecasterConfig.std_floor
     balance_sources: bool = True
     mixup_prob: float = 0.0
     source_weights: tuple[float, ...] | None = None  # relative draw rate of each source
@@ -168,7 +168,8 @@ class WindowSampler:
         n = min(a[0].size, b[0].size)
         parts = []
         for context, future in (a, b):
-            mean, std = float(context.mean()), max(float(context.std()), self.options.std_floor)
+            scale = context_scale(context[None], np.ones((1, context.size)), self.options.std_floor)
+            mean, std = float(scale[0][0]), float(scale[1][0])
             parts.append(((context[-n:] - mean) / std, (future - mean) / std))
         return tuple(weight * x + (1.0 - weight) * y for x, y in zip(*parts, strict=True))
 

@@ -66,7 +66,9 @@ class ForecasterConfig:
     prediction: str = "v"
     logsnr_min: float = -10.0  # at t = 1 (alpha_bar ~ 4.5e-5)
     logsnr_max: float = 10.0  # at t = 0
-    std_floor: float = 1e-6  # relative std floor of the context z-score: max(std, f*(|mean|+1))
+    # Relative std floor of the context z-score: max(std, f * |mean|). Relative only, so a
+    # series forecasts the same in any unit (an absolute floor made 1e-7-scale series noise).
+    std_floor: float = 1e-9
 
     def __post_init__(self):
         if self.prediction not in PREDICTIONS:
@@ -90,15 +92,19 @@ class ForecasterConfig:
 
 
 def context_scale(context: np.ndarray, mask: np.ndarray, std_floor: float):
-    """Per-row mean and std of the observed context: (B, L), (B, L) -> (B,), (B,) float64."""
+    """Per-row mean and std of the observed context: (B, L), (B, L) -> (B,), (B,) float64.
+
+    The std is floored at ``std_floor * |mean|`` (float noise on a near-constant series must
+    not become a signal), which scales with the series' unit. A row with no spread at all
+    gets std 1: its normalized context is zeros whatever the scale."""
     count = np.maximum(mask.sum(axis=1), 1.0)
     mean = (context * mask).sum(axis=1) / count
     var = (((context - mean[:, None]) * mask) ** 2).sum(axis=1) / count
-    std = np.maximum(np.sqrt(var), std_floor * (np.abs(mean) + 1.0))
-    return mean, std
+    std = np.maximum(np.sqrt(var), std_floor * np.abs(mean))
+    return mean, np.where(std > 0, std, 1.0)
 
 
-def normalize_context(context: np.ndarray, length: int, std_floor: float = 1e-6):
+def normalize_context(context: np.ndarray, length: int, std_floor: float = 1e-9):
     """Raw context (L',) original scale -> (values (L,), mask (L,), mean, std).
 
     z-scored by the context's own mean/std; contexts longer than `length` keep their last

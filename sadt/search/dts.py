@@ -296,6 +296,7 @@ def run_tree_search(
     best = tree.argmax_leaf()
     stats = tree.stats() | {
         "traversals": search.traversals,
+        "in_flight": search.cfg.batch,  # rollouts advanced together (traversals <= it: no tree)
         "denoiser_calls": search.denoiser_calls,
     }
     return SearchResult(
