@@ -7,9 +7,32 @@ sadt describe load.csv [--question "Is there a trend?"]
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from sadt.series import SeriesError
+
+
+def _seed(text: str) -> int:
+    """argparse type of --seed: its own sentence names the flag (exit code 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, not {text!r}")
+    return value
+
+
+def _methods_help() -> str:
+    from sadt.pipeline import AMORTIZED
+    from sadt.search import SAMPLERS
+
+    return (
+        f"search method: {', '.join(SAMPLERS)}; with a value network also "
+        f"{', '.join(AMORTIZED)} (default: %(default)s)"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,8 +44,13 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--column", help="value column (default: the last numeric column)")
         p.add_argument("--model", default=None, help="Hub id or folder (default: bundled)")
     fc = sub.choices["forecast"]
-    fc.add_argument("--horizon", type=int, default=None)
-    fc.add_argument("--method", default="dts")
+    fc.add_argument(
+        "--horizon",
+        type=int,
+        default=None,
+        help="steps to forecast, from 8 to the model's maximum (default: that maximum)",
+    )
+    fc.add_argument("--method", default="dts", help=_methods_help())
     fc.add_argument("--budget", type=int, default=1000, help="denoiser calls (NFE)")
     fc.add_argument("--gamma", type=float, default=1.0, help="spectral reward weight")
     fc.add_argument(
@@ -34,11 +62,24 @@ def _parser() -> argparse.ArgumentParser:
         help="band weights of the reward",
     )
     fc.add_argument("--lam", type=float, default=1.0, help="inverse temperature")
-    fc.add_argument("--samples", type=int, default=64)
-    fc.add_argument("--seed", type=int, default=0)
+    fc.add_argument("--samples", type=int, default=64, help="sample paths, 1 to 1000")
+    fc.add_argument("--seed", type=_seed, default=0, help="random seed, a whole number >= 0")
     fc.add_argument("--out", help="write the forecast CSV here (default: print it)")
     sub.choices["describe"].add_argument("--question", default=None)
     return parser
+
+
+def check_out_file(path: str) -> Path:
+    """Where --out will write, checked before any work is done (one sentence otherwise)."""
+    out = Path(path).expanduser()
+    if out.is_dir():
+        raise ValueError(f"--out {path} is a folder; give a file name such as {out / 'fc.csv'}")
+    folder = out.parent
+    if not folder.is_dir():
+        raise ValueError(f"--out {path}: the folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {path}: the folder {folder} is not writable")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     import sadt
 
     try:
+        out = check_out_file(args.out) if getattr(args, "out", None) else None
         series = sadt.read_series(args.file, column=args.column)
         pipe = sadt.from_pretrained(args.model, describer=args.command == "describe")
         if args.command == "describe":
@@ -65,16 +107,16 @@ def main(argv: list[str] | None = None) -> int:
             args.seed,
         )
         frame = forecast.to_dataframe()
-        if args.out:
-            frame.to_csv(args.out, index=False)
+        if out is not None:
+            frame.to_csv(out, index=False)
             print(
-                f"wrote {len(frame)} forecast steps to {args.out} "
+                f"wrote {len(frame)} forecast steps to {out} "
                 f"({forecast.nfe} NFE, {forecast.wall_time:.2f} s)"
             )
         else:
             print(frame.to_csv(index=False), end="")
-    except (SeriesError, ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (SeriesError, ValueError, OSError) as err:  # OSError: missing or unwritable files
+        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
     return 0
 

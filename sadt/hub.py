@@ -21,7 +21,7 @@ import json
 import os
 import re
 import shutil
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 
 from sadt.forecaster.files import ModelFileError, atomic_write
@@ -33,8 +33,45 @@ TEMPLATE = Path(__file__).resolve().parents[1] / "model_card.md"
 ALLOWED = ["*.json", "*.safetensors", "*.md", "*.txt", "*.model", "*.jinja"]
 
 
+LOGIN = "log in with `hf auth login` or set HF_TOKEN"
+
+
 class HubError(ValueError):
-    """A pipeline could not be found or fetched; the message says what to do."""
+    """A pipeline could not be found, fetched or pushed; the message says what to do."""
+
+
+def hub_error(err: Exception, action: str) -> Exception:
+    """One sentence for a failed Hub request; ``err`` itself when it is not a Hub/network one."""
+    from huggingface_hub.errors import (
+        HfHubHTTPError,
+        LocalTokenNotFoundError,
+        OfflineModeIsEnabled,
+    )
+
+    if isinstance(err, LocalTokenNotFoundError):
+        return HubError(f"cannot {action}: no Hub token was found; {LOGIN}")
+    if isinstance(err, OfflineModeIsEnabled):
+        return HubError(
+            f"cannot {action}: offline mode is on (HF_HUB_OFFLINE=1); unset it and connect"
+        )
+    if isinstance(err, HfHubHTTPError):
+        status = getattr(err.response, "status_code", None)
+        if status in (401, 403):
+            return HubError(
+                f"cannot {action}: the Hub needs a valid token (HTTP {status}); {LOGIN}"
+            )
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        return HubError(f"cannot {action}: the Hub answered HTTP {status} ({first})")
+    if _is_network_error(err):
+        return HubError(f"cannot {action}: the Hub cannot be reached (no network?): {err}")
+    return err
+
+
+def _is_network_error(err: Exception) -> bool:
+    """Connection refused, DNS, timeouts: httpx's or requests' transport errors."""
+    names = {cls.__name__ for cls in type(err).__mro__}
+    network = {"TransportError", "ConnectionError", "Timeout", "TimeoutException", "TimeoutError"}
+    return bool(names & network)
 
 
 # -- writing --------------------------------------------------------------------------------------
@@ -111,10 +148,15 @@ def resolve(repo_or_path, revision: str | None = None) -> Path:
     except (RepositoryNotFoundError, GatedRepoError):
         raise HubError(
             f"{repo_id} was not found on the Hub (or needs a token you do not have); "
-            "check the id or log in with `hf auth login`"
+            f"check the id or {LOGIN}"
         ) from None
     except RevisionNotFoundError:
         raise HubError(f"{repo_id} has no revision {revision!r}") from None
+    except Exception as err:  # the network border: offline mode, refused, HTTP errors
+        mapped = hub_error(err, f"download {repo_id}")
+        if mapped is err:
+            raise
+        raise mapped from None
 
 
 def read_config(folder: Path) -> dict:
@@ -144,19 +186,64 @@ def load_pipeline(repo_or_path=None, revision: str | None = None, describer: boo
     folder = resolve(repo_or_path, revision)
     config = read_config(folder)
     parts = config.get("parts") or {}
-    known = {f.name for f in fields(SearchSettings)}
-    search = SearchSettings(**{k: v for k, v in (config.get("search") or {}).items() if k in known})
-    forecaster = Forecaster.load(_part(folder, parts, "forecaster"))
+    try:
+        search = SearchSettings.from_dict(config.get("search"))
+    except ValueError as err:
+        raise ModelFileError(f"{folder / 'config.json'}: {err}") from None
+    forecaster = _load_part(Forecaster.load, _part(folder, parts, "forecaster"))
+    if search.branch_every > forecaster.config.num_steps:
+        raise ModelFileError(
+            f"{folder / 'config.json'}: search setting branch_every must be at most the "
+            f"forecaster's {forecaster.config.num_steps} steps, got {search.branch_every}"
+        )
     tslm = value = None
     if describer and parts.get("tslm"):
         from sadt.tslm import TSLM
 
-        tslm = TSLM.load(_part(folder, parts, "tslm"))
+        tslm = _load_part(TSLM.load, _part(folder, parts, "tslm"))
     if parts.get("value"):
         from sadt.value import ValueNetwork
 
-        value = ValueNetwork.load(_part(folder, parts, "value"))
+        path = _part(folder, parts, "value")
+        value = _load_part(ValueNetwork.load, path)
+        check_value_fits(value, path)
     return Pipeline(forecaster, tslm, value, search, config.get("card") or {})
+
+
+def _load_part(load, path: Path):
+    """``load(path)``, every file problem as a ModelFileError (a missing file stays one too)."""
+    from sadt.tslm_io import MissingModelFile
+
+    try:
+        return load(path)
+    except ModelFileError:
+        raise
+    except FileNotFoundError as err:
+        raise MissingModelFile(f"{err} (the pipeline folder {path.parent} is incomplete)") from None
+    except OSError as err:  # unreadable: permissions, a folder where a file should be, ...
+        raise ModelFileError(f"cannot read {path}: {err}") from None
+
+
+def check_value_fits(value, path: Path) -> None:
+    """Refuse a value network whose inputs are not the forecast chain's (e.g. a toy chain's)."""
+    from sadt.search.forecast_chain import ForecastChain
+
+    cfg = value.config
+    expected = {
+        "feature_dim": ForecastChain.VALUE_FEATURES,
+        "weight_dim": ForecastChain.VALUE_WEIGHTS,
+    }
+    for name, want in expected.items():
+        if getattr(cfg, name) != want:
+            raise ModelFileError(
+                f"{path / 'config.json'} has {name} {getattr(cfg, name)}, but forecasts give the "
+                f"value network {want}: it was not trained on a sadt forecaster"
+            )
+    if cfg.base_feature is not None and not 0 <= cfg.base_feature < cfg.feature_dim:
+        raise ModelFileError(
+            f"{path / 'config.json'} has base_feature {cfg.base_feature}, "
+            f"outside 0..{cfg.feature_dim - 1}"
+        )
 
 
 def _part(folder: Path, parts: dict, name: str) -> Path:
@@ -189,14 +276,35 @@ def push_pipeline(
     api = HfApi(token=token)
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(folder) if folder else save_pipeline(pipe, Path(tmp) / "pipeline")
-        api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
-        info = api.upload_folder(
-            repo_id=repo_id,
-            folder_path=str(source),
-            commit_message=commit_message,
-            repo_type="model",
-        )
+        try:
+            api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+            info = api.upload_folder(
+                repo_id=repo_id,
+                folder_path=str(source),
+                commit_message=commit_message,
+                repo_type="model",
+            )
+        except Exception as err:  # the network border; anything else is re-raised as is
+            mapped = hub_error(err, f"push to {repo_id}")
+            if mapped is err:
+                raise
+            raise mapped from None
     return str(getattr(info, "commit_url", info))
+
+
+def check_output_folder(path: str | Path) -> Path:
+    """``path`` as a folder to write, or one ValueError sentence saying why it cannot be."""
+    path = Path(path).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{path} is a file, not a folder: give a folder path for the output")
+    parent = path
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"{parent} is a file, so the folder {path} cannot be made under it")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{parent} is not writable: pick another output folder")
+    return path
 
 
 # -- the model card --------------------------------------------------------------------------------
@@ -216,6 +324,8 @@ def render_model_card(pipe, template: Path = TEMPLATE) -> str:
     if pipe.tslm is not None:
         describer = f"TSLM on {base}" if _is_hub_id(base) else "TSLM on an embedded tiny Llama"
     metrics = card.get("metrics", {})
+    if not metrics:  # an empty model-index is invalid metadata: the Hub refuses the README
+        text = re.sub(r"model-index:\n(?:.*\n)*?\{\{\s*model_index\s*\}\}\n", "", text)
     values = {
         "model_name": card.get("model_name", "sadt pipeline"),
         "base_model_line": f"base_model: {base}" if _is_hub_id(base) else "",
@@ -253,7 +363,7 @@ def _model_index(metrics: dict) -> str:
         ]
         for name, value in sorted(values.items()):
             lines += [f"    - type: {name}", f"      value: {value}"]
-    return "\n".join(lines) or "  []"
+    return "\n".join(lines)
 
 
 def _metrics_table(metrics: dict) -> str:

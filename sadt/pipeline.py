@@ -25,11 +25,13 @@ from sadt.search.chain import BudgetError
 from sadt.search.dts import TreeSearchConfig
 from sadt.search.forecast_chain import ForecastChain, method_branch_levels
 from sadt.series import Series, SeriesError, read_series
+from sadt.settings import checked
 from sadt.spectral import spec_w1
 
 QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 AMORTIZED = ("sadt", "sadt_smc")
 MAX_BUDGET = 100_000
+MAX_SEED = 2**32 - 1
 
 
 @dataclass
@@ -41,6 +43,29 @@ class SearchSettings:
     widen_c: float = 2.0
     widen_alpha: float = 0.7
     prior_visits: float = 16.0
+
+    def __post_init__(self) -> None:
+        """One sentence per bad setting: they come from a folder's config.json or a user."""
+        for name, low in (("branch_every", 1), ("batch", 0)):
+            value = getattr(self, name)
+            if not _is_whole(value) or value < low:
+                raise ValueError(
+                    f"search setting {name} must be a whole number >= {low}, got {value!r}"
+                )
+        checks = (
+            ("widen_c", lambda v: v > 0, "above 0"),
+            ("widen_alpha", lambda v: 0 < v < 1, "between 0 and 1 (exclusive)"),
+            ("prior_visits", lambda v: v >= 0, ">= 0"),
+        )
+        for name, ok, text in checks:
+            value = getattr(self, name)
+            if not _is_number(value) or not ok(value):
+                raise ValueError(f"search setting {name} must be a number {text}, got {value!r}")
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> SearchSettings:
+        """From config.json's ``search`` mapping: unknown keys and text numbers refused."""
+        return cls(**checked(cls, {} if d is None else d, "search"))
 
     def tree_config(self) -> TreeSearchConfig:
         return TreeSearchConfig(
@@ -194,7 +219,7 @@ class Pipeline:
         """
         series = _as_series(series)
         horizon = self.max_horizon if horizon is None else horizon
-        self._check(method, horizon, budget, gamma, band_weights, lam, num_samples)
+        self._check(method, horizon, budget, gamma, band_weights, lam, num_samples, seed)
         # DTS* searches where the reward is decided: new samples and the last few steps.
         levels = method_branch_levels(method, self.forecaster.config.num_steps)
         chain = ForecastChain(
@@ -272,42 +297,60 @@ class Pipeline:
             frames.append(out)
         return pd.concat(frames, ignore_index=True)
 
-    def _check(self, method, horizon, budget, gamma, band_weights, lam, num_samples) -> None:
+    def _check(self, method, horizon, budget, gamma, band_weights, lam, num_samples, seed) -> None:
         """Every parameter a user sets, checked here with one clear sentence each."""
         if method not in self.methods:
             hint = " (S-ADT methods need a value network)" if method in AMORTIZED else ""
             raise ValueError(
                 f"unknown method {method!r}{hint}; available: {', '.join(self.methods)}"
             )
-        if not isinstance(horizon, (int, np.integer)) or not 8 <= horizon <= self.max_horizon:
+        if not _is_whole(horizon) or not 8 <= horizon <= self.max_horizon:
             raise ValueError(
                 f"horizon must be a whole number from 8 to {self.max_horizon}, got {horizon}"
             )
         steps = self.forecaster.config.num_steps
-        if not isinstance(budget, (int, np.integer)) or not steps <= budget <= MAX_BUDGET:
+        if not _is_whole(budget) or not steps <= budget <= MAX_BUDGET:
             raise ValueError(
                 f"budget must be a whole number of denoiser calls from {steps} "
                 f"(one sample) to {MAX_BUDGET}, got {budget}"
             )
-        if not (np.isfinite(gamma) and 0 <= gamma <= 100):
-            raise ValueError(f"gamma must be between 0 and 100, got {gamma}")
-        if not (np.isfinite(lam) and 0 < lam <= 100):
-            raise ValueError(f"lam must be above 0 and at most 100, got {lam}")
-        if not isinstance(num_samples, (int, np.integer)) or not 1 <= num_samples <= 1000:
+        if not (_is_number(gamma) and 0 <= gamma <= 100):
+            raise ValueError(f"gamma must be a number between 0 and 100, got {gamma!r}")
+        if not (_is_number(lam) and 0 < lam <= 100):
+            raise ValueError(f"lam must be a number above 0 and at most 100, got {lam!r}")
+        if not _is_whole(num_samples) or not 1 <= num_samples <= 1000:
             raise ValueError(
-                f"num_samples must be a whole number from 1 to 1000, got {num_samples}"
+                f"num_samples must be a whole number from 1 to 1000, got {num_samples!r}"
             )
-        band = np.asarray(band_weights, dtype=float)
-        if (
-            band.shape != (3,)
-            or not np.all(np.isfinite(band))
-            or np.any(band < 0)
-            or not band.any()
-        ):
+        if not _is_whole(seed) or not 0 <= seed <= MAX_SEED:
+            raise ValueError(f"seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
+        band = _band(band_weights)
+        if band is None or band.shape != (3,) or np.any(band < 0) or not band.any():
             raise ValueError(
                 "band weights must be three numbers >= 0, not all zero: "
                 "set at least one band above 0"
             )
+
+
+def _is_number(value) -> bool:
+    """A real, finite number (not a bool, not text): what every numeric knob takes."""
+    return (
+        isinstance(value, (int, float, np.integer, np.floating))
+        and not isinstance(value, (bool, np.bool_))
+        and bool(np.isfinite(value))
+    )
+
+
+def _is_whole(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _band(weights) -> np.ndarray | None:
+    """Band weights as a float array, or None when they are not a flat run of numbers."""
+    if not isinstance(weights, (list, tuple, np.ndarray)):
+        return None
+    items = list(weights)
+    return np.asarray(items, dtype=float) if all(_is_number(w) for w in items) else None
 
 
 def _as_series(series, min_length: int | None = None) -> Series:

@@ -9,7 +9,9 @@ A saved TSLM is a folder:
                          (config.json, model.safetensors, tokenizer files)
 
 ``base_model`` is a Hub id, an absolute local path, or "llm" (the embedded folder).
-Only safetensors are read or written. Every error a user can cause names the file.
+Only safetensors are read or written. Every error a user can cause names the file and is
+a ``ModelFileError`` (a ValueError); a missing file is also a FileNotFoundError and a base
+LLM that cannot be loaded also an OSError, so older ``except`` clauses still catch them.
 
 mlx-lm reads a missing ``tie_word_embeddings`` as True and then silently drops an
 untied ``lm_head``; every LLM config written here states it explicitly, and loading
@@ -28,11 +30,40 @@ import mlx.core as mx
 import mlx.nn as nn
 from mlx.utils import tree_flatten
 
+from sadt.forecaster.files import ModelFileError
+
 FORMAT_VERSION = 1
 EMBEDDED_LLM = "llm"
 EMBED_LIMIT_BYTES = 64 * 1024 * 1024  # embed a local base LLM smaller than this by default
 _LLM_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 _DTYPES = {"float32": mx.float32, "float16": mx.float16, "bfloat16": mx.bfloat16}
+
+
+class MissingModelFile(ModelFileError, FileNotFoundError):
+    """A file or folder a saved model needs is not there."""
+
+
+class BaseLLMError(ModelFileError, OSError):
+    """The base LLM cannot be loaded (a broken local folder, or a Hub id out of reach)."""
+
+
+def check_safetensors(file: Path) -> None:
+    """Refuse a safetensors file whose header or data is cut short (names the file)."""
+    total = file.stat().st_size
+    try:
+        with open(file, "rb") as f:
+            (size,) = struct.unpack("<Q", f.read(8))
+            if 8 + size > total:
+                raise ValueError("its header runs past the end of the file")
+            header = json.loads(f.read(size))
+        tensors = [t for k, t in header.items() if k != "__metadata__"]
+        end = max((int(t["data_offsets"][1]) for t in tensors), default=0)
+    except (OSError, struct.error, ValueError, KeyError, TypeError, IndexError) as e:
+        raise ModelFileError(f"{file} is not a readable safetensors file: {e}") from None
+    if total < 8 + size + end:
+        raise ModelFileError(
+            f"{file} is truncated ({total} of {8 + size + end} bytes); copy or download it again"
+        )
 
 
 def safetensors_keys(file: Path) -> list[str]:
@@ -49,7 +80,7 @@ def check_tie_word_embeddings(folder: Path, config: dict) -> None:
         return
     for file in sorted(folder.glob("model*.safetensors")):
         if "lm_head.weight" in safetensors_keys(file):
-            raise ValueError(
+            raise ModelFileError(
                 f"{folder / 'config.json'} omits tie_word_embeddings but {file.name} holds an "
                 'lm_head: mlx-lm would silently drop it. Add "tie_word_embeddings": false.'
             )
@@ -79,14 +110,13 @@ def load_llm(base: str, dtype: str = "auto"):
 
     folder = Path(base)
     if folder.is_dir():
-        config_file = folder / "config.json"
-        if not config_file.exists():
-            raise FileNotFoundError(f"{config_file} not found: {base} is not an mlx-lm model.")
-        check_tie_word_embeddings(folder, _read_json(config_file))
+        check_llm_folder(folder)
+    elif folder.is_absolute() or folder.exists():
+        raise BaseLLMError(f"cannot load the base LLM {base!r}: there is no folder at {folder}")
     try:
         model, tokenizer = load(base)
     except Exception as e:  # the border: offline Hub, missing files, bad configs
-        raise OSError(
+        raise BaseLLMError(
             f"cannot load the base LLM {base!r} ({type(e).__name__}: {e}). Give a local "
             "folder in mlx-lm format, or a Hub id that is in the local cache when offline."
         ) from e
@@ -96,6 +126,22 @@ def load_llm(base: str, dtype: str = "auto"):
         model.set_dtype(_DTYPES[dtype])
     mx.eval(model.parameters())
     return model, tokenizer
+
+
+def check_llm_folder(folder: Path) -> None:
+    """A local base LLM folder's config and weights, checked before mlx-lm reads them."""
+    config_file = folder / "config.json"
+    if not config_file.exists():
+        raise MissingModelFile(f"{config_file} not found: {folder} is not an mlx-lm model.")
+    weights = sorted(folder.glob("model*.safetensors"))
+    if not weights:
+        raise MissingModelFile(f"{folder / 'model.safetensors'} not found: the base LLM's weights.")
+    try:
+        for file in weights:
+            check_safetensors(file)
+        check_tie_word_embeddings(folder, _read_json(config_file))
+    except ModelFileError as e:  # also an OSError, as load_llm's callers expect
+        raise BaseLLMError(f"cannot load the base LLM in {folder}: {e}") from None
 
 
 def save_tslm(tslm, path: str | Path, embed_llm: bool | None = None) -> Path:
@@ -133,27 +179,24 @@ def load_tslm(path: str | Path, base: str | Path | None = None):
     path = Path(path)
     config_file = path / "config.json"
     if not config_file.exists():
-        raise FileNotFoundError(
+        raise MissingModelFile(
             f"{config_file} not found: a saved TSLM folder holds config.json and "
             "model.safetensors (written by TSLM.save)."
         )
     raw = _read_json(config_file)
-    if raw.pop("sadt_class", None) != "TSLM":
-        raise ValueError(f"{config_file} is not a TSLM config (sadt_class is not 'TSLM').")
+    if not isinstance(raw, dict) or raw.pop("sadt_class", None) != "TSLM":
+        raise ModelFileError(f"{config_file} is not a TSLM config (sadt_class is not 'TSLM').")
     version = raw.pop("format_version", None)
     if version != FORMAT_VERSION:
-        raise ValueError(
+        raise ModelFileError(
             f"{config_file} has format_version {version!r}; this sadt reads {FORMAT_VERSION}."
         )
     raw.pop("tokenizer", None)  # always the base model's tokenizer
     try:
         config = TSLMConfig.from_dict(raw)
     except (TypeError, ValueError) as e:
-        raise ValueError(f"{config_file}: {e}") from e
-    if base is None:
-        embedded = path / config.base_model
-        base = embedded if not Path(config.base_model).is_absolute() and embedded.is_dir() else None
-        base = base or config.base_model
+        raise ModelFileError(f"{config_file}: {e}") from e
+    base = base or _saved_base(path, config.base_model, config_file)
     llm, tokenizer = load_llm(str(base), config.llm_dtype)
     tslm = TSLM(config, llm, tokenizer)
     tslm.base_path = str(base) if Path(base).is_dir() else None
@@ -162,14 +205,34 @@ def load_tslm(path: str | Path, base: str | Path | None = None):
     return tslm
 
 
+def _saved_base(path: Path, base_model: str, config_file: Path) -> str:
+    """The base LLM a saved TSLM names: its embedded folder, a local path, or a Hub id."""
+    if not isinstance(base_model, str) or not base_model:
+        raise ModelFileError(f"{config_file} names no base_model")
+    embedded = path / base_model
+    if not Path(base_model).is_absolute() and embedded.is_dir():
+        return str(embedded)
+    if base_model == EMBEDDED_LLM:  # not a Hub id: the folder should be here
+        raise MissingModelFile(
+            f"{embedded} is missing: {config_file} names the embedded base LLM "
+            f"{EMBEDDED_LLM!r}; copy the whole TSLM folder again"
+        )
+    if Path(base_model).is_absolute() and not Path(base_model).is_dir():
+        raise MissingModelFile(
+            f"{base_model} is missing: {config_file} names it as the base LLM folder; "
+            "restore it or pass another base"
+        )
+    return base_model
+
+
 def load_trainable(tslm, weights_file: Path, config_file: Path | None = None) -> None:
     """Load exactly the trainable arrays of ``tslm`` from ``weights_file`` (checked)."""
     if not weights_file.exists():
-        raise FileNotFoundError(f"{weights_file} not found: the TSLM's trained weights.")
+        raise MissingModelFile(f"{weights_file} not found: the TSLM's trained weights.")
     try:
         weights = mx.load(str(weights_file))
     except Exception as e:
-        raise ValueError(
+        raise ModelFileError(
             f"{weights_file} cannot be read as safetensors (truncated or corrupt?): {e}"
         ) from e
     against = f"the model built from {config_file}" if config_file else "the model"
@@ -182,13 +245,13 @@ def set_trainable(tslm, weights: dict, source: str, against: str = "the model") 
     missing = sorted(set(expected) - set(weights))
     unexpected = sorted(set(weights) - set(expected))
     if missing or unexpected:
-        raise ValueError(
+        raise ModelFileError(
             f"{source} does not match {against}: {len(missing)} arrays missing "
             f"(e.g. {missing[:2]}), {len(unexpected)} unexpected (e.g. {unexpected[:2]})."
         )
     for k, v in expected.items():
         if weights[k].shape != v.shape:
-            raise ValueError(
+            raise ModelFileError(
                 f"{source}: {k} has shape {tuple(weights[k].shape)}, {against} "
                 f"expects {tuple(v.shape)}."
             )
@@ -216,7 +279,7 @@ def _read_json(file: Path) -> dict:
     try:
         return json.loads(file.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{file} is not readable JSON: {e}") from e
+        raise ModelFileError(f"{file} is not readable JSON: {e}") from e
 
 
 def _atomic_write_text(file: Path, text: str) -> None:

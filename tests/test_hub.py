@@ -74,3 +74,47 @@ def test_cached_repo_loads_offline_and_uncached_gives_one_sentence(pipe, hub, mo
 def test_missing_repo_online_is_a_clear_error(hub):
     with pytest.raises(HubError, match="was not found on the Hub"):
         sadt.from_pretrained("fake-user/does-not-exist")
+
+
+def test_push_while_offline_is_one_sentence(pipe, hub, monkeypatch):
+    set_offline(monkeypatch, True)
+    with pytest.raises(HubError, match=r"cannot push to fake-user/sadt-test: offline mode is on"):
+        pipe.push_to_hub(REPO, token="test-token")
+    assert REPO not in hub.repo_ids()
+
+
+def test_push_to_an_unreachable_hub_is_one_sentence(pipe, hub):
+    with hub.unreachable(), pytest.raises(HubError, match="the Hub cannot be reached"):
+        pipe.push_to_hub(REPO, token="test-token")
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [(401, r"needs a valid token \(HTTP 401\); log in with `hf auth login` or set HF_TOKEN"),
+     (503, r"the Hub answered HTTP 503")],
+)  # fmt: skip
+def test_hub_http_errors_on_push_are_one_sentence(pipe, hub, status, message):
+    hub.force_status = status
+    with pytest.raises(HubError, match=message):
+        pipe.push_to_hub(REPO, token="test-token")
+
+
+def test_train_push_offline_keeps_the_folder_and_says_so(pipe, hub, monkeypatch, tmp_path, capsys):
+    from train import push
+
+    parts = tmp_path / "parts"
+    pipe.save_pretrained(parts)
+    out = tmp_path / "out"
+    set_offline(monkeypatch, True)
+    args = [f"--{name}={parts / name}" for name in ("forecaster", "tslm", "value")]
+    assert push.main([*args, "--out", str(out), "--repo", REPO]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: cannot push to fake-user/sadt-test: offline mode is on")
+    assert err.endswith(f"the model folder was written to {out}")
+    assert (out / "config.json").is_file()
+
+    set_offline(monkeypatch, False)
+    assert push.main([*args, "--out", str(out), "--repo", REPO]) == 0
+    readme = hub.files(REPO)["README.md"].decode()
+    assert "\n# sadt-test\n" in readme  # named after the repo, not "sadt-tiny"
+    assert "model-index" not in yaml.safe_load(readme.split("---")[1])  # no --metrics given

@@ -13,6 +13,7 @@ import sadt
 from sadt import cli
 from sadt.forecaster.files import ModelFileError
 from sadt.hub import HubError, load_pipeline
+from sadt.pipeline import SearchSettings
 from sadt.search.forecast_chain import late_branching
 
 
@@ -77,11 +78,18 @@ def test_progress_reports_fractions(pipe, csv):
         ({"horizon": 3}, "horizon must be"),
         ({"budget": 2}, "budget must be a whole number of denoiser calls from 6"),
         ({"budget": 10**9}, "budget must be"),
-        ({"gamma": -1.0}, "gamma must be between 0 and 100"),
-        ({"lam": 0.0}, "lam must be above 0"),
+        ({"gamma": -1.0}, "gamma must be a number between 0 and 100"),
+        ({"gamma": "1"}, "gamma must be a number between 0 and 100, got '1'"),
+        ({"lam": 0.0}, "lam must be a number above 0"),
+        ({"lam": "3"}, "lam must be a number above 0 and at most 100, got '3'"),
+        ({"lam": None}, "lam must be a number"),
         ({"num_samples": 0}, "num_samples must be"),
+        ({"seed": -1}, "seed must be a whole number from 0"),
+        ({"seed": 1.5}, "seed must be a whole number"),
         ({"band_weights": (0, 0, 0)}, "band weights must be three numbers"),
         ({"band_weights": (1, 2)}, "band weights"),
+        ({"band_weights": ("1", 1, 1)}, "band weights must be three numbers"),
+        ({"band_weights": "abc"}, "band weights must be three numbers"),
     ],
 )
 def test_bad_parameters_get_one_clear_sentence(pipe, csv, kwargs, message):
@@ -251,3 +259,89 @@ def test_dts_star_searches_on_late_branching_levels(pipe, csv):
     # "depth" counts branching levels: S, 3, 2, 0 here; every step but the noiseless 1 there.
     assert star.stats["depth"] == len(late_branching(steps)) == 4
     assert dts.stats["depth"] == steps
+
+
+@pytest.mark.parametrize(
+    ("search", "message"),
+    [
+        ({"batch": "big"}, "search setting batch must be a number, not 'big'"),
+        ({"bach": 16}, r"unknown search settings \['bach'\]"),
+        ({"batch": -2}, "batch must be a whole number >= 0"),
+        ({"batch": True}, "batch must be a whole number"),
+        ({"widen_alpha": 1.5}, "widen_alpha must be a number between 0 and 1"),
+        ({"prior_visits": None}, "prior_visits must be a number"),
+        ({"branch_every": 99}, "branch_every must be at most the forecaster's 6 steps"),
+        ([16], "search settings must be a mapping"),
+    ],
+)
+def test_search_settings_in_config_json_are_checked(saved, tmp_path, search, message):
+    def rewrite(folder):
+        config = json.loads((folder / "config.json").read_text())
+        config["search"] = search
+        (folder / "config.json").write_text(json.dumps(config))
+
+    with pytest.raises(ModelFileError, match=f"config.json: .*{message}"):
+        load_pipeline(_broken(saved, tmp_path, rewrite))
+
+
+def test_search_settings_in_text_form_still_load(saved, tmp_path):
+    def rewrite(folder):  # YAML 1.1 and hand edits write numbers as text: same rule as training
+        config = json.loads((folder / "config.json").read_text())
+        config["search"] = {"batch": "16", "widen_c": "1.5"}
+        (folder / "config.json").write_text(json.dumps(config))
+
+    search = load_pipeline(_broken(saved, tmp_path, rewrite)).search
+    assert (search.batch, search.widen_c) == (16, 1.5)
+
+
+def test_search_settings_refuse_bad_values_in_python():
+    with pytest.raises(ValueError, match="search setting branch_every must be a whole number"):
+        SearchSettings(branch_every=0)
+
+
+def test_truncated_embedded_llm_is_a_model_file_error_naming_it(saved, tmp_path):
+    def truncate(folder):
+        weights = folder / "tslm" / "llm" / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[:5000])
+
+    folder = _broken(saved, tmp_path, truncate)
+    with pytest.raises(ModelFileError, match="tslm/llm/model.safetensors is truncated") as err:
+        load_pipeline(folder)
+    assert isinstance(err.value, OSError)  # callers that caught the old OSError still do
+    assert load_pipeline(folder, describer=False).tslm is None  # forecasting does not need it
+
+
+def test_missing_embedded_llm_is_named_not_looked_up_on_the_hub(saved, tmp_path):
+    folder = _broken(saved, tmp_path, lambda f: shutil.rmtree(f / "tslm" / "llm"))
+    with pytest.raises(ModelFileError, match=r"tslm/llm is missing") as err:
+        load_pipeline(folder)
+    assert "LocalEntryNotFoundError" not in str(err.value)
+
+
+def test_missing_value_weights_are_a_model_file_error(saved, tmp_path):
+    folder = _broken(saved, tmp_path, lambda f: (f / "value" / "model.safetensors").unlink())
+    with pytest.raises(ModelFileError, match="value/model.safetensors"):
+        load_pipeline(folder)
+
+
+def test_value_network_for_other_inputs_is_refused(saved, tmp_path):
+    from sadt.value import ValueConfig, ValueNetwork
+
+    def replace_value(folder):  # a consistent folder, shaped for a toy chain
+        shutil.rmtree(folder / "value")
+        ValueNetwork(ValueConfig(feature_dim=3, weight_dim=2, hidden=8)).save(folder / "value")
+
+    with pytest.raises(ModelFileError, match="value/config.json has feature_dim 3"):
+        load_pipeline(_broken(saved, tmp_path, replace_value))
+
+
+def test_a_card_without_metrics_is_valid_hub_metadata(pipe):
+    import yaml
+
+    from sadt.hub import render_model_card
+    from sadt.pipeline import Pipeline
+
+    bare = Pipeline(pipe.forecaster, card={"model_name": "bare"})
+    front = yaml.safe_load(render_model_card(bare).split("---")[1])
+    assert "model-index" not in front and front["library_name"] == "mlx"
+    assert "(not measured yet)" in render_model_card(bare)

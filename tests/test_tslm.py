@@ -15,8 +15,10 @@ import numpy as np
 import pytest
 from mlx.utils import tree_flatten
 
+from sadt.forecaster.files import ModelFileError
 from sadt.patch_encoder import PatchEncoderConfig
 from sadt.tslm import TSLM, LoRAConfig, TSLMConfig, answer_loss
+from sadt.tslm_io import BaseLLMError, MissingModelFile
 from sadt.tslm_prompt import collate, format_number
 from train.tiny_llama import TinyLlamaConfig, build, quantize
 
@@ -270,17 +272,17 @@ def test_tie_word_embeddings_is_explicit_in_saved_configs(llm_dir, tmp_path):
 
 
 def test_load_errors_name_the_file(llm_dir, tmp_path):
-    with pytest.raises(FileNotFoundError, match="config.json"):
+    with pytest.raises(MissingModelFile, match="config.json"):  # also a FileNotFoundError
         TSLM.load(tmp_path / "nothing")
     tslm = make_tslm(llm_dir)
     folder = tslm.save(tmp_path / "d")
     weights = folder / "model.safetensors"
     data = weights.read_bytes()
     weights.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ValueError, match=r"model\.safetensors cannot be read"):
+    with pytest.raises(ModelFileError, match=r"model\.safetensors cannot be read"):
         TSLM.load(folder)
     weights.unlink()
-    with pytest.raises(FileNotFoundError, match=r"model\.safetensors"):
+    with pytest.raises(MissingModelFile, match=r"model\.safetensors"):
         TSLM.load(folder)
     weights.write_bytes(data)
     config = json.loads((folder / "config.json").read_text())
@@ -315,3 +317,33 @@ def test_a_fused_describer_saves_its_adapters_and_reloads_identically(llm_dir, t
     assert TSLM.load(tmp_path / "second").describe(series, max_tokens=6) == fused.describe(
         series, max_tokens=6
     )
+
+
+def test_a_broken_base_llm_names_its_file(llm_dir, tmp_path):
+    import shutil
+
+    base = tmp_path / "base"
+    shutil.copytree(llm_dir, base)
+    weights = base / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) - 100])
+    with pytest.raises(BaseLLMError, match=r"base/model\.safetensors is truncated") as err:
+        make_tslm(base)
+    assert isinstance(err.value, ValueError) and isinstance(err.value, OSError)
+    weights.write_bytes(data[:4])  # not even a header
+    with pytest.raises(BaseLLMError, match=r"model\.safetensors is not a readable safetensors"):
+        make_tslm(base)
+    weights.unlink()
+    with pytest.raises(MissingModelFile, match=r"base/model\.safetensors not found"):
+        make_tslm(base)
+    with pytest.raises(BaseLLMError, match="there is no folder at /no/such/llm"):
+        make_tslm("/no/such/llm")
+
+
+def test_a_missing_embedded_llm_is_named_not_fetched(llm_dir, tmp_path):
+    import shutil
+
+    folder = make_tslm(llm_dir).save(tmp_path / "d", embed_llm=True)
+    shutil.rmtree(folder / "llm")
+    with pytest.raises(MissingModelFile, match=r"d/llm is missing: .*config\.json names"):
+        TSLM.load(folder)

@@ -39,10 +39,17 @@ import mlx.nn as nn
 import mlx.optimizers as optim
 import numpy as np
 
+from sadt.hub import check_output_folder
+from sadt.settings import checked
 from sadt.tslm_io import save_llm_weights, write_llm_config
 
 SPECIAL_TOKENS = ("<pad>", "<s>", "</s>")  # ids 0, 1, 2
 PAD, BOS, EOS = 0, 1, 2
+MIN_VOCAB = 256 + len(SPECIAL_TOKENS)  # byte-level BPE always keeps every byte
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass
@@ -59,9 +66,42 @@ class TinyLlamaConfig:
     rope_theta: float = 10000.0
     tie_word_embeddings: bool = True
 
+    def __post_init__(self) -> None:
+        """Refuse a shape mlx-lm would only reject later, at load or at the first step."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type == "int" and (not _is_int(value) or value < 1):
+                raise ValueError(f"{f.name} must be a whole number >= 1, got {value!r}")
+        if self.vocab_size < MIN_VOCAB:
+            raise ValueError(
+                f"vocab_size must be at least {MIN_VOCAB} (256 bytes + "
+                f"{len(SPECIAL_TOKENS)} special tokens), got {self.vocab_size}"
+            )
+        heads, kv = self.num_attention_heads, self.num_key_value_heads
+        if self.hidden_size % heads or (self.hidden_size // heads) % 2:
+            raise ValueError(
+                f"hidden_size {self.hidden_size} must split into {heads} attention heads "
+                "of an even size (RoPE rotates pairs), e.g. a multiple of "
+                f"{2 * heads}"
+            )
+        if heads % kv:
+            raise ValueError(
+                f"num_attention_heads {heads} must be a multiple of num_key_value_heads {kv}"
+            )
+        theta = self.rope_theta
+        if isinstance(theta, bool) or not isinstance(theta, (int, float)) or not theta > 0:
+            raise ValueError(f"rope_theta must be a number above 0, got {theta!r}")
+        if not math.isfinite(theta):
+            raise ValueError(f"rope_theta must be finite, got {theta!r}")
+        if not isinstance(self.tie_word_embeddings, bool):
+            raise ValueError(
+                f"tie_word_embeddings must be true or false, got {self.tie_word_embeddings!r}"
+            )
+
     @classmethod
     def from_dict(cls, d: dict) -> TinyLlamaConfig:
-        return cls(**{k: v for k, v in d.items() if k in {f.name for f in fields(cls)}})
+        """From user JSON: unknown keys are refused (a typo would silently be the default)."""
+        return cls(**checked(cls, d, "tiny Llama"))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -151,7 +191,13 @@ def quantize(src: str | Path, dst: str | Path, bits: int = 4, group_size: int = 
 
 
 def token_batches(ids: list[list[int]], batch_size: int, seed: int):
-    """Endless (inputs (B, T), targets (B, T), mask (B, T)) batches, pad at the end only."""
+    """Endless (inputs (B, T), targets (B, T), mask (B, T)) batches, pad at the end only.
+
+    A corpus smaller than ``batch_size`` gives batches of all its texts (B = len(ids)).
+    """
+    if not ids:
+        raise ValueError("no texts to pretrain on")
+    batch_size = min(batch_size, len(ids))
     rng = np.random.default_rng(seed)
     while True:
         order = rng.permutation(len(ids))
@@ -228,14 +274,53 @@ def corpus(n: int, seed: int) -> list[str]:
     return [text_of_example(e) for e in synthetic_examples(n, seed, tasks=("caption", "mcq"))]
 
 
+def _at_least(low: int):
+    """argparse type: a whole number >= ``low`` (argparse names the flag, exit code 2)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be a whole number >= {low}, not {text!r}")
+        return value
+
+    return parse
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a number above 0, not {text!r}")
+    return value
+
+
+def _usage_error(message: str) -> int:
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="output folder (Hugging Face layout)")
-    parser.add_argument("--texts", type=int, default=20000, help="corpus size (examples)")
-    parser.add_argument("--steps", type=int, default=600, help="pretraining steps (0: none)")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=2e-3)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--texts", type=_at_least(1), default=20000, help="corpus size (examples, >= 1)"
+    )
+    parser.add_argument(
+        "--steps", type=_at_least(0), default=600, help="pretraining steps (0: none)"
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=_at_least(1),
+        default=32,
+        help="texts per step (a smaller corpus: all of it)",
+    )
+    parser.add_argument("--learning-rate", type=_positive, default=2e-3)
+    parser.add_argument("--seed", type=_at_least(0), default=0)
     parser.add_argument(
         "--model",
         default="{}",
@@ -243,10 +328,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        config = TinyLlamaConfig(**json.loads(args.model))
-    except (TypeError, ValueError) as e:
-        print(f"--model must be a JSON object of TinyLlamaConfig fields: {e}", file=sys.stderr)
-        return 2
+        config = TinyLlamaConfig.from_dict(json.loads(args.model))
+    except json.JSONDecodeError as e:
+        return _usage_error(f"--model must be a JSON object of TinyLlamaConfig fields ({e})")
+    except ValueError as e:
+        return _usage_error(f"--model: {e}")
+    try:
+        check_output_folder(args.out)
+    except ValueError as e:
+        return _usage_error(f"--out: {e}")
     tic = time.perf_counter()
     # Held-out seeds for evaluation are far from these (see bench/describe_eval.py).
     texts = corpus(args.texts, args.seed + 1_000)

@@ -1,0 +1,192 @@
+"""The command lines (`sadt`, `python -m train.push`): user mistakes are one sentence and
+exit code 2, found before the work is done; nothing is written where it should not be."""
+
+import json
+import shutil
+
+import mlx.core as mx
+import pytest
+from tiny_models import hourly_csv, tiny_forecaster, tiny_pipeline
+
+from sadt import cli
+from train import push
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("saved") / "pipeline"
+    tiny_pipeline(tmp_path_factory.mktemp("parts")).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def csv(tmp_path):
+    return hourly_csv(tmp_path / "load.csv")
+
+
+def _error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err  # one line, no traceback
+    return err
+
+
+def _forecast(csv, saved, *args):
+    return cli.main(["forecast", str(csv), "--model", str(saved), "--budget", "60", *args])
+
+
+def test_forecast_out_in_a_missing_folder_is_refused(saved, csv, tmp_path, capsys):
+    out = tmp_path / "no" / "dir" / "fc.csv"
+    assert _forecast(csv, saved, "--out", str(out)) == 2
+    assert f"the folder {out.parent} does not exist" in _error(capsys)
+    assert not out.parent.exists()
+
+
+def test_forecast_out_that_is_a_folder_is_refused(saved, csv, tmp_path, capsys):
+    assert _forecast(csv, saved, "--out", str(tmp_path)) == 2
+    assert "is a folder; give a file name" in _error(capsys)
+
+
+def test_negative_seed_names_the_flag(saved, csv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        _forecast(csv, saved, "--seed", "-1")
+    assert exit_.value.code == 2
+    assert "argument --seed: must be a whole number >= 0" in capsys.readouterr().err
+
+
+def test_forecast_help_lists_the_methods_and_the_horizon_default(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["forecast", "--help"])
+    assert exit_.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for method in ("ancestral", "best_of_n", "smc", "dts_star", "sadt", "sadt_smc"):
+        assert method in text
+    assert "default: that maximum" in text
+
+
+def _copy(saved, tmp_path, breaker):
+    folder = tmp_path / "broken"
+    shutil.copytree(saved, folder)
+    breaker(folder)
+    return folder
+
+
+def _truncate_llm(folder):
+    weights = folder / "tslm" / "llm" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:5000])
+
+
+def test_describe_with_a_truncated_base_llm_is_one_sentence(saved, csv, tmp_path, capsys):
+    folder = _copy(saved, tmp_path, _truncate_llm)
+    assert cli.main(["describe", str(csv), "--model", str(folder)]) == 2
+    assert "tslm/llm/model.safetensors is truncated" in _error(capsys)
+
+
+def test_describe_with_a_missing_base_llm_names_the_folder(saved, csv, tmp_path, capsys):
+    folder = _copy(saved, tmp_path, lambda f: shutil.rmtree(f / "tslm" / "llm"))
+    assert cli.main(["describe", str(csv), "--model", str(folder)]) == 2
+    err = _error(capsys)
+    assert f"{folder}/tslm/llm is missing" in err and "LocalEntryNotFound" not in err
+
+
+# -- train.push -------------------------------------------------------------------------------
+def _push(saved, *args, parts=("forecaster", "tslm", "value")):
+    return push.main([*(f"--{name}={saved / name}" for name in parts), *args])
+
+
+def test_push_refuses_an_existing_file_as_out(saved, tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("mine")
+    assert _push(saved, "--out", str(taken)) == 2
+    assert "is a file, not a folder" in _error(capsys)
+    assert taken.read_text() == "mine"
+
+
+def test_push_with_a_broken_describer_is_one_sentence(saved, tmp_path, capsys):
+    folder = _copy(saved, tmp_path, lambda f: shutil.rmtree(f / "tslm" / "llm"))
+    assert _push(folder, "--out", str(tmp_path / "out")) == 2
+    assert "tslm/llm is missing" in _error(capsys)
+    assert not (tmp_path / "out").exists()
+
+
+def _value_trained_for(saved, tmp_path, forecaster: str):
+    """A value folder as train.value leaves it: the network plus its training checkpoint."""
+    value = tmp_path / "value"
+    shutil.copytree(saved / "value", value)
+    meta = {"step": 1, "config": {"forecaster": forecaster}}
+    mx.save_safetensors(
+        str(value / "checkpoint.safetensors"), {"model.x": mx.zeros(1)}, {"sadt": json.dumps(meta)}
+    )
+    return value
+
+
+def test_push_refuses_a_value_network_trained_for_another_forecaster(saved, tmp_path, capsys):
+    other = tiny_forecaster(seed=7).save(tmp_path / "other-forecaster")
+    value = _value_trained_for(saved, tmp_path, str(other))
+    out = tmp_path / "out"
+    args = [f"--value={value}", "--out", str(out)]
+    assert _push(saved, *args, parts=("forecaster",)) == 2
+    assert f"was trained for the forecaster in {other}, not" in _error(capsys)
+    assert not out.exists()
+    assert push.main([f"--forecaster={other}", *args]) == 0  # its own forecaster is fine
+
+
+def test_push_accepts_a_copy_of_the_forecaster_the_value_network_names(saved, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(saved / "forecaster", copy)
+    value = _value_trained_for(saved, tmp_path, str(copy))
+    assert (
+        _push(saved, f"--value={value}", "--out", str(tmp_path / "o"), parts=("forecaster",)) == 0
+    )
+
+
+def test_push_refuses_a_toy_chain_value_network(saved, tmp_path, capsys):
+    value = _value_trained_for(saved, tmp_path, "toy-1d")
+    assert (
+        _push(saved, f"--value={value}", "--out", str(tmp_path / "o"), parts=("forecaster",)) == 2
+    )
+    assert "toy-1d toy chain" in _error(capsys)
+
+
+def test_push_notes_when_the_forecaster_cannot_be_checked(saved, tmp_path, capsys):
+    assert _push(saved, "--out", str(tmp_path / "o")) == 0
+    assert "only its input sizes were checked" in capsys.readouterr().err
+
+
+def _results(tmp_path, model: str):
+    folder = tmp_path / "results"
+    folder.mkdir(parents=True)
+    rows = [{"method": "sadt diffusion", "crps": 0.31234567, "mse": 0.4, "mae": 0.5}]
+    record = {"benchmark": "B1", "model": model, "rows": rows}
+    (folder / "forecast_etth1.json").write_text(json.dumps(record))
+    return folder
+
+
+def _card(out) -> dict:
+    return json.loads((out / "config.json").read_text())["card"]
+
+
+def test_push_card_has_no_metrics_unless_asked(saved, tmp_path):
+    out = tmp_path / "my-model"
+    assert _push(saved, "--out", str(out)) == 0
+    card = _card(out)
+    assert card["metrics"] == {} and card["model_name"] == "my-model"  # not "sadt-tiny"
+    assert "(not measured yet)" in (out / "README.md").read_text()
+
+
+def test_push_card_takes_only_metrics_measured_on_this_forecaster(saved, tmp_path, capsys):
+    mine = _results(tmp_path / "a", str(saved / "forecaster"))
+    out = tmp_path / "out"
+    assert _push(saved, "--out", str(out), "--metrics", str(mine)) == 0
+    assert _card(out)["metrics"] == {"ETTh1": {"crps": 0.3123, "mse": 0.4, "mae": 0.5}}
+
+    theirs = _results(tmp_path / "b", "checkpoints/some-other-forecaster")
+    assert _push(saved, "--out", str(out), "--metrics", str(theirs)) == 0
+    assert _card(out)["metrics"] == {}
+    assert "skip forecast_etth1.json (measured 'checkpoints/some-other-forecaster'" in (
+        capsys.readouterr().err
+    )
+
+
+def test_push_metrics_must_be_a_folder(saved, tmp_path, capsys):
+    assert _push(saved, "--out", str(tmp_path / "o"), "--metrics", str(tmp_path / "nope")) == 2
+    assert "is not a folder of benchmark JSONs" in _error(capsys)
