@@ -3,6 +3,8 @@
 Every config class builds through ``checked(cls, d, what)``: an unknown key is an error
 that lists the known ones, and a number written as text becomes a number (YAML 1.1 reads
 ``3e-4`` or ``1e-06`` as a string, which would otherwise fail deep inside training).
+The bound checks below (``at_least``, ``positive``, ``fraction``, ``number_list``) are what
+the configs' ``__post_init__`` use, so every out-of-range value is caught the same way.
 """
 
 from __future__ import annotations
@@ -39,3 +41,65 @@ def _number(kind, value, where: str):
             raise ValueError(f"{where} must be a whole number, not {value!r}")
         return int(number)
     return number
+
+
+# -- bounds -----------------------------------------------------------------------------------
+# Config dataclasses call these from ``__post_init__``: a bad value is one sentence naming the
+# setting when the config is built, not a crash (a modulo by zero, a log of 0) deep inside a run.
+# ``where`` prefixes the name (e.g. "stage 'mcq': "); None values are unset and pass.
+
+
+def at_least(config, minimum, *names: str, where: str = "") -> None:
+    """Every setting in ``names`` is a number >= ``minimum``."""
+    for name in names:
+        value = _value(config, name, where)
+        if value is not None and value < minimum:
+            raise ValueError(f"{where}{name} must be >= {minimum}, not {value!r}")
+
+
+def positive(config, *names: str, where: str = "") -> None:
+    """Every setting in ``names`` is a number > 0."""
+    for name in names:
+        value = _value(config, name, where)
+        if value is not None and value <= 0:
+            raise ValueError(f"{where}{name} must be > 0, not {value!r}")
+
+
+def fraction(config, *names: str, where: str = "", open_interval: bool = False) -> None:
+    """Every setting in ``names`` lies in [0, 1] (in (0, 1) with ``open_interval``)."""
+    for name in names:
+        value = _value(config, name, where)
+        if value is None:
+            continue
+        inside = 0 < value < 1 if open_interval else 0 <= value <= 1
+        if not inside:
+            bounds = "> 0 and < 1" if open_interval else "between 0 and 1"
+            raise ValueError(f"{where}{name} must be {bounds}, not {value!r}")
+
+
+def _value(config, name: str, where: str):
+    value = getattr(config, name)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise ValueError(f"{where}{name} must be a number, not {value!r}")
+    return value
+
+
+def number_list(value, kind, where: str, example: str, minimum=None, length=None) -> list:
+    """``value`` as a list of ``kind`` (int or float) numbers, each >= ``minimum`` and
+    ``length`` of them when given; anything else (a bare number where a list belongs, a word)
+    is one sentence that shows ``example``."""
+    noun = "whole numbers" if kind is int else "numbers"
+    noun = noun if minimum is None else f"{noun} >= {minimum}"
+    count = "" if length is None else f"{length} "
+    problem = ValueError(f"{where} must be a list of {count}{noun}, e.g. {example}, not {value!r}")
+    if not isinstance(value, (list, tuple)) or not value or any(isinstance(v, bool) for v in value):
+        raise problem
+    try:
+        numbers = [_number(kind, v, where) for v in value]
+    except ValueError:
+        raise problem from None
+    if (length is not None and len(numbers) != length) or (
+        minimum is not None and min(numbers) < minimum
+    ):
+        raise problem
+    return numbers

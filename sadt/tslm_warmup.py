@@ -11,7 +11,8 @@ stated right more often than the prompt text alone manages (mean attribute accur
 
 A throwaway ``AttributeHead`` (mean of the encoder's real tokens -> one linear layer)
 reads the encoder during warm-up and is never saved; the TSLM keeps the encoder.
-Every batch and random state is a function of (seed, step), like the curriculum's.
+Every batch and random state is a function of (seed, step), like the curriculum's, so a
+warm-up resumed from ``EncoderWarmup.state()`` continues exactly (train/tslm.py does).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import mlx.nn as nn
 import mlx.optimizers as optim
 import numpy as np
 from mlx.nn.utils import average_gradients
+from mlx.utils import tree_flatten, tree_unflatten
 
 from sadt.patch_encoder import pad_to_patches
 from sadt.tslm_data import ATTRIBUTE_NAMES, attribute_batch, attribute_classes
@@ -57,6 +59,129 @@ class AttributeHead(nn.Module):
         return self.linear((features * m).sum(axis=1) / m.sum(axis=1))
 
 
+class EncoderWarmup:
+    """The warm-up in resumable pieces: ``train(until)`` runs steps, ``state()`` /
+    ``load_state()`` hold what a resumed warm-up needs besides the encoder (the TSLM's own
+    weights, checkpointed with it): the head, the optimizer and the step.
+
+    Data-parallel ranks pass ``shard``, their rows of each (global) batch: equal shares,
+    so the mean of the ranks' gradients (``average_gradients``) is the global batch's.
+    """
+
+    def __init__(
+        self,
+        tslm,
+        steps: int,
+        batch_size: int = 32,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 0.01,
+        seed: int = 0,
+        synthetic: dict | None = None,
+        shard: slice = slice(None),
+    ) -> None:
+        from sadt.synthetic import SyntheticConfig
+
+        self.tslm, self.steps, self.batch_size = tslm, steps, batch_size
+        self.seed, self.shard = seed, shard
+        self.synthetic = SyntheticConfig.from_dict(synthetic or {})
+        classes = attribute_classes(tuple(self.synthetic.periods))
+        self.edges = list(zip(np.cumsum((0, *classes))[:-1], np.cumsum(classes), strict=True))
+        self.model = AttributeHead(tslm.encoder, classes)
+        schedule = warmup_cosine(learning_rate, steps // 20, steps)
+        self.optimizer = optim.AdamW(learning_rate=schedule, weight_decay=weight_decay)
+        self.step = 0
+        self.losses: list[float] = []
+        self._compiled = None
+
+    # -- state ------------------------------------------------------------------------------
+    def state(self) -> dict[str, mx.array]:
+        """The head's weights and the optimizer's state (flat names)."""
+        arrays = {f"head.{k}": v for k, v in tree_flatten(self.model.linear.parameters())}
+        return arrays | {f"optimizer.{k}": v for k, v in tree_flatten(self.optimizer.state)}
+
+    def load_state(self, arrays: dict[str, mx.array], step: int) -> None:
+        """Continue after ``step`` from ``state()``'s arrays (the encoder is set elsewhere)."""
+        head = [(k.removeprefix("head."), v) for k, v in arrays.items() if k.startswith("head.")]
+        expected = dict(tree_flatten(self.model.linear.parameters()))
+        if {k: v.shape for k, v in head} != {k: v.shape for k, v in expected.items()}:
+            raise ValueError("the saved warm-up head does not fit this encoder and synthetic data")
+        self.model.linear.update(tree_unflatten(head))
+        opt = [(k[len("optimizer.") :], v) for k, v in arrays.items() if k.startswith("optimizer.")]
+        self.optimizer.state = tree_unflatten(opt)
+        self.step, self._compiled = step, None  # the compiled step must hold the new state
+
+    # -- training ---------------------------------------------------------------------------
+    def _loss(self, model, series, mask, targets):
+        logits = model(series, mask)
+        losses = [
+            nn.losses.cross_entropy(logits[:, a:b], targets[:, i]).mean()
+            for i, (a, b) in enumerate(self.edges)
+        ]
+        return sum(losses) / len(losses)
+
+    def _build(self):
+        model, optimizer = self.model, self.optimizer
+        loss_and_grad = nn.value_and_grad(model, self._loss)
+        state = [model.state, optimizer.state, mx.random.state]
+
+        @partial(mx.compile, inputs=state, outputs=state)
+        def step(series, mask, targets):
+            loss, grads = loss_and_grad(model, series, mask, targets)
+            optimizer.update(model, average_gradients(grads))
+            return loss
+
+        return step, state
+
+    def _arrays(self, values: list) -> tuple[mx.array, mx.array]:
+        tslm = self.tslm
+        rows = [pad_to_patches(tslm.prompts.view(v).values, tslm.config.encoder) for v in values]
+        series = mx.array(np.stack(rows))  # one length per batch: no padding
+        return series, mx.ones(series.shape, dtype=mx.bool_)
+
+    def train(self, until: int, should_stop=None, report_every: int = 100, verbose=True) -> bool:
+        """Run steps up to ``until``; True when ``should_stop(step)``, asked after every step
+        (on every rank), ended them early."""
+        self._compiled = self._compiled or self._build()
+        step_fn, state = self._compiled
+        self.tslm.train()
+        tic, first = time.perf_counter(), self.step
+        while self.step < min(until, self.steps):
+            k = self.step
+            values, targets = attribute_batch(self.seed, k, self.batch_size, self.synthetic)
+            values, targets = values[self.shard], targets[self.shard]
+            mx.random.seed(step_seed(self.seed, WARMUP_STREAM, k))
+            loss = step_fn(*self._arrays(values), mx.array(targets))
+            mx.eval(state, loss)
+            self.losses.append(loss.item())
+            self.step = k + 1
+            if verbose and (self.step % report_every == 0 or self.step == self.steps):
+                rate = (self.step - first) / (time.perf_counter() - tic)
+                print(f"[encoder warm-up {self.step}/{self.steps}] loss "
+                      f"{np.mean(self.losses[-50:]):.3f} it/s {rate:.2f}", flush=True)  # fmt: skip
+            if should_stop is not None and should_stop(self.step):
+                return True
+        return False
+
+    def accuracy(self, verbose: bool = True) -> dict:
+        """Held-out accuracy of every attribute (batches of another seed)."""
+        self.tslm.eval()
+        hits = []
+        for k in range(4):
+            values, targets = attribute_batch(self.seed + 1, 10_000 + k, 64, self.synthetic)
+            logits = self.model(*self._arrays(values))
+            hits.append([
+                (mx.argmax(logits[:, a:b], axis=1) == mx.array(targets[:, i])).tolist()
+                for i, (a, b) in enumerate(self.edges)
+            ])  # fmt: skip
+        accuracy = {
+            name: float(np.mean([h[i] for h in hits])) for i, name in enumerate(ATTRIBUTE_NAMES)
+        }
+        if verbose:
+            print("[encoder warm-up] held-out accuracy " + " ".join(
+            f"{k} {v:.2f}" for k, v in accuracy.items()), flush=True)  # fmt: skip
+        return accuracy
+
+
 def warm_up_encoder(
     tslm,
     steps: int,
@@ -69,68 +194,10 @@ def warm_up_encoder(
     shard: slice = slice(None),
     verbose: bool = True,
 ) -> dict:
-    """Train ``tslm.encoder`` to classify the attributes; returns held-out accuracy each.
-
-    Data-parallel ranks pass ``shard``, their rows of each (global) batch: equal shares,
-    so the mean of the ranks' gradients (``average_gradients``) is the global batch's.
-    """
-    from sadt.synthetic import SyntheticConfig
-
-    config = SyntheticConfig.from_dict(synthetic or {})
-    classes = attribute_classes(tuple(config.periods))
-    edges = list(zip(np.cumsum((0, *classes))[:-1], np.cumsum(classes), strict=True))
-    model = AttributeHead(tslm.encoder, classes)
-
-    def attribute_loss(model, series, mask, targets):
-        logits = model(series, mask)
-        losses = [
-            nn.losses.cross_entropy(logits[:, a:b], targets[:, i]).mean()
-            for i, (a, b) in enumerate(edges)
-        ]
-        return sum(losses) / len(losses)
-
-    schedule = warmup_cosine(learning_rate, steps // 20, steps)
-    optimizer = optim.AdamW(learning_rate=schedule, weight_decay=weight_decay)
-    loss_and_grad = nn.value_and_grad(model, attribute_loss)
-    state = [model.state, optimizer.state, mx.random.state]
-
-    @partial(mx.compile, inputs=state, outputs=state)
-    def step(series, mask, targets):
-        loss, grads = loss_and_grad(model, series, mask, targets)
-        optimizer.update(model, average_gradients(grads))
-        return loss
-
-    def arrays(values: list) -> tuple[mx.array, mx.array]:
-        rows = [pad_to_patches(tslm.prompts.view(v).values, tslm.config.encoder) for v in values]
-        series = mx.array(np.stack(rows))  # one length per batch: no padding
-        return series, mx.ones(series.shape, dtype=mx.bool_)
-
-    tslm.train()
-    losses, tic = [], time.perf_counter()
-    for k in range(steps):
-        values, targets = attribute_batch(seed, k, batch_size, config)
-        values, targets = values[shard], targets[shard]
-        mx.random.seed(step_seed(seed, WARMUP_STREAM, k))
-        loss = step(*arrays(values), mx.array(targets))
-        mx.eval(state, loss)
-        losses.append(loss.item())
-        if verbose and ((k + 1) % report_every == 0 or k + 1 == steps):
-            rate = (k + 1) / (time.perf_counter() - tic)
-            print(f"[encoder warm-up {k + 1}/{steps}] loss {np.mean(losses[-50:]):.3f} "
-                  f"it/s {rate:.2f}", flush=True)  # fmt: skip
-    tslm.eval()
-    hits = []
-    for k in range(4):  # held-out batches (another seed)
-        values, targets = attribute_batch(seed + 1, 10_000 + k, 64, config)
-        logits = model(*arrays(values))
-        hits.append([
-            (mx.argmax(logits[:, a:b], axis=1) == mx.array(targets[:, i])).tolist()
-            for i, (a, b) in enumerate(edges)
-        ])  # fmt: skip
-    accuracy = {
-        name: float(np.mean([h[i] for h in hits])) for i, name in enumerate(ATTRIBUTE_NAMES)
-    }
-    if verbose:
-        print("[encoder warm-up] held-out accuracy " + " ".join(
-        f"{k} {v:.2f}" for k, v in accuracy.items()), flush=True)  # fmt: skip
-    return accuracy
+    """Train ``tslm.encoder`` to classify the attributes in one go (``EncoderWarmup``);
+    returns the held-out accuracy of each."""
+    warmup = EncoderWarmup(
+        tslm, steps, batch_size, learning_rate, weight_decay, seed, synthetic, shard
+    )
+    warmup.train(steps, report_every=report_every, verbose=verbose)
+    return warmup.accuracy(verbose)

@@ -30,7 +30,7 @@ import numpy as np
 from mlx.utils import tree_flatten
 
 from sadt.forecaster import files
-from sadt.settings import checked
+from sadt.settings import at_least, checked
 
 
 @dataclass
@@ -45,6 +45,10 @@ class ValueConfig:
     # which is already right near level 0; the MLP learns the correction. None: plain MLP.
     base_feature: int | None = None
     base_scale: float = -1.0
+
+    def __post_init__(self):
+        at_least(self, 1, "feature_dim", "hidden", "layers", where="value network ")
+        at_least(self, 0, "weight_dim", "level_features", where="value network ")
 
     def to_dict(self) -> dict:
         return asdict(self)

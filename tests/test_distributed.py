@@ -19,8 +19,8 @@ LAUNCH = shutil.which("mlx.launch", path=str(Path(sys.executable).parent)) or sh
 pytestmark = pytest.mark.skipif(LAUNCH is None, reason="mlx.launch is not installed")
 
 
-def _run(args, ranks=None, timeout=300):
-    cmd = [sys.executable, "-m", *args]
+def _run(args, ranks=None, timeout=300, flag="-m"):
+    cmd = [sys.executable, flag, *args]
     if ranks:
         cmd = [
             LAUNCH,
@@ -33,7 +33,7 @@ def _run(args, ranks=None, timeout=300):
             "--starting-port",
             str(5200 + os.getpid() % 500 * 4),
             sys.executable,
-            "-m",
+            flag,
             *args,
         ]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
@@ -81,6 +81,20 @@ def test_value_training_on_two_ranks_matches_one_process(tmp_path):
     meta = _meta(two / "checkpoint.safetensors")
     assert meta["written_by_rank"] == 0 and meta["world_size"] == 2
     assert len(_log(two, "value_loss")) == 12  # one writer: one line per step
+
+
+def test_a_ctrl_c_on_one_rank_stops_every_rank():
+    # The trainers ask World.any_rank at every step: a rank that stopped alone (Ctrl-C can
+    # reach some ranks only) would leave the others waiting in all_sum for ever.
+    code = (
+        "from train import distributed; w = distributed.init(); "
+        "print('rank', w.rank, w.any_rank(w.rank == 1), w.any_rank(False), flush=True)"
+    )
+    done = _run([code], ranks=2, flag="-c")
+    assert sorted(line for line in done.stdout.splitlines() if line.startswith("rank")) == [
+        "rank 0 True False",
+        "rank 1 True False",
+    ]
 
 
 def _sine_csv(path: Path) -> Path:

@@ -1,9 +1,12 @@
-"""sadt.settings.checked: unknown keys rejected, numbers written as text coerced."""
+"""sadt.settings: unknown keys rejected, numbers written as text coerced, bounds named."""
+
+from dataclasses import dataclass
 
 import pytest
 
+from sadt.forecaster.data import DataError, parse_rows
 from sadt.forecaster.model import ForecasterConfig
-from sadt.settings import checked
+from sadt.settings import at_least, checked, fraction, number_list, positive
 from sadt.value import ValueConfig
 
 
@@ -26,3 +29,49 @@ def test_unknown_keys_and_bad_numbers_are_one_clear_error():
 def test_non_mappings_are_refused():
     with pytest.raises(ValueError, match="must be a mapping"):
         checked(ValueConfig, ["hidden", 64], "value network")
+
+
+def test_bounds_name_the_setting_and_pass_unset_values():
+    @dataclass
+    class Knobs:
+        steps: int = 0
+        lr: float = -1.0
+        share: float = 1.5
+        stop_at: int | None = None
+        word: str = "fast"
+
+    knobs = Knobs()
+    with pytest.raises(ValueError, match=r"^steps must be >= 1, not 0$"):
+        at_least(knobs, 1, "stop_at", "steps")  # None (unset) passes
+    at_least(knobs, 0, "steps")
+    with pytest.raises(ValueError, match=r"^stage 'x': lr must be > 0, not -1.0$"):
+        positive(knobs, "lr", where="stage 'x': ")
+    with pytest.raises(ValueError, match=r"^share must be between 0 and 1, not 1.5$"):
+        fraction(knobs, "share")
+    knobs.share = 1.0
+    fraction(knobs, "share")
+    with pytest.raises(ValueError, match=r"^share must be > 0 and < 1, not 1.0$"):
+        fraction(knobs, "share", open_interval=True)
+    with pytest.raises(ValueError, match="word must be a number, not 'fast'"):
+        at_least(knobs, 0, "word")
+
+
+def test_number_lists_refuse_a_bare_number_and_coerce_text():
+    assert number_list(["24", 48.0], int, "horizons", "[24, 48]", minimum=8) == [24, 48]
+    message = r"horizons must be a list of whole numbers >= 8, e\.g\. \[24, 48\], not 24$"
+    with pytest.raises(ValueError, match=message):
+        number_list(24, int, "horizons", "[24, 48]", minimum=8)
+    for bad in ([4, 24], [24.5], [True], [], ["many"]):
+        with pytest.raises(ValueError, match="horizons must be a list"):
+            number_list(bad, int, "horizons", "[24, 48]", minimum=8)
+    with pytest.raises(ValueError, match="lam_range must be a list of 2 numbers"):
+        number_list([1.0, 2.0, 3.0], float, "lam_range", "[0.3, 3.0]", length=2)
+
+
+def test_row_ranges_are_slices_and_anything_else_is_named():
+    assert parse_rows("0:8640") == parse_rows([0, 8640]) == (0, 8640)
+    assert parse_rows(":-96") == (0, -96) and parse_rows("100:") == (100, None)
+    assert parse_rows(None) is None and parse_rows("") is None
+    for bad in (5, "a:b", [1, 2, 3], "100:5", [0.5, 3], True):
+        with pytest.raises(DataError, match=r"^split must look like '0:8640' or \[0, 8640\]"):
+            parse_rows(bad, "split")

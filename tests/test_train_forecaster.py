@@ -4,13 +4,21 @@ import sadt  # noqa: F401  (first: fast BLAS before mlx.core)
 
 # isort: split
 import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from sadt.forecaster import Forecaster
 from sadt.forecaster import data as fdata
+from train import common
 from train import forecaster as train
+
+ROOT = Path(__file__).resolve().parents[1]
 
 TINY_MODEL = dict(
     context_length=48,
@@ -144,9 +152,12 @@ def test_corrupted_or_mismatched_checkpoint_gives_one_clear_sentence(sine_csv, t
         json.dumps(TINY_MODEL),
     ]
     assert train.main(args) == 0
+    capsys.readouterr()  # the progress bar
     other = json.dumps({**TINY_MODEL, "denoiser_dim": 16})
     assert train.main(args[:-1] + [other, "--resume"]) == 2
-    assert "different model config" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "different model config (denoiser_dim 32 there vs 16 now)" in err  # only what differs
+    assert "encoder_dim" not in err and err.count("\n") == 1
     checkpoint = tmp_path / "run" / train.CHECKPOINT
     checkpoint.write_bytes(checkpoint.read_bytes()[:200])
     assert train.main(args + ["--resume"]) == 2
@@ -166,3 +177,155 @@ def test_etth1_train_split_gives_seven_series_of_8640_rows(shared_data, tmp_path
     sampler, val = train.load_data(cfg)
     assert [s.size for s in sampler.series] == [8640] * 7
     assert len(val["ETTh1"]) == cfg.val_windows
+
+
+# -- Ctrl-C, resume, overwrite, settings ------------------------------------------------------
+
+
+def _sigint_at(step):
+    """An `on_step` hook that sends this process a real SIGINT after `step`."""
+    return lambda done: done == step and signal.raise_signal(signal.SIGINT)
+
+
+def _log(folder) -> list[dict]:
+    return [json.loads(line) for line in (folder / "log.jsonl").read_text().splitlines()]
+
+
+def test_ctrl_c_saves_the_current_step_and_resume_equals_an_uninterrupted_run(sine_csv, tmp_path):
+    whole = config(tmp_path / "a", sine_csv, mixup_prob=0.3)
+    train.Trainer(whole).run(log=lambda _: None)
+    cut = config(tmp_path / "b", sine_csv, mixup_prob=0.3, log_every=2)
+    with pytest.raises(common.Interrupted, match=r"interrupted at step 3; checkpoint saved to "):
+        train.Trainer(cut).run(log=lambda _: None, on_step=_sigint_at(3))
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    assert _log(tmp_path / "b" / "run")[-1]["step"] == 3  # the stop is logged, odd step or not
+    resumed = train.Trainer(cut)
+    resumed.load_checkpoint()
+    assert resumed.step == 3
+    resumed.run(log=lambda _: None)
+    a, b = _log(tmp_path / "a" / "run"), _log(tmp_path / "b" / "run")
+    assert [r["step"] for r in b] == [2, 3, 4, 6, 8]  # no step twice
+    assert {r["step"]: r["loss"] for r in b} == {
+        r["step"]: r["loss"] for r in a if r["step"] in (2, 3, 4, 6, 8)
+    }
+    x = np.arange(48.0)
+    np.testing.assert_array_equal(
+        Forecaster.load(tmp_path / "a" / "run").sample(x, 4, 0),
+        Forecaster.load(tmp_path / "b" / "run").sample(x, 4, 0),
+    )
+
+
+def _cli_args(csv, out, *extra) -> list[str]:
+    tiny = json.dumps(TINY_MODEL)
+    return ["--csv", str(csv), "--out-dir", str(out), "--batch-size", "8", "--log-every", "1",
+            "--model", tiny, *extra]  # fmt: skip
+
+
+def test_sigint_from_outside_exits_130_with_one_line_and_resume_goes_on(sine_csv, tmp_path):
+    out, err_file = tmp_path / "run", tmp_path / "stderr.txt"
+    args = _cli_args(sine_csv, out, "--steps", "100000")  # far more than run before the signal
+    with open(err_file, "w") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "train.forecaster", *args], cwd=ROOT, stderr=err
+        )
+    try:
+        deadline = time.monotonic() + 120
+        log = out / "log.jsonl"
+        while not log.exists() or log.read_text().count("\n") < 2:  # two whole records
+            assert process.poll() is None and time.monotonic() < deadline, err_file.read_text()
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=120)
+    finally:
+        process.kill()
+    err, step = err_file.read_text(), _log(out)[-1]["step"]
+    assert process.returncode == 130, err
+    lines = [line for line in err.splitlines() if line.startswith("interrupted")]
+    resume = f"checkpoint saved to {out}; rerun with --resume to continue"
+    assert lines == [f"interrupted at step {step}; {resume}"] and "Traceback" not in err
+    assert common.checkpoint_metadata(out / train.CHECKPOINT, "sadt")["step"] == step
+    # Forgetting --resume keeps the checkpoint; --resume continues from it (log not repeated).
+    assert train.main(args) == 2
+    assert common.checkpoint_metadata(out / train.CHECKPOINT, "sadt")["step"] == step
+    assert train.main([*args, "--stop_at", str(step + 2), "--resume"]) == 0
+    assert [r["step"] for r in _log(out)] == list(range(1, step + 3))
+
+
+def test_without_resume_an_existing_checkpoint_is_refused_not_replaced(sine_csv, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train.main(_cli_args(sine_csv, out, "--steps", "4")) == 0
+    before = (out / train.CHECKPOINT).read_bytes()
+    capsys.readouterr()
+    assert train.main(_cli_args(sine_csv, out, "--steps", "2")) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"error: {out} already holds a checkpoint at step 4; pass --resume to continue it or "
+        "choose another out_dir\n"
+    )
+    assert (out / train.CHECKPOINT).read_bytes() == before
+
+
+def test_resume_drops_log_records_written_after_the_checkpoint(sine_csv, tmp_path):
+    # A run killed (not interrupted) at step 6 whose last checkpoint is at step 4.
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    assert train.main(_cli_args(sine_csv, whole, "--steps", "8")) == 0
+    assert train.main(_cli_args(sine_csv, killed, "--steps", "8", "--stop_at", "4")) == 0
+    later = (whole / "log.jsonl").read_text().splitlines()[4:6]
+    with open(killed / "log.jsonl", "a") as f:
+        f.write("\n".join(later) + '\n{"step": 7, "lo')  # and a torn last line
+    assert train.main(_cli_args(sine_csv, killed, "--steps", "8", "--resume")) == 0
+    assert [r["step"] for r in _log(killed)] == list(range(1, 9))
+    assert [r["loss"] for r in _log(killed)] == [r["loss"] for r in _log(whole)]
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        (["--checkpoint_every", "0"], "checkpoint_every must be >= 1, not 0"),
+        (["--log_every", "0"], "log_every must be >= 1, not 0"),
+        (["--val_every", "0"], "val_every must be >= 1, not 0"),
+        (["--steps", "-5"], "steps must be >= 1, not -5"),
+        (["--steps", "0"], "steps must be >= 1, not 0"),
+        (["--batch_size", "0"], "batch_size must be >= 1, not 0"),
+        (["--batch_size", "-4"], "batch_size must be >= 1, not -4"),
+        (["--split", "5"], "split must look like '0:8640' or [0, 8640]"),
+        (["--model.context_length", "8"], "min_context (32) must not exceed model.context_length"),
+        (["--lr", "-1"], "lr must be > 0, not -1"),
+        (["--mixup_prob", "1.5"], "mixup_prob must be between 0 and 1, not 1.5"),
+        (["--source_weights", "3"], "source_weights must be a list of numbers"),
+    ],
+)
+def test_bad_settings_are_one_sentence_naming_the_setting(
+    sine_csv, tmp_path, capsys, override, message
+):
+    assert train.main(["--csv", str(sine_csv), "--out_dir", str(tmp_path / "run"), *override]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "run").exists()  # nothing made, nothing trained
+
+
+def test_an_output_location_that_cannot_hold_files_fails_before_training(
+    sine_csv, tmp_path, capsys
+):
+    taken = tmp_path / "a_file"
+    taken.write_text("not a folder")
+    assert train.main(_cli_args(sine_csv, taken, "--steps", "2")) == 2
+    assert f"out_dir {taken} is a file, not a folder" in capsys.readouterr().err
+    assert train.main(_cli_args(sine_csv, taken / "run", "--steps", "2")) == 2
+    assert f"{taken} is a file" in capsys.readouterr().err
+    assert taken.read_text() == "not a folder"
+
+
+def test_a_second_ctrl_c_stops_at_once_without_saving(capsys):
+    def body():
+        with common.StopOnInterrupt() as stop:
+            signal.raise_signal(signal.SIGINT)
+            assert stop.requested()  # the first only asks the loop to stop at its next step
+            signal.raise_signal(signal.SIGINT)  # the second does not wait
+            raise AssertionError("not reached")
+
+    assert common.run_main(body, (ValueError,)) == 130
+    assert capsys.readouterr().err == (
+        "interrupted; stopped without saving (earlier checkpoints are intact)\n"
+    )
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -5,6 +5,7 @@ import sadt  # noqa: F401  (fast BLAS before mlx.core)
 
 # isort: split
 import json
+import signal
 
 import mlx.core as mx
 import numpy as np
@@ -19,6 +20,7 @@ from sadt.tslm_data import (
     synthetic_examples,
     text_of_example,
 )
+from train import common
 from train import tslm as train_tslm
 from train.tiny_llama import TinyLlamaConfig, build
 
@@ -133,6 +135,10 @@ def test_user_csv_pairs_join_the_caption_examples(tmp_path):
         (["--csv", "no/such.csv"], "does not exist"),
         (["--base-model", "/no/such/model"], "cannot load the base LLM"),
         (["--resume", "--checkpoint", "/no/such.safetensors"], "does not exist"),
+        (["--set", "stages.0.lr_encoder=-1"], "stage 'mcq': lr_encoder must be >= 0, not -1"),
+        (["--set", "encoder_warmup_steps=-5"], "encoder_warmup_steps must be >= 0, not -5"),
+        (["--set", "checkpoint_every=0"], "checkpoint_every must be >= 1, not 0"),
+        (["--max-steps", "-3"], "--max-steps must be >= 0, not -3"),
     ],
 )
 def test_bad_input_is_one_sentence_and_exit_code_2(args, message, capsys):
@@ -156,3 +162,39 @@ def test_captions_quote_the_mean_only_when_asked():
     without = ExampleSource(0, 24, [{"caption": 1.0}], caption_stats=False).batch(0, 0)
     assert any("mean" in e.answer or "hover" in e.answer for e in with_stats)
     assert not any("mean" in e.answer or "hover" in e.answer for e in without)
+
+
+def test_ctrl_c_in_the_warm_up_and_in_a_stage_then_resume_equals_an_uninterrupted_run(
+    base, tmp_path, capsys
+):
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    whole.mkdir(), parts.mkdir()
+    assert train_tslm.main(["--config", config_file(whole, base)]) == 0
+    config = train_tslm.load_config(config_file(parts, base), [])
+
+    def sigint_at(phase, step):  # a real SIGINT after that step
+        return lambda p, k: (p, k) == (phase, step) and signal.raise_signal(signal.SIGINT)
+
+    # Warm-up step 1 (its checkpoints come every 2 steps), then captions step 1 of 3.
+    with pytest.raises(common.Interrupted, match="at encoder warm-up step 1; checkpoint saved"):
+        train_tslm.train(config, on_step=sigint_at("encoder warm-up", 1))
+    _, meta = train_tslm.read_checkpoint(parts / "ckpt.safetensors")
+    assert meta["progress"]["warmup_step"] == 1
+    with pytest.raises(common.Interrupted, match="at captions step 1; checkpoint saved"):
+        train_tslm.train(config, resume=True, on_step=sigint_at("captions", 1))
+    capsys.readouterr()
+    assert train_tslm.main(["--config", config_file(parts, base)]) == 2  # forgot --resume
+    err = capsys.readouterr().err
+    assert "already holds a checkpoint at captions step 1; pass --resume to continue it" in err
+    assert train_tslm.main(["--config", config_file(parts, base), "--resume"]) == 0
+    a, b = trained_weights(whole / "describer"), trained_weights(parts / "describer")
+    assert a.keys() == b.keys()
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_a_checkpoint_of_another_trainer_is_named_as_such(tmp_path, capsys):
+    other = tmp_path / "checkpoint.safetensors"  # metadata as train.forecaster writes it
+    mx.save_safetensors(str(other), {"x": mx.zeros(1)}, {"sadt": json.dumps({"step": 5})})
+    assert train_tslm.main(["--resume", "--checkpoint", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert f"{other} is not a TSLM training checkpoint (it was written by train.forecaster" in err

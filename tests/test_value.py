@@ -1,6 +1,7 @@
 """S-ADT's value network: harvesting, losses, training, files, and the searches that use it."""
 
 import json
+import signal
 
 import mlx.core as mx
 import numpy as np
@@ -13,6 +14,7 @@ from sadt.search.dts import TreeSearch, TreeSearchConfig
 from sadt.search.toy import bimodal_1d, sliced_w1_to_grid, target_grid
 from sadt.value import ValueConfig, ValueNetwork, ValuePrior, path_balance_loss
 from sadt.value_data import ValueBuffer, harvest_tree
+from train import common
 from train import value as train_value
 
 
@@ -197,3 +199,78 @@ def test_buffer_split_keeps_trees_whole(trained):
     assert not set(np.unique(train.arrays["tree"])) & set(np.unique(held.arrays["tree"]))
     paths = held.path_batch(np.random.default_rng(0), 4)
     assert paths["num_paths"] == 4 and len(paths["node_path"]) >= 4
+
+
+# -- Ctrl-C, resume, overwrite, settings ------------------------------------------------------
+
+
+def _sigint_at(n):
+    """A hook that sends this process a real SIGINT after item (tree, step) `n`."""
+    return lambda done: done == n and signal.raise_signal(signal.SIGINT)
+
+
+def test_ctrl_c_in_harvest_and_training_loses_nothing_and_resume_is_exact(tmp_path, capsys):
+    args = ["--trees", "8", "--budget", "300", "--steps", "40", "--log_every", "1",
+            "--eval_every", "1000", "--checkpoint_every", "20"]  # fmt: skip
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    assert train_value.main(["--out_dir", str(whole), *args]) == 0
+    cfg, _ = train_value.parse_config(["--out_dir", str(cut), *args])
+    with pytest.raises(common.Interrupted, match="with 3 of 8 trees saved to"):
+        train_value.harvest(cfg, on_tree=_sigint_at(2))  # trees 0, 1, 2 done
+    assert json.loads((cut / "buffer" / "manifest.json").read_text())["items"] == [
+        "tree-0", "tree-1", "tree-2"
+    ]  # fmt: skip
+    train_value.harvest(cfg)  # the other five
+    with pytest.raises(common.Interrupted, match=r"interrupted at step 7; checkpoint saved to"):
+        train_value.Trainer(cfg).run(on_step=_sigint_at(7))
+    capsys.readouterr()
+    assert train_value.main(["--out_dir", str(cut), *args]) == 2  # forgot --resume
+    assert "already holds a checkpoint at step 7; pass --resume" in capsys.readouterr().err
+    assert train_value.main(["--out_dir", str(cut), *args, "--resume"]) == 0
+
+    def log(folder):
+        return [json.loads(line) for line in (folder / "log.jsonl").open()]
+
+    assert [r["step"] for r in log(cut)] == list(range(1, 41))
+    assert [r["value_loss"] for r in log(cut)] == [r["value_loss"] for r in log(whole)]
+    a, b = (mx.load(str(f / "model.safetensors")) for f in (whole, cut))
+    assert all(np.array_equal(np.array(a[k]), np.array(b[k])) for k in a)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        (["--horizons", "24"], "horizons must be a list of whole numbers >= 8, e.g. [24, 48, 96]"),
+        (["--horizons", "[4, 24]"], "horizons must be a list of whole numbers >= 8"),
+        (["--lam_range", "[0, 1]"], "lam_range must be [low, high] with 0 < low <= high"),
+        (["--gamma_range", "2"], "gamma_range must be a list of 2 numbers"),
+        (["--held_out", "1.0"], "held_out must be > 0 and < 1, not 1.0"),
+        (["--batch_size", "0"], "batch_size must be >= 1, not 0"),
+        (["--steps", "-1"], "steps must be >= 1, not -1"),
+        (["--checkpoint_every", "0"], "checkpoint_every must be >= 1, not 0"),
+        (["--log_every", "0"], "log_every must be >= 1, not 0"),
+        (["--split", "5"], "split must look like '0:8640' or [0, 8640]"),
+    ],
+)
+def test_bad_settings_are_one_sentence_naming_the_setting(tmp_path, capsys, override, message):
+    assert train_value.main(["--out_dir", str(tmp_path / "run"), *override]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "run").exists()  # nothing harvested, nothing trained
+
+
+def test_held_out_that_leaves_no_training_tree_is_named(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train_value.main(["--out_dir", str(out), "--trees", "2", "--budget", "100",
+                             "--held_out", "0.9"]) == 2  # fmt: skip
+    assert "too few to hold out held_out=0.9" in capsys.readouterr().err
+
+
+def test_checkpoints_of_other_trainers_are_named_as_such(tmp_path, trained):
+    cfg, _ = train_value.parse_config(["--out_dir", str(tmp_path), "--buffer_dir",
+                                       str(trained / "buffer")])  # fmt: skip
+    trainer = train_value.Trainer(cfg)
+    metadata = {"sadt": json.dumps({"step": 5, "config": {}})}  # what train.forecaster writes
+    mx.save_safetensors(str(tmp_path / train_value.CHECKPOINT), {"x": mx.zeros(1)}, metadata)
+    with pytest.raises(ModelFileError, match="is not a sadt value-network checkpoint"):
+        trainer.load_checkpoint()

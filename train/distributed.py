@@ -6,7 +6,8 @@ Every rank draws the same *global* batch from the same seeded stream and keeps i
 contiguous shard of rows, so the data a run sees does not depend on the number of ranks;
 gradients are averaged across ranks (``mx.distributed.all_sum``) before the optimizer step,
 which makes N ranks compute the same update as one process on the whole global batch.
-Only rank 0 logs, writes checkpoints and pushes. A checkpoint holds the global stream's
+Only rank 0 logs, writes checkpoints and pushes; a Ctrl-C on any rank stops every rank at
+the same step (``World.any_rank``), with a checkpoint. A checkpoint holds the global stream's
 state, so a run can resume on any number of ranks. Without a launcher, ``init()`` returns
 a world of size 1 and nothing changes.
 
@@ -53,6 +54,14 @@ class World:
         if self.size == 1:
             return grads
         return tree_map(lambda g: mx.distributed.all_sum(g, group=self.group) / self.size, grads)
+
+    def any_rank(self, flag: bool) -> bool:
+        """Whether ``flag`` holds on any rank; every rank must call this at the same point
+        (e.g. a Ctrl-C that reached some ranks stops all of them at the same step)."""
+        if self.size == 1:
+            return bool(flag)
+        total = mx.distributed.all_sum(mx.array(int(bool(flag))), group=self.group)
+        return total.item() > 0
 
     def mean(self, value: mx.array) -> mx.array:
         """Mean of a scalar (e.g. the loss) over ranks, for logging."""

@@ -10,6 +10,8 @@ Writes to `out_dir`, atomically, every `checkpoint_every` steps and at the end:
 `checkpoint.safetensors` (full state: model, EMA, optimizer, step, data RNG, config) and the
 EMA weights as a `Forecaster` folder (config.json + model.safetensors), the final model once
 `steps` is reached; plus `log.jsonl`, one line per logged step.
+Ctrl-C stops at the end of the current step with a checkpoint there (exit code 130) and
+`--resume` continues exactly; a run without `--resume` refuses to replace a checkpoint.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from __future__ import annotations
 import sadt  # noqa: F401  (first: loads the fast BLAS before mlx.core)
 
 # isort: split
-import argparse
 import json
 import resource
 import sys
@@ -30,14 +31,13 @@ import mlx.core as mx
 import mlx.nn as nn
 import mlx.optimizers as optim
 import numpy as np
-import yaml
 from mlx.utils import tree_flatten, tree_map, tree_unflatten
 from tqdm import tqdm
 
 from sadt.forecaster import Forecaster, ForecasterConfig, ModelFileError, files
 from sadt.forecaster import data as fdata
-from sadt.settings import checked
-from train import distributed
+from sadt.settings import at_least, checked, fraction, number_list, positive
+from train import common, distributed
 
 CHECKPOINT = "checkpoint.safetensors"
 
@@ -80,15 +80,34 @@ class TrainConfig:
     stop_at: int | None = None  # stop (with a checkpoint) at this step; `--resume` continues
     model: dict = field(default_factory=dict)  # ForecasterConfig fields
 
+    def __post_init__(self):
+        """Every setting checked when the config is built (not at the step that would fail)."""
+        self.csv, self.wide = _as_list(self.csv), _as_list(self.wide)
+        at_least(self, 1, "steps", "batch_size", "noise_per_context", "time_draws", "stop_at")
+        at_least(self, 1, "log_every", "val_every", "val_windows", "checkpoint_every")
+        at_least(self, 1, "min_context", "synthetic_length")
+        at_least(self, 0, "seed", "warmup_steps", "wide_holdout", "synthetic_series")
+        at_least(self, 0, "weight_decay", "mean_loss_weight")
+        positive(self, "lr", "grad_clip", "value_clip")
+        fraction(self, "min_lr_ratio", "short_context_prob", "mixup_prob", "ema_decay")
+        fdata.parse_rows(self.split, "split"), fdata.parse_rows(self.val_split, "val_split")
+        if self.source_weights is not None:
+            weights = number_list(self.source_weights, float, "source_weights", "[2, 1]")
+            if min(weights) <= 0:
+                raise ValueError(f"source_weights must all be > 0, not {self.source_weights}")
+        context = self.model_config().context_length
+        if self.min_context > context:  # no window could hold min_context observed points
+            raise ValueError(
+                f"min_context ({self.min_context}) must not exceed model.context_length ({context})"
+            )
+
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
-        cfg = cls(**checked(cls, d, "training"))
-        cfg.csv, cfg.wide = _as_list(cfg.csv), _as_list(cfg.wide)
-        cfg.model_config()  # validate early
-        return cfg
+        return cls(**checked(cls, d, "training"))
 
     def model_config(self) -> ForecasterConfig:
-        return ForecasterConfig.from_dict(dict(self.model))
+        model = self.model
+        return ForecasterConfig.from_dict(dict(model) if isinstance(model, dict) else model)
 
 
 def _as_list(value) -> list:
@@ -102,7 +121,7 @@ def load_data(cfg: TrainConfig):
     """(WindowSampler over the training series, {source name: validation (context, future)})."""
     mcfg = cfg.model_config()
     train, val = [], {}
-    rows, val_rows = fdata.parse_rows(cfg.split), fdata.parse_rows(cfg.val_split)
+    rows, val_rows = fdata.parse_rows(cfg.split, "split"), fdata.parse_rows(cfg.val_split)
     for source, path in enumerate(cfg.csv):
         for values in fdata.read_csv_columns(path).values():
             part = values[slice(*rows)] if rows else values
@@ -266,10 +285,19 @@ class Trainer:
             saved = meta["config"]
         except (KeyError, TypeError, json.JSONDecodeError):
             raise ModelFileError(f"{path} is not a sadt forecaster checkpoint") from None
-        if saved.get("model") != self.cfg.model:
+        try:
+            there = ForecasterConfig.from_dict(saved.get("model") or {}).to_dict()
+        except (TypeError, ValueError) as err:
             raise ModelFileError(
-                f"{path} was written for a different model config "
-                f"({saved.get('model')} vs {self.cfg.model})"
+                f"{path} holds model settings this sadt cannot use: {err}"
+            ) from None
+        here = self.model.config.to_dict()
+        changed = [k for k in here if there.get(k) != here[k]]  # only these: a full dict hides them
+        if changed:
+            diff = ", ".join(f"{k} {there.get(k)!r} there vs {here[k]!r} now" for k in changed)
+            raise ModelFileError(
+                f"{path} was written for a different model config ({diff}); resume with its "
+                "model settings or choose another out_dir"
             )
         for prefix, target in (("model.", self.model), ("ema.", self.ema)):
             part = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
@@ -283,11 +311,17 @@ class Trainer:
 
     # -- loop -------------------------------------------------------------------------------
 
-    def run(self, log=print) -> list[dict]:
-        """Train from `self.step` to `steps` (or `stop_at`); returns the logged records."""
+    def run(self, log=print, on_step=None) -> list[dict]:
+        """Train from `self.step` to `steps` (or `stop_at`); returns the logged records.
+
+        Ctrl-C: the step under way finishes, a checkpoint is written at it and
+        `common.Interrupted` is raised. `on_step(step)` is called after every step.
+        """
         cfg, history = self.cfg, []
         end = min(cfg.steps, cfg.stop_at) if cfg.stop_at else cfg.steps
         self._train_step = self._train_step or self._build_step()
+        if self.world.is_main:  # records past this step belong to a run being replaced
+            common.trim_log(self.out / "log.jsonl", self.step)
         mx.reset_peak_memory()
         bar = tqdm(
             total=cfg.steps,
@@ -297,55 +331,9 @@ class Trainer:
             disable=not self.world.is_main,
         )
         start_time, start_step = time.perf_counter(), self.step
-        while self.step < end:
-            batch = self.sampler.sample(self.rng, cfg.batch_size)
-            diffusion = noise_inputs(
-                self.rng,
-                cfg.batch_size,
-                cfg.noise_per_context,
-                self.model.config.horizon,
-                cfg.time_draws,
-            )
-            # Every rank drew the same global batch; each keeps its rows (train/distributed.py).
-            rows = self.world.shard(cfg.batch_size)
-            times, index, noise = diffusion
-            arrays = (
-                batch.context[rows],
-                batch.mask[rows],
-                batch.future[rows],
-                times,
-                index[rows],
-                noise[rows],
-            )
-            inputs = [mx.array(a) for a in arrays]
-            mx.random.seed(cfg.seed * 1_000_003 + self.step)
-            loss, diffusion, mean = self._train_step(*inputs)
-            loss, diffusion, mean = (self.world.mean(v) for v in (loss, diffusion, mean))
-            mx.eval(loss, self.model.state, self.ema.state, self.optimizer.state, mx.random.state)
-            self.step += 1
-            bar.update(1)
-            record = {
-                "step": self.step,
-                "loss": loss.item(),
-                "diffusion": diffusion.item(),
-                "mean_mse": mean.item(),
-            }
-            if self.step % cfg.val_every == 0 or self.step == cfg.steps:
-                record |= self.validate() or {}
-            log_now = self.step % cfg.log_every == 0 or "val_loss" in record or self.step == end
-            if log_now and self.world.is_main:
-                record["lr"] = self.optimizer.learning_rate.item()
-                record["elapsed_s"] = time.perf_counter() - start_time
-                record["peak_memory_gb"] = mx.get_peak_memory() / 1e9
-                record["max_rss_gb"] = _max_rss_gb()
-                bar.set_postfix(loss=f"{record['loss']:.4f}", val=record.get("val_loss"))
-                self._log(record)
-            history.append(record)
-            checkpoint_now = self.step % cfg.checkpoint_every == 0 or self.step == end
-            if checkpoint_now and self.world.is_main:  # rank 0 alone writes
-                self.save_checkpoint()
-                self.ema.save(self.out)  # the latest EMA weights are always loadable
-        bar.close()
+        with bar, common.StopOnInterrupt(self.world) as stop:
+            while self.step < end:
+                history.append(self._one_step(bar, stop, end, start_time, on_step))
         if self.step >= cfg.steps and self.world.is_main:
             rate = (self.step - start_step) / max(time.perf_counter() - start_time, 1e-9)
             log(
@@ -353,6 +341,64 @@ class Trainer:
                 f"memory {mx.get_peak_memory() / 1e9:.2f} GB, max RSS {_max_rss_gb():.2f} GB)"
             )
         return history
+
+    def _one_step(self, bar, stop, end, start_time, on_step) -> dict:
+        """One optimizer step, its log record and checkpoint; raises on a pending Ctrl-C."""
+        cfg = self.cfg
+        batch = self.sampler.sample(self.rng, cfg.batch_size)
+        diffusion = noise_inputs(
+            self.rng,
+            cfg.batch_size,
+            cfg.noise_per_context,
+            self.model.config.horizon,
+            cfg.time_draws,
+        )
+        # Every rank drew the same global batch; each keeps its rows (train/distributed.py).
+        rows = self.world.shard(cfg.batch_size)
+        times, index, noise = diffusion
+        arrays = (
+            batch.context[rows],
+            batch.mask[rows],
+            batch.future[rows],
+            times,
+            index[rows],
+            noise[rows],
+        )
+        inputs = [mx.array(a) for a in arrays]
+        mx.random.seed(cfg.seed * 1_000_003 + self.step)
+        loss, diffusion, mean = self._train_step(*inputs)
+        loss, diffusion, mean = (self.world.mean(v) for v in (loss, diffusion, mean))
+        mx.eval(loss, self.model.state, self.ema.state, self.optimizer.state, mx.random.state)
+        self.step += 1
+        bar.update(1)
+        if on_step is not None:
+            on_step(self.step)
+        # Asked on every rank at every step, so that all ranks stop at the same one.
+        stopping = stop.requested() and self.step < end
+        record = {
+            "step": self.step,
+            "loss": loss.item(),
+            "diffusion": diffusion.item(),
+            "mean_mse": mean.item(),
+        }
+        if self.step % cfg.val_every == 0 or self.step == cfg.steps:
+            record |= self.validate() or {}
+        log_now = self.step % cfg.log_every == 0 or "val_loss" in record or self.step == end
+        if (log_now or stopping) and self.world.is_main:
+            record["lr"] = self.optimizer.learning_rate.item()
+            record["elapsed_s"] = time.perf_counter() - start_time
+            record["peak_memory_gb"] = mx.get_peak_memory() / 1e9
+            record["max_rss_gb"] = _max_rss_gb()
+            bar.set_postfix(loss=f"{record['loss']:.4f}", val=record.get("val_loss"))
+            self._log(record)
+        checkpoint_now = self.step % cfg.checkpoint_every == 0 or self.step == end
+        if (checkpoint_now or stopping) and self.world.is_main:  # rank 0 alone writes
+            self.save_checkpoint()
+            self.ema.save(self.out)  # the latest EMA weights are always loadable
+        if stopping:
+            where = common.interrupted_message(f"step {self.step}", self.out)
+            raise common.Interrupted(where)
+        return record
 
     def _log(self, record: dict) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
@@ -379,40 +425,36 @@ def _set_leaves(tree, flat: list[tuple[str, mx.array]]) -> None:
 
 
 def parse_config(argv: list[str]) -> tuple[TrainConfig, bool]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", help="YAML file of TrainConfig fields")
-    parser.add_argument("--resume", action="store_true", help="continue from out_dir's checkpoint")
-    args, rest = parser.parse_known_args(argv)
-    values: dict = {}
-    if args.config:
-        path = Path(args.config)
-        if not path.is_file():
-            raise fdata.DataError(f"no such config file: {path}")
-        values = yaml.safe_load(path.read_text()) or {}
-    if len(rest) % 2:
-        raise fdata.DataError(f"overrides come as '--key value' pairs, got {rest}")
-    for key, raw in zip(rest[::2], rest[1::2], strict=True):
-        if not key.startswith("--"):
-            raise fdata.DataError(f"expected --key, got {key!r}")
-        name, value = key[2:].replace("-", "_"), yaml.safe_load(raw)
-        if name.startswith("model."):
-            values.setdefault("model", {})[name[len("model.") :]] = value
-        else:
-            values[name] = value
-    return TrainConfig.from_dict(values), args.resume
+    values, resume = common.parse_overrides(
+        argv, __doc__.split("\n\n")[0], "YAML file of TrainConfig fields"
+    )
+    return TrainConfig.from_dict(values), resume
+
+
+def prepare(cfg: TrainConfig, resume: bool) -> None:
+    """Before training: out_dir can be written, and a checkpoint there is continued or kept."""
+    out = Path(cfg.out_dir)
+    common.writable_folder(out, "out_dir")
+    checkpoint = out / CHECKPOINT
+    if resume:
+        if not checkpoint.exists():
+            raise common.UsageError(f"--resume: {out} holds no {CHECKPOINT} to continue")
+        return
+    meta = common.checkpoint_metadata(checkpoint, "sadt")
+    common.refuse_overwrite(checkpoint, str(out), meta and f"step {meta.get('step')}", "out_dir")
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
+    def body():
         cfg, resume = parse_config(sys.argv[1:] if argv is None else argv)
-        trainer = Trainer(cfg)
+        trainer = Trainer(cfg)  # data errors first: they need no output folder
+        prepare(cfg, resume)
         if resume:
             trainer.load_checkpoint()
         trainer.run()
-    except (fdata.DataError, ModelFileError, FileNotFoundError, ValueError, TypeError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+
+    errors = (fdata.DataError, ModelFileError, FileNotFoundError, ValueError, TypeError)
+    return common.run_main(body, errors, distributed.init().is_main)
 
 
 if __name__ == "__main__":

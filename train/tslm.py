@@ -21,6 +21,9 @@ Checkpoints hold the full state (trainable weights, optimizer, stage, step, best
 validation loss, config) in one safetensors file written atomically; the random
 state needs no saving, as every step reseeds from (seed, stage, step). The final
 model is ``TSLM.save``'d (trainable weights + config + base LLM reference or copy).
+The encoder warm-up is checkpointed too (with its throwaway head and optimizer).
+Ctrl-C stops at the end of the current step with a checkpoint there (exit code 130);
+``--resume`` continues exactly. Without ``--resume`` a run refuses to replace a checkpoint.
 """
 
 from __future__ import annotations
@@ -43,18 +46,18 @@ import mlx.optimizers as optim
 import numpy as np
 from mlx.utils import tree_flatten, tree_map, tree_unflatten
 
-from sadt.settings import checked
+from sadt.settings import at_least, checked, fraction, positive
 from sadt.tslm import TSLM, TSLMConfig, answer_loss
 from sadt.tslm_data import DataError, Example, ExampleSource, read_pairs_csv
 from sadt.tslm_prompt import collate
-from sadt.tslm_warmup import step_seed, warm_up_encoder, warmup_cosine
-from train import distributed
+from sadt.tslm_warmup import EncoderWarmup, step_seed, warmup_cosine
+from train import common, distributed
 from train.distributed import World
 
 CHECKPOINT_VERSION = 1
 
 
-class UsageError(DataError):
+class UsageError(DataError, common.UsageError):
     """Bad user input (config, CSV, paths): reported as one sentence, exit code 2."""
 
 
@@ -68,9 +71,23 @@ class StageConfig:
     lr_lora: float = 5e-4
     warmup: int = 50
 
+    def __post_init__(self):
+        where = f"stage {self.name!r}: "
+        at_least(self, 1, "steps", where=where)
+        at_least(self, 0, "warmup", where=where)
+        at_least(self, 0, "lr_encoder", "lr_projector", "lr_lora", where=where)  # 0 freezes
+        tasks = self.tasks
+        shares = list(tasks.values()) if isinstance(tasks, dict) else []
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in shares)
+        if not shares or set(tasks) - {"caption", "mcq"} or not numbers or min(shares) <= 0:
+            raise ValueError(
+                f"{where}tasks among caption / mcq with shares > 0, e.g. "
+                f"{{caption: 0.8, mcq: 0.2}}, not {tasks!r}"
+            )
+
     @classmethod
     def from_dict(cls, d: dict) -> StageConfig:
-        return cls(**_known(cls, d, "stage"))
+        return _built(cls, _known(cls, d, "stage"))
 
 
 @dataclass
@@ -97,15 +114,30 @@ class TrainConfig:
     encoder_warmup_batch_size: int = 32
     encoder_warmup_lr: float = 1e-3
 
+    def __post_init__(self):
+        """Every setting checked when the config is built (not at the step that would fail)."""
+        at_least(self, 1, "batch_size", "val_examples", "encoder_warmup_batch_size")
+        at_least(self, 1, "val_every", "checkpoint_every", "report_every")
+        at_least(self, 0, "seed", "weight_decay", "max_grad_norm", "encoder_warmup_steps")
+        positive(self, "encoder_warmup_lr")
+        fraction(self, "csv_share")
+        if not isinstance(self.stages, list) or not self.stages:
+            raise ValueError("stages must be a list of at least one stage")
+        for name in ("model", "synthetic"):
+            if not isinstance(getattr(self, name), dict):
+                raise ValueError(
+                    f"{name} must be a mapping of settings, not {getattr(self, name)!r}"
+                )
+
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
         d = _known(cls, d, "training")
         stages = d.get("stages")
-        if stages is not None:
+        if isinstance(stages, list):
             d["stages"] = [
                 s if isinstance(s, StageConfig) else StageConfig.from_dict(s) for s in stages
             ]
-        return cls(**d)
+        return _built(cls, d)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -120,6 +152,16 @@ def _known(cls, d: dict, what: str) -> dict:
     """``d`` checked against ``cls``'s fields (``sadt.settings.checked``), as a UsageError."""
     try:
         return checked(cls, d, what)
+    except ValueError as e:
+        raise UsageError(f"{e}.") from None
+
+
+def _built(cls, kwargs: dict):
+    """``cls(**kwargs)``, a bad value its ``__post_init__`` finds as a UsageError."""
+    try:
+        return cls(**kwargs)
+    except UsageError:
+        raise
     except ValueError as e:
         raise UsageError(f"{e}.") from None
 
@@ -195,11 +237,21 @@ def evaluate_loss(tslm: TSLM, examples: list[Example], batch_size: int) -> float
 
 
 def save_checkpoint(
-    file: Path, tslm: TSLM, optimizer, progress: dict, config: TrainConfig, written_by=None
+    file: Path,
+    tslm: TSLM,
+    optimizer,
+    progress: dict,
+    config: TrainConfig,
+    written_by=None,
+    warmup: EncoderWarmup | None = None,
 ):
-    """Full training state in one safetensors file, written to a temp name then renamed."""
+    """Full training state in one safetensors file, written to a temp name then renamed:
+    the curriculum's ``optimizer``, or during the encoder warm-up ``warmup``'s state."""
     arrays = {f"model.{k}": v for k, v in tree_flatten(tslm.trainable_parameters())}
-    arrays |= {f"optimizer.{k}": v for k, v in tree_flatten(optimizer.state)}
+    if optimizer is not None:
+        arrays |= {f"optimizer.{k}": v for k, v in tree_flatten(optimizer.state)}
+    if warmup is not None:
+        arrays |= {f"warmup.{k}": v for k, v in warmup.state().items()}
     meta = {"version": CHECKPOINT_VERSION, "progress": progress, "config": config.to_dict()}
     meta |= written_by or {}
     file.parent.mkdir(parents=True, exist_ok=True)
@@ -213,9 +265,13 @@ def read_checkpoint(file: Path) -> tuple[dict, dict]:
         raise UsageError(f"--resume: the checkpoint {file} does not exist.")
     try:
         arrays, metadata = mx.load(str(file), return_metadata=True)
-        meta = json.loads(metadata["sadt_checkpoint"])
     except Exception as e:
         raise UsageError(f"{file} is not a readable training checkpoint ({e}).") from e
+    try:
+        meta = json.loads(metadata["sadt_checkpoint"])
+    except (KeyError, TypeError, json.JSONDecodeError):
+        other = " (it was written by train.forecaster or train.value)" if "sadt" in metadata else ""
+        raise UsageError(f"{file} is not a TSLM training checkpoint{other}.") from None
     if meta.get("version") != CHECKPOINT_VERSION:
         raise UsageError(f"{file} has checkpoint version {meta.get('version')!r}.")
     return arrays, meta
@@ -223,15 +279,33 @@ def read_checkpoint(file: Path) -> tuple[dict, dict]:
 
 def restore(arrays: dict, tslm: TSLM, optimizer, file: Path) -> None:
     """Put checkpointed weights and optimizer state back in place (checked)."""
+    restore_weights(arrays, tslm, file)
+    optimizer.state = tree_unflatten(_part(arrays, "optimizer."))
+    mx.eval(tslm.parameters(), optimizer.state)
+
+
+def restore_weights(arrays: dict, tslm: TSLM, file: Path) -> None:
     from sadt.tslm_io import set_trainable
 
-    weights = {k.removeprefix("model."): v for k, v in arrays.items() if k.startswith("model.")}
-    set_trainable(tslm, weights, str(file), "the model of this config")
-    opt = [
-        (k.removeprefix("optimizer."), v) for k, v in arrays.items() if k.startswith("optimizer.")
-    ]
-    optimizer.state = tree_unflatten(opt)
-    mx.eval(tslm.parameters(), optimizer.state)
+    try:
+        set_trainable(tslm, dict(_part(arrays, "model.")), str(file), "the model of this config")
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def _part(arrays: dict, prefix: str) -> list:
+    return [(k.removeprefix(prefix), v) for k, v in arrays.items() if k.startswith(prefix)]
+
+
+def position(progress: dict, config: dict) -> str | None:
+    """Where a run is, in words ("mcq step 120", "encoder warm-up step 40"), from a
+    checkpoint's progress and (``to_dict``) config; None when they do not say."""
+    try:
+        if config.get("encoder_warmup_steps") and not progress.get("encoder_warmed_up"):
+            return f"encoder warm-up step {progress.get('warmup_step', 0)}"
+        return f"{config['stages'][progress['stage']]['name']} step {progress['step']}"
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return None
 
 
 def _check_resumable(meta: dict, config: TrainConfig, file: Path) -> None:
@@ -248,13 +322,17 @@ def _check_resumable(meta: dict, config: TrainConfig, file: Path) -> None:
 # ---- the loop -----------------------------------------------------------------------
 
 
-def train(config: TrainConfig, resume: bool = False, max_steps: int | None = None):
+def train(config: TrainConfig, resume: bool = False, max_steps: int | None = None, on_step=None):
     """Run every stage (resuming from ``config.checkpoint`` when asked) and save the TSLM.
 
     ``max_steps`` stops this run after that many steps with a checkpoint, as an
     interruption would (``--resume`` continues it); the TSLM is then not saved.
+    Ctrl-C: the step under way finishes, a checkpoint is written at it and
+    ``common.Interrupted`` is raised. ``on_step(phase, step)`` follows every step.
     Returns the TSLM, or None when stopped early.
     """
+    if max_steps is not None and max_steps < 0:
+        raise UsageError(f"--max-steps must be >= 0, not {max_steps}.")
     world = distributed.init()
     try:  # a clear error now if the ranks do not divide a batch
         world.shard(config.batch_size)
@@ -269,6 +347,7 @@ def train(config: TrainConfig, resume: bool = False, max_steps: int | None = Non
         arrays, meta = read_checkpoint(ckpt)
         _check_resumable(meta, config, ckpt)
         progress = meta["progress"]
+    prepare(config, resume)  # before the base LLM loads (a download, maybe)
     mx.random.seed(config.seed)
     tslm = TSLM.from_base(config.tslm_config())
     source = ExampleSource(
@@ -286,37 +365,31 @@ def train(config: TrainConfig, resume: bool = False, max_steps: int | None = Non
     say(f"trainable parameters: {n_trainable / 1e6:.2f}M (encoder, projector, LoRA)")
     if world.size > 1:
         say(f"data-parallel on {world.size} ranks: {config.batch_size // world.size} examples each")
-    if config.encoder_warmup_steps and not progress.get("encoder_warmed_up"):
-        progress["encoder_warmup_accuracy"] = warm_up_encoder(
-            tslm,
-            steps=config.encoder_warmup_steps,
-            batch_size=config.encoder_warmup_batch_size,
-            learning_rate=config.encoder_warmup_lr,
-            weight_decay=config.weight_decay,
-            seed=config.seed,
-            synthetic=config.synthetic,
-            report_every=config.report_every * 4,
-            shard=world.shard(config.encoder_warmup_batch_size),
-            verbose=world.is_main,
-        )
-        progress["encoder_warmed_up"] = True
-        optimizer = make_optimizer(config.stages[0], config.weight_decay)
-        optimizer.init(tslm.trainable_parameters())  # a fresh state: resuming matches this
-        if world.is_main:
-            save_checkpoint(ckpt, tslm, optimizer, progress, config, _writer(world))
-    budget = max_steps if max_steps is not None else float("inf")
-    for s in range(progress["stage"], len(config.stages)):
-        optimizer = make_optimizer(config.stages[s], config.weight_decay)
-        optimizer.init(tslm.trainable_parameters())
-        if arrays is not None:  # the stage the checkpoint was written in
-            restore(arrays, tslm, optimizer, ckpt)
-            arrays = None
-        else:
-            progress.update(stage=s, step=0, best_val=float("inf"))  # best of this stage
-        budget -= run_stage(config, s, tslm, optimizer, source, progress, ckpt, budget, world)
-        if budget <= 0 and progress["step"] < config.stages[s].steps:
-            say(f"stopped at {config.stages[s].name} step {progress['step']}; --resume continues")
-            return None
+    with common.StopOnInterrupt(world) as stop:
+        if config.encoder_warmup_steps and not progress.get("encoder_warmed_up"):
+            warm_up(config, tslm, progress, arrays, world, stop, on_step)
+            arrays = None  # a checkpoint of the warm-up has no curriculum state
+        budget = max_steps if max_steps is not None else float("inf")
+        for s in range(progress["stage"], len(config.stages)):
+            # At a stage boundary (or the warm-up's end) the last checkpoint is exactly here.
+            if stop.requested() and (s > progress["stage"] or progress.get("encoder_warmed_up")):
+                raise common.Interrupted(
+                    common.interrupted_message(position(progress, config.to_dict()), ckpt)
+                )
+            optimizer = make_optimizer(config.stages[s], config.weight_decay)
+            optimizer.init(tslm.trainable_parameters())
+            if arrays is not None:  # the stage the checkpoint was written in
+                restore(arrays, tslm, optimizer, ckpt)
+                arrays = None
+            else:
+                progress.update(stage=s, step=0, best_val=float("inf"))  # best of this stage
+            budget -= run_stage(
+                config, s, tslm, optimizer, source, progress, ckpt, budget, world, stop, on_step
+            )
+            if budget <= 0 and progress["step"] < config.stages[s].steps:
+                where = position(progress, config.to_dict())
+                say(f"stopped at {where}; --resume continues")
+                return None
     if not world.is_main:
         return tslm
     out = tslm.save(config.out)
@@ -324,11 +397,72 @@ def train(config: TrainConfig, resume: bool = False, max_steps: int | None = Non
     return tslm
 
 
+def prepare(config: TrainConfig, resume: bool) -> None:
+    """The output locations can be written, and a checkpoint at ``config.checkpoint`` is
+    continued (``--resume``) or kept."""
+    ckpt = Path(config.checkpoint)
+    if ckpt.is_dir():
+        raise UsageError(f"the checkpoint {ckpt} is a folder; name a .safetensors file.")
+    common.writable_folder(ckpt.parent, "the checkpoint's folder")
+    common.writable_folder(config.out, "out")
+    if not resume:
+        meta = common.checkpoint_metadata(ckpt, "sadt_checkpoint") or {}
+        at = position(meta.get("progress"), meta.get("config"))
+        common.refuse_overwrite(ckpt, str(ckpt), at, "--checkpoint")
+
+
+def warm_up(config, tslm, progress, arrays, world, stop, on_step=None) -> None:
+    """The encoder warm-up, checkpointed every ``checkpoint_every`` steps and on Ctrl-C,
+    continued from ``arrays`` when they are a checkpoint written during it."""
+    ckpt = Path(config.checkpoint)
+    total = config.encoder_warmup_steps
+    warmup = EncoderWarmup(
+        tslm,
+        steps=total,
+        batch_size=config.encoder_warmup_batch_size,
+        learning_rate=config.encoder_warmup_lr,
+        weight_decay=config.weight_decay,
+        seed=config.seed,
+        synthetic=config.synthetic,
+        shard=world.shard(config.encoder_warmup_batch_size),
+    )
+    if arrays is not None and "warmup_step" in progress:
+        restore_weights(arrays, tslm, ckpt)
+        try:
+            warmup.load_state(dict(_part(arrays, "warmup.")), progress["warmup_step"])
+        except ValueError as e:
+            raise UsageError(f"{ckpt}: {e}.") from None
+
+    def should_stop(step: int) -> bool:
+        if on_step is not None:
+            on_step("encoder warm-up", step)
+        return stop.requested() and step < total  # asked on every rank after every step
+
+    while warmup.step < total:
+        until = (warmup.step // config.checkpoint_every + 1) * config.checkpoint_every
+        stopped = warmup.train(until, should_stop, config.report_every * 4, world.is_main)
+        progress["warmup_step"] = warmup.step
+        if warmup.step < total and world.is_main:  # the end is saved below, warmed up
+            save_checkpoint(ckpt, tslm, None, progress, config, _writer(world), warmup)
+        if stopped:
+            where = f"encoder warm-up step {warmup.step}"
+            raise common.Interrupted(common.interrupted_message(where, ckpt))
+    progress["encoder_warmup_accuracy"] = warmup.accuracy(verbose=world.is_main)
+    progress["encoder_warmed_up"] = True
+    progress.pop("warmup_step", None)
+    optimizer = make_optimizer(config.stages[0], config.weight_decay)
+    optimizer.init(tslm.trainable_parameters())  # a fresh state: resuming matches this
+    if world.is_main:
+        save_checkpoint(ckpt, tslm, optimizer, progress, config, _writer(world))
+
+
 def _writer(world: World) -> dict:
     return {"written_by_rank": world.rank, "world_size": world.size}
 
 
-def run_stage(config, s, tslm, optimizer, source, progress, ckpt, budget, world) -> int:
+def run_stage(
+    config, s, tslm, optimizer, source, progress, ckpt, budget, world, stop=None, on_step=None
+) -> int:
     """Train stage ``s`` from ``progress["step"]`` to its end (or ``budget`` steps)."""
     from tqdm import tqdm
 
@@ -358,6 +492,10 @@ def run_stage(config, s, tslm, optimizer, source, progress, ckpt, budget, world)
         losses.append(loss.item())
         done = k + 1
         bar.update(1)
+        if on_step is not None:
+            on_step(stage.name, done)
+        # Asked on every rank at every step, so that all ranks stop at the same one.
+        stopping = stop is not None and stop.requested() and done < last
         if done % config.report_every == 0 or done == stage.steps:
             elapsed = time.perf_counter() - tic
             report = {
@@ -373,10 +511,14 @@ def run_stage(config, s, tslm, optimizer, source, progress, ckpt, budget, world)
             val = evaluate_loss(tslm, validation, config.batch_size)
             progress["best_val"] = min(progress["best_val"], val)
             say(f"[{stage.name} {done}/{stage.steps}] val_loss {val:.4f}", flush=True)
-        if done % config.checkpoint_every == 0 or done in (stage.steps, last):
+        if done % config.checkpoint_every == 0 or done in (stage.steps, last) or stopping:
             progress.update(stage=s, step=done)
             if world.is_main:  # rank 0 alone writes
                 save_checkpoint(ckpt, tslm, optimizer, progress, config, _writer(world))
+        if stopping:
+            bar.close()
+            where = f"{stage.name} step {done}"
+            raise common.Interrupted(common.interrupted_message(where, ckpt))
     bar.close()
     return last - first
 
@@ -422,16 +564,11 @@ def load_config(path: str | None, overrides: list[str]) -> TrainConfig:
         raw["stages"] = [asdict(s) for s in TrainConfig().stages]
     for assignment in overrides:
         _apply_override(raw, assignment)
-    config = TrainConfig.from_dict(raw)
+    config = TrainConfig.from_dict(raw)  # every setting checked (``__post_init__``)
     try:
         config.tslm_config()
     except (TypeError, ValueError) as e:
         raise UsageError(f"model settings: {e}") from e
-    if not config.stages or config.batch_size < 1:
-        raise UsageError("need at least one stage and a batch size of at least 1.")
-    for stage in config.stages:
-        if stage.steps < 1 or not stage.tasks or set(stage.tasks) - {"caption", "mcq"}:
-            raise UsageError(f"stage {stage.name!r}: steps >= 1, tasks among caption / mcq.")
     return config
 
 
@@ -457,13 +594,13 @@ def main(argv: list[str] | None = None) -> int:
     flags = {"base_model": args.base_model, "out": args.out, "checkpoint": args.checkpoint}
     flags["csv"] = args.csv
     overrides = args.set + [f"{k}={json.dumps(v)}" for k, v in flags.items() if v is not None]
-    try:
+
+    def body():
         config = load_config(args.config, overrides)
         train(config, resume=args.resume, max_steps=args.max_steps)
-    except (DataError, OSError) as e:
-        print("error: " + " ".join(str(e).split()), file=sys.stderr)  # one line
-        return 2
-    return 0
+
+    errors = (DataError, common.UsageError, OSError)
+    return common.run_main(body, errors, distributed.init().is_main)
 
 
 if __name__ == "__main__":

@@ -10,11 +10,13 @@ Two phases, both resumable:
    (sadt.value), both reported on held-out trees; full-state checkpoints written atomically.
 The trained network is saved as a ValueNetwork folder in `out_dir`.
 `forecaster: toy-1d` (or toy-2d) harvests the exact toy chains instead (tests, B4).
+Ctrl-C in either phase keeps what is done (the harvested trees; a checkpoint at the current
+step) and exits with code 130; `--resume` continues. Without `--resume` a run refuses to
+replace a checkpoint in `out_dir`.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -25,14 +27,13 @@ import mlx.core as mx
 import mlx.nn as nn
 import mlx.optimizers as optim
 import numpy as np
-import yaml
 from mlx.utils import tree_flatten, tree_unflatten
 from tqdm import tqdm
 
 from sadt.forecaster import data as fdata
 from sadt.forecaster import files
 from sadt.search.dts import TreeSearch, TreeSearchConfig
-from sadt.settings import checked
+from sadt.settings import at_least, checked, fraction, number_list, positive
 from sadt.value import (
     ValueConfig,
     ValueNetwork,
@@ -41,7 +42,7 @@ from sadt.value import (
     visit_weights,
 )
 from sadt.value_data import BufferWriter, ValueBuffer, harvest_tree
-from train import distributed
+from train import common, distributed
 
 CHECKPOINT = "checkpoint.safetensors"
 
@@ -77,6 +78,25 @@ class ValueTrainConfig:
     stop_at: int | None = None
     model: dict = field(default_factory=dict)  # ValueConfig overrides (hidden, layers)
 
+    def __post_init__(self):
+        """Every setting checked when the config is built (not at the step that would fail)."""
+        self.csv, self.wide = _as_list(self.csv), _as_list(self.wide)
+        at_least(self, 1, "trees", "budget", "search_batch", "steps", "batch_size", "paths")
+        at_least(self, 1, "log_every", "eval_every", "checkpoint_every", "stop_at")
+        at_least(self, 0, "seed", "wide_holdout", "weight_decay", "path_loss_weight")
+        positive(self, "lr")
+        fraction(self, "held_out", open_interval=True)  # both sides need trees
+        fdata.parse_rows(self.split, "split")
+        self.horizons = number_list(self.horizons, int, "horizons", "[24, 48, 96]", minimum=8)
+        for name in ("gamma_range", "lam_range"):  # drawn log-uniformly: both ends > 0
+            bounds = getattr(self, name)
+            low, high = number_list(bounds, float, name, "[0.3, 3.0]", length=2)
+            if not 0 < low <= high:
+                raise ValueError(f"{name} must be [low, high] with 0 < low <= high, not {bounds}")
+            setattr(self, name, [low, high])
+        if not isinstance(self.model, dict):
+            raise ValueError(f"model must be a mapping such as {{hidden: 128}}, not {self.model!r}")
+
     @classmethod
     def from_dict(cls, d: dict) -> ValueTrainConfig:
         return cls(**checked(cls, d, "training"))
@@ -86,6 +106,10 @@ class ValueTrainConfig:
         return Path(self.buffer_dir or Path(self.out_dir) / "buffer")
 
 
+def _as_list(value) -> list:
+    return [] if value in (None, "") else [value] if isinstance(value, str) else list(value)
+
+
 # -- harvest ----------------------------------------------------------------------------------
 def _log_uniform(rng, bounds) -> float:
     lo, hi = (float(b) for b in bounds)
@@ -93,7 +117,7 @@ def _log_uniform(rng, bounds) -> float:
 
 
 def _context_pool(cfg: ValueTrainConfig, context_length: int) -> list[np.ndarray]:
-    rows = fdata.parse_rows(cfg.split)
+    rows = fdata.parse_rows(cfg.split, "split")
     pool = []
     for path in cfg.csv:
         for values in fdata.read_csv_columns(path).values():
@@ -129,7 +153,10 @@ def make_chain(cfg: ValueTrainConfig, rng: np.random.Generator, forecaster, pool
     return chain, lam
 
 
-def harvest(cfg: ValueTrainConfig, log=print) -> None:
+def harvest(cfg: ValueTrainConfig, log=print, on_tree=None) -> None:
+    """Harvest the trees the buffer lacks. Ctrl-C: the tree under way finishes, every tree so
+    far is written to the buffer and `common.Interrupted` is raised. `on_tree(i)` is called
+    after tree i."""
     writer = BufferWriter(cfg.buffer)
     forecaster = pool = None
     if cfg.forecaster not in ("toy-1d", "toy-2d"):
@@ -141,13 +168,23 @@ def harvest(cfg: ValueTrainConfig, log=print) -> None:
     if not todo:
         return
     start = time.perf_counter()
-    for i in tqdm(todo, desc="harvest", dynamic_ncols=True, mininterval=1.0):
-        rng = np.random.default_rng([cfg.seed, i])  # item i is the same whenever it runs
-        chain, lam = make_chain(cfg, rng, forecaster, pool)
-        writer.set_value_base(getattr(chain, "VALUE_BASE", None))
-        search = TreeSearch(chain, TreeSearchConfig(lam=lam, batch=cfg.search_batch), rng)
-        search.run(cfg.budget)
-        writer.add(f"tree-{i}", harvest_tree(search, lam))
+    bar = tqdm(todo, desc="harvest", dynamic_ncols=True, mininterval=1.0)
+    with bar, common.StopOnInterrupt() as stop:
+        for n, i in enumerate(bar, start=1):
+            rng = np.random.default_rng([cfg.seed, i])  # item i is the same whenever it runs
+            chain, lam = make_chain(cfg, rng, forecaster, pool)
+            writer.set_value_base(getattr(chain, "VALUE_BASE", None))
+            search = TreeSearch(chain, TreeSearchConfig(lam=lam, batch=cfg.search_batch), rng)
+            search.run(cfg.budget)
+            writer.add(f"tree-{i}", harvest_tree(search, lam))
+            if on_tree is not None:
+                on_tree(i)
+            if stop.requested() and n < len(todo):
+                writer.flush()
+                raise common.Interrupted(
+                    f"interrupted during the harvest with {len(writer.manifest['items'])} of "
+                    f"{cfg.trees} trees saved to {cfg.buffer}; rerun with --resume to continue"
+                )
     writer.flush()
     log(f"harvested {len(todo)} trees in {time.perf_counter() - start:.0f} s into {cfg.buffer}")
 
@@ -163,6 +200,11 @@ class Trainer:
         self.out = Path(cfg.out_dir)
         buffer = ValueBuffer.load(cfg.buffer)
         self.train_set, self.held_out = buffer.split(cfg.held_out, seed=cfg.seed)
+        if len(self.train_set) == 0:  # held_out took every tree
+            raise fdata.DataError(
+                f"the buffer's {buffer.num_trees} tree(s) are too few to hold out held_out="
+                f"{cfg.held_out} of them and train on the rest; harvest more or lower held_out"
+            )
         a = buffer.arrays
         base = buffer.value_base or [None, -1.0]
         model_cfg = ValueConfig(
@@ -231,7 +273,8 @@ class Trainer:
         arrays, metadata = files.read_safetensors(path)
         try:
             meta = json.loads(metadata["sadt"])
-        except (KeyError, json.JSONDecodeError):
+            meta["model_config"]  # a forecaster checkpoint has "sadt" metadata but not this
+        except (KeyError, TypeError, json.JSONDecodeError):
             raise files.ModelFileError(f"{path} is not a sadt value-network checkpoint") from None
         if meta.get("model_config") != self.model_config.to_dict():
             raise files.ModelFileError(
@@ -245,52 +288,65 @@ class Trainer:
         self.rng.bit_generator.state = meta["rng"]
         self.step = int(meta["step"])
 
-    def run(self, log=print) -> list[dict]:
+    def run(self, log=print, on_step=None) -> list[dict]:
+        """Train to `steps` (or `stop_at`). Ctrl-C: the step under way finishes, a checkpoint
+        is written at it and `common.Interrupted` is raised. `on_step(step)` follows each step."""
         cfg, history = self.cfg, []
         end = min(cfg.steps, cfg.stop_at) if cfg.stop_at else cfg.steps
+        world = self.world
+        if world.is_main:  # records past this step belong to a run being replaced
+            common.trim_log(self.out / "log.jsonl", self.step)
         bar = tqdm(
             total=cfg.steps,
             initial=self.step,
             desc="value",
             dynamic_ncols=True,
             mininterval=1.0,
-            disable=not self.world.is_main,
+            disable=not world.is_main,
         )
-        world = self.world
-        while self.step < end:
-            # Every rank draws the same global batch and keeps its shard (train/distributed.py).
-            nodes = self.train_set.node_batch(self.rng, cfg.batch_size)
-            mean_weight = mx.mean(visit_weights(nodes["visits"]))
-            nodes = distributed.take(world, nodes)
-            paths = self.train_set.path_batch(self.rng, cfg.paths, world.shard(cfg.paths))
-            (loss, (regression, balance)), grads = self.grad_fn(nodes, paths, mean_weight)
-            self.optimizer.update(self.model, world.average(grads))
-            regression, balance = world.mean(regression), world.mean(balance)
-            mx.eval(self.model.parameters(), self.optimizer.state, loss, regression, balance)
-            self.step += 1
-            bar.update(1)
-            record = {
-                "step": self.step,
-                "value_loss": regression.item(),
-                "path_loss": balance.item(),
-            }
-            if self.step % cfg.eval_every == 0 or self.step == end:
-                record |= self.evaluate()
-            if world.is_main and (self.step % cfg.log_every == 0 or self.step in (1, end)):
-                bar.set_postfix(
-                    value=f"{record['value_loss']:.4f}", path=f"{record['path_loss']:.3f}"
-                )
-                self.out.mkdir(parents=True, exist_ok=True)
-                with open(self.out / "log.jsonl", "a") as f:
-                    f.write(json.dumps(record) + "\n")
-            history.append(record)
-            if world.is_main and (self.step % cfg.checkpoint_every == 0 or self.step == end):
-                self.save_checkpoint()
-        bar.close()
+        with bar, common.StopOnInterrupt(world) as stop:
+            while self.step < end:
+                history.append(self._one_step(bar, stop, end, on_step))
         if self.step >= cfg.steps and world.is_main:
             self.model.save(self.out)
             log(f"saved the value network to {self.out}: " + json.dumps(self.evaluate()))
         return history
+
+    def _one_step(self, bar, stop, end, on_step) -> dict:
+        """One optimizer step, its log record and checkpoint; raises on a pending Ctrl-C."""
+        cfg, world = self.cfg, self.world
+        # Every rank draws the same global batch and keeps its shard (train/distributed.py).
+        nodes = self.train_set.node_batch(self.rng, cfg.batch_size)
+        mean_weight = mx.mean(visit_weights(nodes["visits"]))
+        nodes = distributed.take(world, nodes)
+        paths = self.train_set.path_batch(self.rng, cfg.paths, world.shard(cfg.paths))
+        (loss, (regression, balance)), grads = self.grad_fn(nodes, paths, mean_weight)
+        self.optimizer.update(self.model, world.average(grads))
+        regression, balance = world.mean(regression), world.mean(balance)
+        mx.eval(self.model.parameters(), self.optimizer.state, loss, regression, balance)
+        self.step += 1
+        bar.update(1)
+        if on_step is not None:
+            on_step(self.step)
+        # Asked on every rank at every step, so that all ranks stop at the same one.
+        stopping = stop.requested() and self.step < end
+        record = {"step": self.step, "value_loss": regression.item(), "path_loss": balance.item()}
+        if self.step % cfg.eval_every == 0 or self.step == end:
+            record |= self.evaluate()
+        if world.is_main and (self.step % cfg.log_every == 0 or self.step in (1, end) or stopping):
+            bar.set_postfix(value=f"{record['value_loss']:.4f}", path=f"{record['path_loss']:.3f}")
+            self._log(record)
+        checkpoint_now = self.step % cfg.checkpoint_every == 0 or self.step == end
+        if world.is_main and (checkpoint_now or stopping):
+            self.save_checkpoint()
+        if stopping:
+            raise common.Interrupted(common.interrupted_message(f"step {self.step}", self.out))
+        return record
+
+    def _log(self, record: dict) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        with open(self.out / "log.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
 
 
 def _barrier() -> None:
@@ -302,32 +358,27 @@ def _barrier() -> None:
 
 # -- command line -------------------------------------------------------------------------------
 def parse_config(argv: list[str]) -> tuple[ValueTrainConfig, bool]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", help="YAML file of ValueTrainConfig fields")
-    parser.add_argument("--resume", action="store_true", help="continue from out_dir's checkpoint")
-    args, rest = parser.parse_known_args(argv)
-    values: dict = {}
-    if args.config:
-        path = Path(args.config)
-        if not path.is_file():
-            raise fdata.DataError(f"no such config file: {path}")
-        values = yaml.safe_load(path.read_text()) or {}
-    if len(rest) % 2:
-        raise fdata.DataError(f"overrides come as '--key value' pairs, got {rest}")
-    for key, raw in zip(rest[::2], rest[1::2], strict=True):
-        if not key.startswith("--"):
-            raise fdata.DataError(f"expected --key, got {key!r}")
-        name, value = key[2:].replace("-", "_"), yaml.safe_load(raw)
-        if name.startswith("model."):
-            values.setdefault("model", {})[name[len("model.") :]] = value
-        else:
-            values[name] = value
-    return ValueTrainConfig.from_dict(values), args.resume
+    values, resume = common.parse_overrides(
+        argv, __doc__.split("\n\n")[0], "YAML file of ValueTrainConfig fields"
+    )
+    return ValueTrainConfig.from_dict(values), resume
+
+
+def prepare(cfg: ValueTrainConfig, resume: bool) -> None:
+    """Before the harvest: the output folders can be written, and a checkpoint in out_dir is
+    continued (--resume) or kept. A buffer alone is always reused: harvesting is resumable."""
+    out = common.writable_folder(cfg.out_dir, "out_dir")
+    common.writable_folder(cfg.buffer, "buffer_dir")
+    if not resume:
+        meta = common.checkpoint_metadata(out / CHECKPOINT, "sadt")
+        at = meta and f"step {meta.get('step')}"
+        common.refuse_overwrite(out / CHECKPOINT, str(out), at, "out_dir")
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
+    def body():
         cfg, resume = parse_config(sys.argv[1:] if argv is None else argv)
+        prepare(cfg, resume)
         if distributed.init().is_main:  # harvesting is cheap next to training: rank 0 does it
             harvest(cfg)
         _barrier()
@@ -335,10 +386,9 @@ def main(argv: list[str] | None = None) -> int:
         if resume and (Path(cfg.out_dir) / CHECKPOINT).exists():
             trainer.load_checkpoint()
         trainer.run()
-    except (fdata.DataError, files.ModelFileError, FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+
+    errors = (fdata.DataError, files.ModelFileError, FileNotFoundError, ValueError)
+    return common.run_main(body, errors, distributed.init().is_main)
 
 
 if __name__ == "__main__":

@@ -21,18 +21,38 @@ class DataError(ValueError):
     """Input data a user can get wrong: a missing file, no numeric column, too-short series."""
 
 
-def parse_rows(rows) -> tuple[int, int | None] | None:
-    """A row range from "0:8640", [0, 8640] or None (all rows) -> (start, stop) or None."""
+def parse_rows(rows, name: str = "a row range") -> tuple[int, int | None] | None:
+    """A row range from "0:8640", [0, 8640] or None (all rows) -> (start, stop) or None.
+
+    Bounds are Python slice bounds ("0:-96": all but the last 96 rows). Anything else (a bare
+    number, a word, three bounds, an empty range) is a DataError that names ``name``."""
     if rows is None or rows == "":
         return None
+    problem = DataError(f"{name} must look like '0:8640' or [0, 8640] (start, stop), not {rows!r}")
     if isinstance(rows, str):
         parts = rows.split(":")
-        if len(parts) != 2:
-            raise DataError(f"a row range looks like 'start:stop', got {rows!r}")
-        start, stop = (int(p) if p.strip() else None for p in parts)
-        return start or 0, stop
-    start, stop = rows
-    return int(start), None if stop is None else int(stop)
+    elif isinstance(rows, (list, tuple)):
+        parts = list(rows)
+    else:
+        raise problem
+    if len(parts) != 2:
+        raise problem
+    try:
+        start, stop = (_row(p) for p in parts)
+    except (TypeError, ValueError):
+        raise problem from None
+    start = start or 0
+    if stop is not None and 0 <= start and 0 <= stop <= start:  # negatives count from the end
+        raise problem
+    return start, stop
+
+
+def _row(part) -> int | None:
+    if part is None or (isinstance(part, str) and not part.strip()):
+        return None
+    if isinstance(part, bool) or float(part) != int(float(part)):
+        raise ValueError(part)
+    return int(float(part))
 
 
 def read_csv_columns(path: str | Path) -> dict[str, np.ndarray]:

@@ -1,0 +1,204 @@
+"""What the trainers share: a clean stop on Ctrl-C, no silent overwrite of a checkpoint, an
+output location checked before any work, a log that matches the checkpoint it resumes, and
+the command line's exit codes (0 done, 2 a user mistake, 130 interrupted).
+
+Ctrl-C never cuts a step in half: the first SIGINT only asks the loop to stop, and the loop
+does so at its next step boundary, after writing a checkpoint there, by raising
+``Interrupted`` (whose text is the one line to print). The checkpoint is an ordinary one, so
+``--resume`` continues exactly as it would from a scheduled checkpoint. A second Ctrl-C
+stops at once without saving (for a step that takes too long to wait for).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import yaml
+
+from sadt.forecaster.files import atomic_write
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # what a shell reports for a process ended by SIGINT
+
+
+class UsageError(ValueError):
+    """A user mistake (settings, paths): one sentence, exit code 2."""
+
+
+class Interrupted(Exception):
+    """Training stopped on Ctrl-C with its state saved; ``str()`` says where and how to resume."""
+
+
+class StopOnInterrupt:
+    """``with StopOnInterrupt(world) as stop:`` ... ``if stop.requested(): save, raise``.
+
+    Installs a SIGINT handler for the ``with`` block (main thread only; a SIGINT the parent
+    set to be ignored stays ignored). ``requested()`` must be called at the same point of
+    every step on every rank: under ``mlx.launch`` the ranks agree (any rank's Ctrl-C stops
+    all of them at the same step), since a rank that stopped alone would hang the others.
+    """
+
+    def __init__(self, world=None) -> None:
+        self.world = world
+        self._flag = False
+        self._installed = False
+        self._previous = None
+
+    def __enter__(self) -> StopOnInterrupt:
+        main = threading.current_thread() is threading.main_thread()
+        if main and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._installed:  # None: a handler set outside Python; Python's default then
+            signal.signal(signal.SIGINT, self._previous or signal.default_int_handler)
+            self._installed = False
+
+    def _handle(self, signum, frame) -> None:
+        if self._flag:  # the second Ctrl-C: do not wait for the step to end
+            raise KeyboardInterrupt
+        self._flag = True
+
+    def requested(self) -> bool:
+        if self.world is not None and self.world.size > 1:
+            return self.world.any_rank(self._flag)
+        return self._flag
+
+
+def interrupted_message(where: str, saved_to: Path | str) -> str:
+    return (
+        f"interrupted at {where}; checkpoint saved to {saved_to}; rerun with --resume to continue"
+    )
+
+
+# -- files --------------------------------------------------------------------------------------
+
+
+def checkpoint_metadata(path: Path, key: str) -> dict | None:
+    """The JSON under metadata ``key`` of a safetensors file, read from its header alone (no
+    arrays loaded); None when the file is unreadable or holds no such entry."""
+    try:
+        with open(path, "rb") as f:
+            size = int.from_bytes(f.read(8), "little")
+            if not 0 < size < 100_000_000:
+                return None
+            header = json.loads(f.read(size))
+        meta = json.loads(header["__metadata__"][key])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def refuse_overwrite(path: Path, where: str, at: str | None, choose: str) -> None:
+    """A fresh run (no --resume) must not replace the checkpoint ``path`` of another run."""
+    if not path.exists():
+        return
+    held = f"a checkpoint at {at}" if at else f"a checkpoint ({path.name})"
+    raise UsageError(
+        f"{where} already holds {held}; pass --resume to continue it or choose another {choose}"
+    )
+
+
+def writable_folder(folder: Path | str, setting: str) -> Path:
+    """Check that files can be written in ``folder`` (made when missing), so that a bad output
+    location (a file, no permission) fails before training instead of at its first save.
+    Nothing is created here: a run that stops on another error leaves no empty folders."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{setting} {folder} is a file, not a folder; choose a folder")
+    existing = folder.absolute()
+    while not existing.exists():  # the folder that would hold the new ones
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{setting} {folder} cannot be made: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write to {setting} {folder}: {existing} is not writable")
+    return folder
+
+
+def trim_log(path: Path, step: int) -> None:
+    """Keep the JSON-lines log records of steps <= ``step`` (the step training restarts from):
+    records written after the resumed checkpoint are about to be written again, and a torn
+    last line (a killed process) is dropped. A fresh run (step 0) starts an empty log."""
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines()
+    keep = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and record.get("step", 0) <= step:
+            keep.append(line)
+    if keep != lines:
+        text = "".join(line + "\n" for line in keep)
+        atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+# -- command line ----------------------------------------------------------------------------------
+
+
+def parse_overrides(argv: list[str], description: str, config_help: str) -> tuple[dict, bool]:
+    """``--config FILE [--resume] [--key value ...]`` -> (settings dict, resume).
+
+    Values are parsed as YAML; ``--model.x v`` sets ``model: {x: v}``; dashes in keys are
+    underscores (``--out-dir`` is ``out_dir``)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--config", help=config_help)
+    parser.add_argument("--resume", action="store_true", help="continue from out_dir's checkpoint")
+    args, rest = parser.parse_known_args(argv)
+    values: dict = {}
+    if args.config:
+        path = Path(args.config)
+        if not path.is_file():
+            raise UsageError(f"no such config file: {path}")
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise UsageError(f"{path} is not valid YAML ({' '.join(str(err).split())})") from None
+    if len(rest) % 2:
+        raise UsageError(f"overrides come as '--key value' pairs, got {rest}")
+    for key, raw in zip(rest[::2], rest[1::2], strict=True):
+        if not key.startswith("--"):
+            raise UsageError(f"expected --key, got {key!r}")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise UsageError(f"{key}: {raw!r} is not a value (numbers, words, [lists])") from None
+        name = key[2:].replace("-", "_")
+        if name.startswith("model."):
+            values.setdefault("model", {})[name[len("model.") :]] = value
+        else:
+            values[name] = value
+    return values, args.resume
+
+
+def run_main(body, errors: tuple, is_main: bool = True) -> int:
+    """Run ``body()`` as a command: 0 when done, 2 with one line for an error in ``errors``,
+    130 with one line when interrupted (said by rank 0 alone under mlx.launch)."""
+    try:
+        body()
+    except Interrupted as stop:
+        if is_main:
+            print(stop, file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        if is_main:
+            print(
+                "interrupted; stopped without saving (earlier checkpoints are intact)",
+                file=sys.stderr,
+            )
+        return EXIT_INTERRUPTED
+    except errors as err:
+        print("error: " + " ".join(str(err).split()), file=sys.stderr)  # one line
+        return EXIT_USAGE
+    return 0
