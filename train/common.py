@@ -152,7 +152,12 @@ def parse_overrides(argv: list[str], description: str, config_help: str) -> tupl
 
     Values are parsed as YAML; ``--model.x v`` sets ``model: {x: v}``; dashes in keys are
     underscores (``--out-dir`` is ``out_dir``)."""
-    parser = argparse.ArgumentParser(description=description)
+    parser = argparse.ArgumentParser(
+        description=description,
+        epilog="Any setting can follow as '--key value' (YAML values): e.g. --steps 500 "
+        "--model.horizon 48 --csv '[a.csv, b.csv]'. Ctrl-C saves a checkpoint at the current "
+        "step; --resume continues it.",
+    )
     parser.add_argument("--config", help=config_help)
     parser.add_argument("--resume", action="store_true", help="continue from out_dir's checkpoint")
     args, rest = parser.parse_known_args(argv)
