@@ -5,7 +5,9 @@
 Every rank draws the same *global* batch from the same seeded stream and keeps its own
 contiguous shard of rows, so the data a run sees does not depend on the number of ranks;
 gradients are averaged across ranks (``mx.distributed.all_sum``) before the optimizer step,
-which makes N ranks compute the same update as one process on the whole global batch.
+which makes N ranks compute the same update as one process on the whole global batch
+(up to float rounding, and except for dropout: each rank draws its own dropout masks, so a
+model trained with dropout follows a different, equally valid, path on N ranks).
 Only rank 0 logs, writes checkpoints and pushes; a Ctrl-C on any rank stops every rank at
 the same step (``World.any_rank``), with a checkpoint. A checkpoint holds the global stream's
 state, so a run can resume on any number of ranks. Without a launcher, ``init()`` returns
