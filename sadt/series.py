@@ -4,12 +4,18 @@
 a pandas Series, a list or a numpy array becomes a clean `Series`, or a `SeriesError`
 that says what is wrong and what to do. The rules:
 * Text is CSV/TSV/;/|/space-separated or JSON, told apart by content; the delimiter is the
-  one that splits most lines alike, and decimal commas (1,5) are read unless it is ",".
+  one that splits most lines alike. Leading "#" lines and a preamble of shorter lines above
+  the table ("Station: X") are skipped. The first row is a header when its cells are names
+  (not numbers, dates or booleans), or when one is text above a column of numbers.
+* Numbers may be written as spreadsheets do: "1,046.23", "10.462,34", "1 046,23", "12.3%",
+  "$1046.23", "1046 €" (kept in the units written: "12.3%" is 12.3). Each column's decimal
+  mark is the one most of its cells prove; see `_read_formatted_column` for "1,046".
 * A column is numeric when >= 80% of its non-empty cells are numbers; "", "NA", "nan",
   "null", "?" are empty, and other junk in a numeric column counts as missing too.
   Booleans are not numbers. The default value column is the last numeric one.
 * The timestamp column is the first whose cells are mostly dates (names like "date" are
   tried first; 13/01/2024 is read day-first). Timestamps are sorted, values with them.
+  Text with summer and winter UTC offsets keeps a time zone that gives those offsets.
   A repeated timestamp is an error (we do not guess how to aggregate); rows whose
   timestamp does not parse are dropped. When >= 80% of the steps are equal the series is
   put on that grid, so a missing row becomes a gap.
@@ -17,6 +23,7 @@ that says what is wrong and what to do. The rules:
   max(3, 5% of the length) values are filled linearly; longer gaps, or > 20% missing,
   are refused. So are inf, |value| > 1e150 (variances must stay finite), constant
   series, fewer than `min_length` values and inputs over 200 MB.
+`describe_freq` puts a pandas frequency alias ("YS-JAN") into words ("year") for people.
 """
 
 from __future__ import annotations
@@ -26,12 +33,15 @@ import json
 import os
 import re
 import warnings
+import zoneinfo
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
+from pandas.tseries.offsets import Tick
 
 MIN_LENGTH = 32  # fewest observations a forecast can start from
 MAX_BYTES = 200 * 1024 * 1024
@@ -43,7 +53,46 @@ MISSING_TOKENS = frozenset(
 )
 _TIME_NAMES = ("date", "time", "timestamp", "datetime", "ds", "period", "year", "month", "week")
 _DELIMITERS = ("\t", ";", "|", ",")  # on a tie the earlier wins: ";" beats a decimal comma
-_DECIMAL_COMMA = re.compile(r"^\s*([+-]?\d+),(\d+)\s*$")
+_BOOLEANS = frozenset(["true", "false"])
+# A number as spreadsheets write it: a sign, a currency sign before or after, or a trailing
+# %, around digits with separators; _read_digits checks the separators.
+_CURRENCIES = "$€£¥₹"
+_FORMATTED = re.compile(
+    rf"([-+\u2212]?)\s*([{_CURRENCIES}]?)\s*([-+\u2212]?)(\d(?:[\d.,'’\s]*\d)?)\s*([{_CURRENCIES}%]?)"
+)
+_UTC_OFFSET = r"(?:(Z)|([+-])(\d{2}):?(\d{2})?)$"  # "Z", "+01:00", "+0100", "-05"
+# Zone names tried first when several give the same offsets (CET data is Europe/..., not CET)
+_ZONE_REGIONS = ("Europe", "America", "Asia", "Australia", "Africa", "Pacific", "Atlantic")
+_FREQ_WORDS = {  # pandas offset name (before any "-") -> one of it, in words
+    "ns": "nanosecond",
+    "us": "microsecond",
+    "ms": "millisecond",
+    "s": "second",
+    "min": "minute",
+    "h": "hour",
+    "bh": "business hour",
+    "cbh": "business hour",
+    "D": "day",
+    "B": "business day",
+    "C": "business day",
+    "W": "week",
+    "SMS": "half month",
+    "SME": "half month",
+    "MS": "month",
+    "ME": "month",
+    "BMS": "month",
+    "BME": "month",
+    "CBMS": "month",
+    "CBME": "month",
+    "QS": "quarter",
+    "QE": "quarter",
+    "BQS": "quarter",
+    "BQE": "quarter",
+    "YS": "year",
+    "YE": "year",
+    "BYS": "year",
+    "BYE": "year",
+}
 _PARSE_ERRORS = (ValueError, TypeError, ArithmeticError, RecursionError, OSError, csv.Error)
 
 
@@ -55,8 +104,9 @@ class SeriesError(ValueError):
 class Series:
     """One cleaned series: `values` (T,) float64, finite, original scale.
 
-    `timestamps` is None or a strictly increasing DatetimeIndex of length T; `freq` is a
-    pandas offset alias ("h", "D", "15min") when the timestamps are regular, else None.
+    `timestamps` is None or a strictly increasing DatetimeIndex of length T, in the time
+    zone of the input when it has one; `freq` is a pandas offset alias ("h", "D", "15min",
+    "YS-JAN") when the timestamps are regular, else None (`describe_freq` says it in words).
     `interpolated` (T,) bool marks the values that were filled by interpolation.
     """
 
@@ -107,14 +157,17 @@ def read_series(
     if isinstance(min_length, bool) or not isinstance(min_length, int) or min_length < 1:
         raise SeriesError(f"min_length must be a positive integer, not {min_length!r}.")
     with _parsing_border():
-        table = _load_table(source)
-        numeric = _numeric_columns(table)
+        table, comma_decimal = _load_table(source)
+        numeric = _numeric_columns(table, comma_decimal)
         stamp_name = _find_timestamp_column(table, timestamp_column, numeric)
         numeric.pop(stamp_name, None)
+        if not numeric:
+            raise _no_numbers(table, stamp_name, comma_decimal)
         name = _pick_column(numeric, column, list(table.columns), stamp_name)
         values, stamps, freq = numeric[name], None, None
         if stamp_name is not None:
             stamps = _parse_timestamps(table[stamp_name], allow_years=True)
+            stamps = _local_zone(stamps, table[stamp_name])
             values, stamps, freq = _align_to_timestamps(values, stamps)
         values, stamps = _trim_missing(values, stamps)
         _validate(values, min_length)
@@ -122,11 +175,18 @@ def read_series(
     return Series(values, stamps, freq, name, interpolated)
 
 
+def describe_freq(freq: str | None) -> str | None:
+    """A pandas frequency alias in words, for people: "h" -> "hour", "15min" -> "15 minutes",
+    "MS" -> "month", "YS-JAN" -> "year", "W-SUN" -> "week", "B" -> "business day"; None for
+    None. An alias without words here comes back as it is."""
+    return None if freq is None else _spell_offset(freq, one="")
+
+
 def list_columns(source) -> list[str]:
     """Names of the numeric columns of `source` (timestamps excluded), in file order."""
     with _parsing_border():
-        table = _load_table(source)
-        numeric = _numeric_columns(table)
+        table, comma_decimal = _load_table(source)
+        numeric = _numeric_columns(table, comma_decimal)
         numeric.pop(_find_timestamp_column(table, None, numeric), None)
         return list(numeric)
 
@@ -149,11 +209,13 @@ def _parsing_border():
 # --- loading: every source becomes a DataFrame of raw cells, one row per observation ---
 
 
-def _load_table(source) -> pd.DataFrame:
-    """A DataFrame with unique str column names and at least one row and column.
+def _load_table(source) -> tuple[pd.DataFrame, bool]:
+    """(table, comma_decimal): a DataFrame with unique str column names and at least one
+    row and column, and whether a "1,046" that nothing else explains means 1.046.
 
     Cells are kept raw (str, numbers, None); a DatetimeIndex becomes the first column.
     """
+    comma_decimal = False  # a program writing "1,046" into JSON or a DataFrame means 1046
     if isinstance(source, pd.Series):
         source = source.to_frame(name="series" if source.name is None else str(source.name))
     if isinstance(source, pd.DataFrame):
@@ -163,10 +225,10 @@ def _load_table(source) -> pd.DataFrame:
     elif isinstance(source, (list, tuple, dict)):
         frame = _frame_from_json(source)
     else:
-        frame = _frame_from_text(_read_text(source))
+        frame, comma_decimal = _frame_from_text(_read_text(source))
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise SeriesError("The input holds no data. Pass at least one column of numbers.")
-    return frame
+    return frame, comma_decimal
 
 
 def _read_text(source) -> str:
@@ -208,8 +270,11 @@ def _read_text(source) -> str:
         return data.decode("latin-1")  # old Windows exports; every byte maps to a character
 
 
-def _frame_from_text(text: str) -> pd.DataFrame:
-    """CSV, TSV, ;- | - or space-separated text, or JSON; the format is read off the content."""
+def _frame_from_text(text: str) -> tuple[pd.DataFrame, bool]:
+    """(table, comma_decimal) from CSV, TSV, ;- | - or space-separated text, or JSON; the
+    format is read off the content. A "1,046" that its column does not explain is 1.046
+    unless "," is the delimiter: a spreadsheet quotes "1,046" in a CSV for its thousands
+    separator, while a ;-separated export is European, where 12,345 has three decimals."""
     text = text.lstrip("\ufeff").strip()
     if "\x00" in text:
         raise SeriesError(
@@ -219,44 +284,63 @@ def _frame_from_text(text: str) -> pd.DataFrame:
         raise SeriesError("The input is empty. Pass a CSV or JSON file with a column of numbers.")
     if text[0] in "[{":
         try:
-            return _frame_from_json(json.loads(text))
+            return _frame_from_json(json.loads(text)), False
         except json.JSONDecodeError as err:
             raise SeriesError(
                 f"The input looks like JSON but is not valid JSON ({err.msg} at line "
                 f'{err.lineno}). Expected e.g. [1.5, 2.0] or [{{"time": ..., "value": ...}}].'
             ) from err
     lines = [line for line in text.splitlines() if line.strip()]
-    delimiter = _sniff_delimiter(lines[:200])
+    while lines and lines[0].lstrip().startswith("#") and not _is_missing(lines[0]):
+        lines.pop(0)  # "# exported from ..." comments above the table
+    if not lines:
+        raise SeriesError("The input holds only comment lines (starting with #); add the data.")
+    delimiter, start = _sniff_table(lines[:200])
     if delimiter is None:
         rows = [[line.strip().strip('"').strip("'")] for line in lines]
-    elif delimiter == " ":
-        rows = [line.split() for line in lines]
     else:  # one reader per line, so a stray quote cannot swallow the lines after it
-        rows = [
-            next(csv.reader((line,), delimiter=delimiter, skipinitialspace=True), [])
-            for line in lines
-        ]
-    if delimiter != "," and "," in text:  # decimal commas, as European spreadsheets write
-        rows = [[_DECIMAL_COMMA.sub(r"\1.\2", cell) for cell in row] for row in rows]
-    return _rows_to_frame(rows)
+        rows = [_split(line, delimiter) for line in lines[start:]]
+    return _rows_to_frame(rows, comma_decimal=delimiter != ","), delimiter != ","
 
 
-def _sniff_delimiter(lines: list[str]) -> str | None:
-    """The delimiter that splits most lines into the same number (>= 2) of fields.
+def _split(line: str, delimiter: str) -> list[str]:
+    """The fields of one line; " " splits at any run of whitespace."""
+    if delimiter == " ":
+        return line.split()
+    return next(csv.reader((line,), delimiter=delimiter, skipinitialspace=True), [])
 
-    Returns " " for whitespace-separated columns and None for a single column.
-    """
-    best, best_share = None, 0.0
+
+def _sniff_table(lines: list[str]) -> tuple[str | None, int]:
+    """(delimiter, the index of the table's first line): the delimiter that splits most
+    lines into the same number (>= 2) of fields, " " for whitespace-separated columns and
+    None for a single column."""
+    best, best_share, best_start = None, 0.0, 0
     for delimiter in (*_DELIMITERS, " "):
-        if delimiter == " ":
-            counts = [len(line.split()) for line in lines]
-        else:
-            counts = [len(next(csv.reader((line,), delimiter=delimiter), [])) for line in lines]
+        counts = [len(_split(line, delimiter)) for line in lines]
         values, tallies = np.unique(counts, return_counts=True)
         width, share = values[np.argmax(tallies)], tallies.max() / len(counts)
-        if width >= 2 and share > best_share and share >= 0.5 and counts[0] >= width:
-            best, best_share = delimiter, share
-    return best
+        if width < 2 or share <= best_share or share < 0.5:
+            continue
+        start = _table_start(lines, counts, int(width), delimiter)
+        if start is not None:
+            best, best_share, best_start = delimiter, share, start
+    return best, best_start
+
+
+def _table_start(lines: list[str], counts: list[int], width: int, delimiter: str) -> int | None:
+    """Where a table `width` fields wide starts when lines with fewer fields stand above it
+    ("Station: X"): at its header, the last of those lines when it splits into >= 2 fields
+    (data rows may end in a delimiter), else the first full-width line. None when that is
+    no table: a line above has more fields, or the header holds something other than names,
+    e.g. "-1" and "5", which are a column of decimal commas under a name "wert"."""
+    if counts[0] >= width:
+        return 0
+    first = counts.index(width)
+    start = first - 1 if counts[first - 1] >= 2 else first
+    header = [cell for cell in _split(lines[start], delimiter) if not _is_missing(cell)]
+    if max(counts[:first]) > width or not header or not _are_names(header).all():
+        return None
+    return start
 
 
 def _frame_from_json(data) -> pd.DataFrame:
@@ -329,26 +413,56 @@ def _frame_from_pandas(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _rows_to_frame(rows: list[list]) -> pd.DataFrame:
-    """A table from rows of cells. The first row is a header when one of its cells is text
-    above a column of mostly numbers. Columns with no cell at all (trailing delimiters)
-    are dropped."""
+def _rows_to_frame(rows: list[list], comma_decimal: bool = False) -> pd.DataFrame:
+    """A table from rows of cells, the first row taken as a header when `_has_header` says
+    so. Columns with no cell at all (trailing delimiters) are dropped."""
     width = max((len(row) for row in rows), default=0)
     frame = pd.DataFrame([row + [""] * (width - len(row)) for row in rows], dtype=object)
-    parsed = [_parse_numbers(frame[c]) for c in frame.columns]
+    parsed = [_parse_numbers(frame[c], comma_decimal) for c in frame.columns]
     keep = [not missing.all() for _, missing in parsed]
     frame, parsed = frame.loc[:, keep], [p for p, k in zip(parsed, keep, strict=True) if k]
-    has_header = any(
-        not missing[0] and np.isnan(numbers[0]) and _mostly(~np.isnan(numbers[1:]), ~missing[1:])
-        for numbers, missing in parsed
-    )
-    if has_header:
-        names = [str(cell) for cell in frame.iloc[0]]
+    if frame.shape[1] and _has_header(frame.iloc[0], parsed):
+        names = _unique_names([str(cell) for cell in frame.iloc[0]])
+        if len(frame) == 1:
+            raise SeriesError(
+                f"No column holds numbers: the input has a header ({_quoted(names)}) but no "
+                "rows below it. Pass a file with a column of numeric values."
+            )
         frame = frame.iloc[1:].reset_index(drop=True)
     else:
         names = ["series" if frame.shape[1] == 1 else ""] * frame.shape[1]
     frame.columns = _unique_names(names)
     return frame
+
+
+def _has_header(first: pd.Series, parsed: list[tuple[np.ndarray, np.ndarray]]) -> bool:
+    """Whether the first row names the columns: every filled cell in it is a name (not a
+    number, date or boolean), which holds for "timestamp,city,note" above text too; or one
+    of its cells is text above a column of mostly numbers (a header "id,2023,2024")."""
+    above_numbers = any(
+        not missing[0] and np.isnan(numbers[0]) and _mostly(~np.isnan(numbers[1:]), ~missing[1:])
+        for numbers, missing in parsed
+    )
+    filled = [cell for cell, (_, missing) in zip(first, parsed, strict=True) if not missing[0]]
+    return above_numbers or (len(filled) > 0 and bool(_are_names(filled).all()))
+
+
+def _are_names(cells: list) -> np.ndarray:
+    """(k,) bool: which cells could name a column: text that is not empty, a number (plain
+    or formatted), a boolean or a date."""
+    text = pd.Series([str(cell).strip() for cell in cells], dtype=object)
+    plain = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    not_formatted = np.array([np.isnan(_read_formatted(cell)).all() for cell in text], bool)
+    return (
+        ~text.str.lower().isin(MISSING_TOKENS | _BOOLEANS).to_numpy()
+        & np.isnan(plain)
+        & not_formatted
+        & _parse_timestamps(text, allow_years=False).isna()
+    )
+
+
+def _is_missing(cell: str) -> bool:
+    return cell.strip().lower() in MISSING_TOKENS
 
 
 def _unique_names(names: list[str]) -> list[str]:
@@ -367,9 +481,11 @@ def _unique_names(names: list[str]) -> list[str]:
 # --- columns: which holds the timestamps, which hold numbers, which one to use ---
 
 
-def _parse_numbers(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def _parse_numbers(cells: pd.Series, comma_decimal: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(numbers, missing), both (n,): numbers is float64 with NaN wherever a cell is not a
-    number (booleans and dates are not); missing marks empty cells and "NA"-like tokens."""
+    number (booleans and dates are not); missing marks empty cells and "NA"-like tokens.
+    Text cells may be formatted ("1,046.23", "12 %"); `comma_decimal` reads an unexplained
+    "1,046" as 1.046."""
     dtype = cells.dtype
     if (
         pd.api.types.is_bool_dtype(dtype)
@@ -383,7 +499,73 @@ def _parse_numbers(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     text = cells.astype(str).str.strip()
     missing = text.str.lower().isin(MISSING_TOKENS).to_numpy() | cells.isna().to_numpy()
     numbers = pd.to_numeric(text.where(~missing), errors="coerce")
-    return numbers.to_numpy(dtype=np.float64, na_value=np.nan), missing
+    numbers = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+    if (np.isnan(numbers) & ~missing).any():  # not plain numbers: maybe "1,046.23" or "$5"
+        numbers = _read_formatted_column(text.to_numpy(dtype=str), missing, numbers, comma_decimal)
+    return numbers, missing
+
+
+def _read_formatted_column(
+    text: np.ndarray, missing: np.ndarray, plain: np.ndarray, comma_decimal: bool
+) -> np.ndarray:
+    """(n,) numbers of a column of formatted cells; `plain` is what pandas read ("1e5").
+
+    The column's decimal mark is the one more of its cells prove: "1,046.23", "0,5" or
+    "1,046,000" prove theirs, "1,046" and "1.046" fit either. Cells that contradict the
+    column's mark are junk (NaN). With no proof either way (or a tie) an ambiguous "1.046"
+    is 1.046, as everywhere in pandas, and an ambiguous "1,046" is 1046 unless
+    `comma_decimal`, which the caller knows from the delimiter.
+    """
+    failed = np.flatnonzero(np.isnan(plain) & ~missing)
+    spread = text[failed[:: max(1, len(failed) // 200)]]  # a look at 200 cells first
+    if np.isnan([_read_formatted(cell) for cell in spread]).all():
+        return plain  # what pandas could not read is junk, dates or a header, not formatting
+    readings = {cell: _read_formatted(cell) for cell in set(text[~missing])}
+    nan_pair = (np.nan, np.nan)
+    dot = np.array([readings.get(cell, nan_pair)[0] for cell in text], dtype=np.float64)
+    comma = np.array([readings.get(cell, nan_pair)[1] for cell in text], dtype=np.float64)
+    dot_proofs = int((~np.isnan(dot) & np.isnan(comma)).sum())
+    comma_proofs = int((np.isnan(dot) & ~np.isnan(comma)).sum())
+    if dot_proofs != comma_proofs:
+        use_comma = np.full(len(text), comma_proofs > dot_proofs)
+    else:
+        use_comma = comma_decimal & (np.char.find(text, ",") >= 0)
+    written = (~np.isnan(dot) | ~np.isnan(comma)) & ~missing
+    return np.where(written, np.where(use_comma, comma, dot), plain)
+
+
+def _read_formatted(cell: str) -> tuple[float, float]:
+    """(value if "." is the decimal mark, value if "," is), NaN where the cell is not a
+    number written that way. A currency sign before or after and a trailing % are dropped
+    (the value stays in the units written)."""
+    match = _FORMATTED.fullmatch(cell)
+    if match is None:
+        return np.nan, np.nan
+    sign, before, sign_after, digits, after = match.groups()
+    if (sign and sign_after) or (before and after):
+        return np.nan, np.nan
+    negative = -1.0 if (sign or sign_after) in ("-", "\u2212") else 1.0
+    return negative * _read_digits(digits, "."), negative * _read_digits(digits, ",")
+
+
+def _read_digits(digits: str, mark: str) -> float:
+    """The number that digits with separators spell when `mark` is the decimal mark, or
+    NaN. Thousands separators ("," or "." when not the mark, spaces, apostrophes) must be
+    one kind, between a lead of 1-3 digits that is not 0 and groups of exactly 3, so dates
+    like 01.01.2024 are not numbers."""
+    whole, has_mark, fraction = digits.partition(mark)
+    if has_mark and not fraction.isdecimal():
+        return np.nan
+    groups, separators = re.split(r"\D", whole), set(re.findall(r"\D", whole))
+    lead = groups[0]
+    if separators and (
+        len(separators) > 1
+        or not 1 <= len(lead) <= 3
+        or lead.startswith("0")
+        or any(len(group) != 3 for group in groups[1:])
+    ):
+        return np.nan
+    return float("".join(groups) + "." + (fraction or "0"))
 
 
 def _mostly(hits: np.ndarray, among: np.ndarray) -> bool:
@@ -392,12 +574,12 @@ def _mostly(hits: np.ndarray, among: np.ndarray) -> bool:
     return total > 0 and int(hits[among].sum()) >= MOST * total
 
 
-def _numeric_columns(table: pd.DataFrame) -> dict[str, np.ndarray]:
+def _numeric_columns(table: pd.DataFrame, comma_decimal: bool) -> dict[str, np.ndarray]:
     """Column name -> (n,) float64 values with NaN where missing, for every numeric column
     in table order. Junk cells in a numeric column count as missing."""
     columns = {}
     for name in table.columns:
-        numbers, missing = _parse_numbers(table[name])
+        numbers, missing = _parse_numbers(table[name], comma_decimal)
         if _mostly(~np.isnan(numbers), ~missing):
             columns[name] = numbers
     return columns
@@ -433,9 +615,54 @@ def _parse_timestamps(cells: pd.Series, allow_years: bool) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(parsed).as_unit("ns")
 
 
+def _local_zone(stamps: pd.DatetimeIndex, cells: pd.Series) -> pd.DatetimeIndex:
+    """UTC `stamps` read from text with several UTC offsets (winter and summer time) shown
+    in a time zone whose rules give every cell its written offset, so 2024-03-30T00:00+01:00
+    stays midnight and daily data keeps steps of a day; unchanged when no zone does."""
+    if str(stamps.tz) != "UTC" or not stamps.notna().any():
+        return stamps
+    utc = stamps[stamps.notna()]
+    parts = cells.astype(str).str.strip()[stamps.notna()].str.extract(_UTC_OFFSET)
+    hours, minutes = (pd.to_numeric(parts[k]).fillna(0).to_numpy() for k in (2, 3))
+    offsets = np.where(parts[1] == "-", -1, 1) * (hours * 60 + minutes)
+    if (parts[0].isna() & parts[1].isna()).any() or len(np.unique(offsets)) < 2:
+        return stamps  # an offset is not written, or there is only one: UTC it stays
+    change = int(np.argmax(offsets != offsets[0]))
+    for zone in _zones():  # a cheap look at the first offset and the first change first
+        if all(
+            utc[i].tz_convert(zone).utcoffset() == pd.Timedelta(minutes=offsets[i])
+            for i in (0, change)
+        ):
+            local = utc.tz_convert(zone)
+            if np.array_equal(
+                (local.tz_localize(None) - utc.tz_localize(None)).asi8, offsets * 60e9
+            ):
+                return stamps.tz_convert(zone)
+    return stamps
+
+
+def _region_rank(zone: str) -> int:
+    region = zone.split("/")[0]
+    return _ZONE_REGIONS.index(region) if region in _ZONE_REGIONS else len(_ZONE_REGIONS)
+
+
+@lru_cache(maxsize=1)
+def _zones() -> list[zoneinfo.ZoneInfo]:
+    """The time zones this machine knows, those of _ZONE_REGIONS first."""
+    names = sorted(zoneinfo.available_timezones(), key=lambda name: (_region_rank(name), name))
+    zones = []
+    for name in names:
+        try:
+            zones.append(zoneinfo.ZoneInfo(name))
+        except (OSError, ValueError):  # a name listed without a readable zone file
+            continue
+    return zones
+
+
 def _holds_dates(cells: pd.Series, allow_years: bool) -> bool:
     """True when most non-empty cells parse as dates (a cheap look at 100 cells first)."""
-    filled = cells[~_parse_numbers(cells)[1]]
+    missing = cells.astype(str).str.strip().str.lower().isin(MISSING_TOKENS) | cells.isna()
+    filled = cells[~missing.to_numpy()]
     for sample in (filled.iloc[:100], filled):
         if not _mostly(_parse_timestamps(sample, allow_years).notna(), np.ones(len(sample), bool)):
             return False
@@ -468,17 +695,45 @@ def _quoted(names) -> str:
     return ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
 
 
+def _no_numbers(table: pd.DataFrame, stamps: str | None, comma_decimal: bool) -> SeriesError:
+    """The refusal for a table without a numeric column: it names the column that came
+    closest (the most numbers; on a tie the last, as the default value column is) and its
+    first cell that is not a number."""
+    advice = "Pass a file with a column of numeric values."
+    names = [name for name in table.columns if name != stamps]
+    if not names:
+        return SeriesError(
+            f"No column holds numbers: the only column, {stamps!r}, holds timestamps. {advice}"
+        )
+    parsed = {name: _parse_numbers(table[name], comma_decimal) for name in names}
+    name = max(reversed(names), key=lambda n: int((~np.isnan(parsed[n][0])).sum()))
+    numbers, missing = parsed[name]
+    bad = np.flatnonzero(np.isnan(numbers) & ~missing)
+    if not len(bad):
+        return SeriesError(
+            f"No column holds numbers: every cell of column {name!r} is empty or missing "
+            f"(like 'NA'). {advice}"
+        )
+    cell = str(table[name].iloc[bad[0]]).strip()
+    found = f"column {name!r} holds {cell[:40]!r} in row {bad[0] + 1}"
+    if cell.lower() in _BOOLEANS:
+        found += ", and True/False are not numbers"
+    elif table.shape[1] == 1 and any(d in cell for d in _DELIMITERS):  # a table not split
+        found += "; the first lines don't look like a table, so remove any lines above the header"
+    elif (~np.isnan(numbers)).any():
+        found += (
+            f", and only {int((~np.isnan(numbers)).sum())} of its {int((~missing).sum())} "
+            f"filled cells are numbers ({MOST:.0%} are needed)"
+        )
+    return SeriesError(f"No column holds numbers: {found}. {advice}")
+
+
 def _pick_column(
     numeric: dict[str, np.ndarray], column: str | int | None, names: list[str], stamps: str | None
 ) -> str:
     """The value column: `column` by name or by position among the numeric columns
     (negative counts from the end); by default the last numeric column."""
     choices = list(numeric)
-    if not choices:
-        raise SeriesError(
-            f"No column holds numbers (the columns are {_quoted(names)}). "
-            "Pass a file with a column of numeric values."
-        )
     available = f"the numeric columns are {_quoted(choices)}"
     if column is None:
         return choices[-1]
@@ -522,14 +777,32 @@ def _align_to_timestamps(
         return values, stamps, None
     slots = (stamps.asi8[-1] - stamps.asi8[0]) // step + 1
     if slots > len(stamps) / (1 - MAX_MISSING_FRACTION):
+        step_words = _spell_offset(pd.Timedelta(step), one="1 ")
         raise SeriesError(
-            f"The timestamps step by {pd.Timedelta(step)}, but {slots - len(stamps)} of the "
+            f"The timestamps step by {step_words}, but {slots - len(stamps)} of the "
             f"{slots} steps have no row (over {MAX_MISSING_FRACTION:.0%}). "
             "Fill the missing rows or cut the series."
         )
     grid = pd.date_range(stamps[0], stamps[-1], freq=pd.Timedelta(step))
     values = pd.Series(values, index=stamps).reindex(grid).to_numpy()
     return values, grid, pd.infer_freq(grid) or to_offset(pd.Timedelta(step)).freqstr
+
+
+def _spell_offset(freq: str | pd.Timedelta, one: str) -> str:
+    """A pandas frequency or a duration in words: "15 minutes", or `one` + "hour" for one
+    hour ("every hour", "1 hour"); what pandas does not know comes back as it is."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # old aliases ("H", "M") still work, with a warning
+            offset = to_offset(freq)
+            if isinstance(offset, Tick):  # "60min" is an hour, "1440min" a day
+                offset = to_offset(pd.Timedelta(offset))
+    except (ValueError, TypeError):
+        return str(freq)
+    word = _FREQ_WORDS.get(offset.name.split("-")[0])
+    if word is None:
+        return str(freq)
+    return f"{one}{word}" if offset.n == 1 else f"{offset.n} {word}s"
 
 
 def _trim_missing(

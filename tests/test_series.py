@@ -11,7 +11,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from sadt.series import MIN_LENGTH, Series, SeriesError, list_columns, read_series
+from sadt.series import (
+    MIN_LENGTH,
+    Series,
+    SeriesError,
+    describe_freq,
+    list_columns,
+    read_series,
+)
 
 N = 48
 
@@ -406,6 +413,288 @@ def test_tail_keeps_the_last_values_with_their_timestamps():
     assert len(tail) == 10 and tail.timestamps[-1] == series.timestamps[-1]
     assert tail.freq == "h" and tail.name == "temp"
     np.testing.assert_array_equal(tail.values, series.values[-10:])
+
+
+# --- numbers as spreadsheets write them ---
+
+
+def daily_text(cells: list[str], header: str = "date,sales", sep: str = ",") -> str:
+    """A daily file: ISO dates in the first column, `cells` in the second."""
+    days = pd.date_range("2024-01-01", periods=len(cells), freq="D").strftime("%Y-%m-%d")
+    return header + "\n" + "\n".join(f"{d}{sep}{c}" for d, c in zip(days, cells, strict=True))
+
+
+def sales(n: int = N) -> np.ndarray:
+    """Values in the thousands with two decimals, so "1,046.23" has groups and a fraction."""
+    return np.round(1000.0 + wave(n) * 40.0, 2)
+
+
+def german(value: float) -> str:
+    return f"{value:,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")
+
+
+def test_quoted_thousands_separators_with_a_decimal_point():
+    series = read_series(daily_text([f'"{v:,.2f}"' for v in sales()]).encode())
+    assert series.name == "sales" and series.freq == "D"
+    np.testing.assert_allclose(series.values, sales())
+    assert list_columns(daily_text([f'"{v:,.2f}"' for v in sales()])) == ["sales"]
+
+
+def test_german_export_with_thousands_dots_and_decimal_commas():
+    days = pd.date_range("2024-01-01", periods=N, freq="D").strftime("%d.%m.%Y")
+    rows = [f"{d};{german(v * 10)}" for d, v in zip(days, sales(), strict=True)]
+    assert rows[0].startswith("01.01.2024;") and rows[0].count(".") == 3  # 10.462,34 style
+    series = read_series(("Datum;Umsatz\n" + "\n".join(rows)).encode("cp1252"))
+    assert series.name == "Umsatz" and series.freq == "D"
+    assert series.timestamps[12] == pd.Timestamp("2024-01-13")
+    np.testing.assert_allclose(series.values, sales() * 10)
+
+
+@pytest.mark.parametrize(
+    ("write", "sep"),
+    [
+        (lambda v: f"{v / 100:.4f}%", ","),
+        (lambda v: f"{v / 100:.4f} %", ","),
+        (lambda v: f"${v:.2f}", ","),
+        (lambda v: f"-${v:.2f}", ","),
+        (lambda v: f"€{v:.2f}", ","),
+        (lambda v: f"£ {v:.2f}", ","),
+        (lambda v: f"{german(v)} €", ";"),
+        (lambda v: f"{v:,.2f}".replace(",", " ").replace(".", ","), ";"),
+        (lambda v: f"{v:,.2f}".replace(",", "\u00a0").replace(".", ","), ";"),
+        (lambda v: f"{v:,.2f}".replace(",", "\u202f").replace(".", ","), "\t"),
+        (lambda v: f"{v:,.2f}".replace(",", "'"), ";"),
+    ],
+    ids=[
+        "pct",
+        "pct-space",
+        "dollar",
+        "minus-dollar",
+        "euro",
+        "pound",
+        "euro-after",
+        "space",
+        "nbsp",
+        "narrow-nbsp",
+        "apostrophe",
+    ],
+)
+def test_currency_percent_and_space_separated_thousands(write, sep):
+    cells = [write(v) for v in sales()]
+    series = read_series(daily_text(cells, header=f"date{sep}x", sep=sep).encode())
+    expected = sales() / 100 if "%" in cells[0] else sales()
+    sign = -1 if cells[0].startswith("-") else 1
+    assert series.name == "x" and series.freq == "D"
+    np.testing.assert_allclose(series.values, sign * expected)
+
+
+def test_an_ambiguous_comma_group_follows_the_other_cells_of_its_column():
+    # "1,046" is 1046 or 1.046; "0.5" proves "." is the decimal mark here, "2,5" proves ","
+    cells = [f"{v:,.0f}" for v in sales()]
+    series = read_series(daily_text([*cells[:-1], "0.5"], sep=";", header="date;x").encode())
+    np.testing.assert_allclose(series.values[:-1], np.round(sales()[:-1]))
+    dots = [f"{v:,.0f}".replace(",", ".") for v in sales()]
+    series = read_series(daily_text([*dots[:-1], "2,5"], sep=";", header="date;x").encode())
+    np.testing.assert_allclose(series.values, [*np.round(sales()[:-1]), 2.5])
+
+
+def test_an_unexplained_comma_group_follows_the_delimiter():
+    cells = [f"{v:,.0f}" for v in sales()]  # every cell like "1,046": nothing decides
+    quoted = read_series(daily_text([f'"{c}"' for c in cells]).encode())
+    np.testing.assert_allclose(quoted.values, np.round(sales()))  # a CSV quotes thousands
+    european = read_series(daily_text(cells, header="date;x", sep=";").encode())
+    np.testing.assert_allclose(european.values, np.round(sales()) / 1000)  # 1,046 is 1.046
+    dotted = read_series(daily_text([c.replace(",", ".") for c in cells], "date;x", ";"))
+    np.testing.assert_allclose(dotted.values, np.round(sales()) / 1000)  # 1.046 stays 1.046
+    mixed = [c.replace(",", ".") if i % 2 else c for i, c in enumerate(cells)]  # 1.046, 1,046
+    np.testing.assert_allclose(read_series(daily_text(mixed, "date;x", ";")).values, dotted.values)
+
+
+def test_a_cell_against_its_columns_decimal_mark_counts_as_missing():
+    cells = [german(v) for v in sales()]
+    cells[10] = "1046.5"  # a decimal point in a column of decimal commas: not a number here
+    series = read_series(daily_text(cells, header="date;x", sep=";").encode())
+    assert series.filled == 1 and series.interpolated[10]
+    np.testing.assert_allclose(series.values[9], sales()[9])
+
+
+def test_dates_times_and_badly_grouped_digits_are_not_numbers():
+    days = pd.date_range("2024-01-01", periods=N, freq="D")
+    text = "start;end;at;v\n" + "\n".join(
+        f"{d:%d.%m.%Y};{d:%-d.%-m.%Y};{d:%H:%M};{v}" for d, v in zip(days, wave(), strict=True)
+    )
+    assert list_columns(text) == ["v"]
+    for bad in ("1,04,623.50", "01.046,5", "1.046.5", "1,046 .5", "$12%", "€12€", "--5"):
+        assert list_columns("x\n" + f"{bad}\n" * 3) == [], bad
+    assert list_columns("x\n" + "1.046,5\n" * 3) == ["x"]  # the same cells, well formed
+
+
+# --- headers, preambles, and what a refusal names ---
+
+
+def test_a_header_above_text_columns_is_named_in_the_refusal():
+    text = "timestamp,city,note\n" + "2024-01-01,Oslo,x\n" * N
+    with pytest.raises(SeriesError, match=r"column 'note' holds 'x' in row 1\.") as err:
+        read_series(text.encode())
+    assert "column_" not in str(err.value)
+
+
+def test_the_refusal_shows_the_first_cell_that_is_not_a_number():
+    cells = ["NA", "", '"1,046.23x"'] + [f'"{v:,.2f}x"' for v in sales(N - 3)]
+    with pytest.raises(SeriesError) as err:
+        read_series(daily_text(cells).encode())
+    assert str(err.value) == (
+        "No column holds numbers: column 'sales' holds '1,046.23x' in row 3. "
+        "Pass a file with a column of numeric values."
+    )
+
+
+def test_the_refusal_counts_a_column_that_is_only_half_numbers():
+    cells = [f"{v}" if i % 2 else "n/v" for i, v in enumerate(wave())]
+    cells[1] = "oops"
+    with pytest.raises(SeriesError, match=r"'sales' holds 'n/v' in row 1, and only 23 of its 48"):
+        read_series(daily_text(cells).encode())
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("timestamp,value\n", r"the input has a header \('timestamp', 'value'\) but no rows"),
+        ("flag\n" + "True\nFalse\n" * N, r"column 'flag' holds 'True' in row 1, and True/False"),
+        ("timestamp\n" + "2024-01-01\n" * 3, r"the only column, 'timestamp', holds timestamps"),
+        ("t,value\n" + "2024-01-01,NA\n" * 3, r"every cell of column 'value' is empty"),
+        ("name\n" + "abc\n" * N, r"column 'name' holds 'abc' in row 1"),
+    ],
+)
+def test_refusals_name_the_real_columns(text, message):
+    with pytest.raises(SeriesError, match="No column holds numbers: " + message):
+        read_series(text.encode())
+
+
+@pytest.mark.parametrize(
+    "preamble",
+    ["# exported from foo\nStation: X\n", "# exported\n", "Station: X\nUnit: kWh\n", "#\n\n#a\n"],
+)
+def test_comment_and_metadata_lines_above_the_header_are_skipped(preamble):
+    series = read_series((preamble + daily_text([f"{v}" for v in wave()])).encode())
+    assert series.name == "sales" and series.freq == "D" and len(series) == N
+    np.testing.assert_allclose(series.values, wave())
+
+
+def test_a_short_header_after_a_preamble_is_kept():
+    # data rows end in a delimiter, so the header has fewer fields than the rows below it
+    rows = daily_text([f"{v}," for v in wave()]).splitlines()
+    series = read_series("Station: X\n" + "\n".join(rows))
+    assert series.name == "sales" and len(series) == N
+
+
+def test_a_named_column_of_decimal_commas_is_not_taken_for_a_preamble():
+    text = "wert\n" + "\n".join(f"{-v:.1f}".replace(".", ",") for v in wave())
+    series = read_series(text.encode())
+    assert series.name == "wert"
+    np.testing.assert_allclose(series.values, -np.round(wave(), 1))
+
+
+def test_a_preamble_above_rows_without_a_header_is_refused_with_advice():
+    rows = daily_text([f"{v}" for v in wave()]).splitlines()[1:]
+    with pytest.raises(SeriesError, match="don't look like a table, so remove any lines above"):
+        read_series("Report 2024\n" + "\n".join(rows))
+    assert len(read_series("\n".join(rows))) == N  # without the preamble it reads
+
+
+def test_a_first_row_of_dates_is_data_not_a_header():
+    rows = daily_text([f"{v},Oslo" for v in wave()]).splitlines()[1:]
+    rows[0] = rows[0].split(",")[0] + ",NA,Oslo"  # a missing value; the other cells are not names
+    series = read_series("\n".join(rows))
+    assert series.name == "column_2" and len(series) == N - 1
+    assert series.timestamps[0] == pd.Timestamp("2024-01-02")
+
+
+def test_a_file_of_comments_only_is_refused():
+    with pytest.raises(SeriesError, match="only comment lines"):
+        read_series(b"# nothing\n# here\n")
+
+
+# --- frequencies in words, time zones ---
+
+
+@pytest.mark.parametrize(
+    ("freq", "words"),
+    [
+        ("h", "hour"),
+        ("15min", "15 minutes"),
+        ("60min", "hour"),
+        ("s", "second"),
+        ("D", "day"),
+        ("2D", "2 days"),
+        ("B", "business day"),
+        ("W-SUN", "week"),
+        ("MS", "month"),
+        ("ME", "month"),
+        ("QS-DEC", "quarter"),
+        ("YS-JAN", "year"),
+        ("3YS-JAN", "3 years"),
+        (None, None),
+        ("not a frequency", "not a frequency"),
+    ],
+)
+def test_describe_freq_puts_pandas_aliases_into_words(freq, words):
+    assert describe_freq(freq) == words
+
+
+def test_freq_stays_a_pandas_alias_that_describe_freq_explains():
+    year = read_series("year,sales\n" + "\n".join(f"{1950 + i},{v}" for i, v in enumerate(wave())))
+    month = read_series(pd.Series(wave(), index=pd.period_range("2000-01", periods=N, freq="M")))
+    assert (year.freq, describe_freq(year.freq)) == ("YS-JAN", "year")
+    assert (month.freq, describe_freq(month.freq)) == ("MS", "month")
+
+
+def test_gap_refusal_gives_the_step_in_words():
+    stamps = pd.date_range("2024-01-01", periods=100, freq="h").delete(range(40, 70))
+    frame = pd.DataFrame({"time": stamps.astype(str), "v": wave(70)})
+    with pytest.raises(SeriesError, match=r"step by 1 hour, but 30 of the 100 steps") as err:
+        read_series(frame)
+    assert "days" not in str(err.value) and ":" not in str(err.value)
+
+
+def berlin_text(freq: str, start: str = "2024-03-25", n: int = N) -> tuple[str, list[str]]:
+    stamps = pd.date_range(start, periods=n, freq=freq, tz="Europe/Berlin")
+    written = [t.isoformat() for t in stamps]
+    return "time,v\n" + "\n".join(
+        f"{t},{v}" for t, v in zip(written, wave(n), strict=True)
+    ), written
+
+
+@pytest.mark.parametrize(("freq", "start"), [("h", "2024-03-30 12:00"), ("D", "2024-03-25")])
+def test_summer_and_winter_offsets_keep_their_local_times(freq, start):
+    text, written = berlin_text(freq, start)
+    assert {w[-6:] for w in written} == {"+01:00", "+02:00"}  # the data crosses the DST switch
+    series = read_series(text.encode())
+    assert [t.isoformat() for t in series.timestamps] == written
+    assert series.freq == freq and str(series.timestamps.tz) != "UTC"
+
+
+def test_forecast_timestamps_continue_in_local_time():
+    from sadt.pipeline import future_timestamps
+
+    text, written = berlin_text("D", "2024-03-25", n=215)  # spring switch inside the data
+    assert written[-1] == "2024-10-25T00:00:00+02:00"
+    future = future_timestamps(read_series(text.encode()), 3)
+    assert [t.isoformat() for t in future] == [  # midnights across the autumn switch
+        "2024-10-26T00:00:00+02:00",
+        "2024-10-27T00:00:00+02:00",
+        "2024-10-28T00:00:00+01:00",
+    ]
+
+
+def test_offsets_no_time_zone_gives_stay_utc():
+    stamps = pd.date_range("2024-03-30 12:00", periods=N, freq="h", tz="Europe/Berlin")
+    written = [t.isoformat() for t in stamps]
+    written[-1] = stamps[-1].tz_convert("Asia/Kolkata").isoformat()  # +05:30: no zone fits
+    text = "time,v\n" + "\n".join(f"{t},{v}" for t, v in zip(written, wave(), strict=True))
+    series = read_series(text.encode())
+    assert str(series.timestamps.tz) == "UTC" and series.timestamps.equals(stamps.tz_convert("UTC"))
+    assert series.freq == "h"
 
 
 # --- real data ---
