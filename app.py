@@ -39,7 +39,7 @@ import numpy as np
 
 from sadt import plots
 from sadt.app_examples import DEFAULT_EXAMPLE, example_names, load_example
-from sadt.series import Series, SeriesError, list_columns, read_series
+from sadt.series import Series, SeriesError, describe_freq, list_columns, read_series
 
 METHOD_LABELS = {
     "dts": "DTS",
@@ -186,7 +186,8 @@ def series_summary(series: Series) -> str:
     parts = [f"**{series.name}**: {len(series)} values"]
     if series.timestamps is not None:
         first, last = series.timestamps[0], series.timestamps[-1]
-        parts.append(f"from {first} to {last}" + (f" (every {series.freq})" if series.freq else ""))
+        every = describe_freq(series.freq)
+        parts.append(f"from {first} to {last}" + (f" (every {every})" if every else ""))
     else:
         parts.append("no timestamps (steps are numbered)")
     if series.filled:

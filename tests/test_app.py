@@ -241,6 +241,7 @@ def test_uploaded_csv_with_timestamps_end_to_end(client, tmp_path):
     chart, summary = client.predict(upload, None, "load", api_name="/preview")
     assert [t["name"] for t in traces(chart)] == ["history"]
     assert summary.startswith("**load**: 300 values, from 2024-01-01 00:00:00")
+    assert "(every hour)" in summary  # words, not the pandas alias "h"
     description = client.predict(upload, None, "load", api_name="/describe")
     assert isinstance(description, str) and "300 points" in description
 
