@@ -605,8 +605,11 @@ def _parse_timestamps(cells: pd.Series, allow_years: bool) -> pd.DatetimeIndex:
     text = text.where(~not_date)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "could not infer format" is expected for junk
-        parsed = pd.to_datetime(text, errors="coerce")
-        if parsed.dtype == object:  # mixed UTC offsets
+        try:
+            parsed = pd.to_datetime(text, errors="coerce")
+        except ValueError:  # mixed UTC offsets: pandas >= 3 raises, 2.x gives objects
+            parsed = None
+        if parsed is None or parsed.dtype == object:
             parsed = pd.to_datetime(text, errors="coerce", utc=True)
         if parsed.isna().sum() > not_date.sum():  # 13/01/2024 failed as month-first: retry
             utc = parsed.dt.tz is not None
