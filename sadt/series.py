@@ -291,7 +291,7 @@ def _frame_from_text(text: str) -> tuple[pd.DataFrame, bool]:
                 f'{err.lineno}). Expected e.g. [1.5, 2.0] or [{{"time": ..., "value": ...}}].'
             ) from err
     lines = [line for line in text.splitlines() if line.strip()]
-    while lines and lines[0].lstrip().startswith("#") and not _is_missing(lines[0]):
+    while lines and _is_comment(lines[0]):
         lines.pop(0)  # "# exported from ..." comments above the table
     if not lines:
         raise SeriesError("The input holds only comment lines (starting with #); add the data.")
@@ -301,6 +301,13 @@ def _frame_from_text(text: str) -> tuple[pd.DataFrame, bool]:
     else:  # one reader per line, so a stray quote cannot swallow the lines after it
         rows = [_split(line, delimiter) for line in lines[start:]]
     return _rows_to_frame(rows, comma_decimal=delimiter != ","), delimiter != ","
+
+
+def _is_comment(line: str) -> bool:
+    """A "# ..." line above a table. Not "#,date,value": a header whose first column (row
+    numbers) is named "#"; and not "#N/A", a missing value."""
+    line = line.lstrip()
+    return line.startswith("#") and line[1:2] not in _DELIMITERS and not _is_missing(line)
 
 
 def _split(line: str, delimiter: str) -> list[str]:
@@ -336,11 +343,17 @@ def _table_start(lines: list[str], counts: list[int], width: int, delimiter: str
     if counts[0] >= width:
         return 0
     first = counts.index(width)
-    start = first - 1 if counts[first - 1] >= 2 else first
-    header = [cell for cell in _split(lines[start], delimiter) if not _is_missing(cell)]
-    if max(counts[:first]) > width or not header or not _are_names(header).all():
+    if max(counts[:first]) > width:
         return None
-    return start
+    # The first full-width line when it holds names ("Station,X" above "date,value,flag"
+    # is preamble, not the header), else the line above it when that splits too.
+    for start in (first, first - 1):
+        if start == first - 1 and counts[start] < 2:
+            break
+        header = [cell for cell in _split(lines[start], delimiter) if not _is_missing(cell)]
+        if header and _are_names(header).all():
+            return start
+    return None
 
 
 def _frame_from_json(data) -> pd.DataFrame:
@@ -512,7 +525,8 @@ def _read_formatted_column(
 
     The column's decimal mark is the one more of its cells prove: "1,046.23", "0,5" or
     "1,046,000" prove theirs, "1,046" and "1.046" fit either. Cells that contradict the
-    column's mark are junk (NaN). With no proof either way (or a tie) an ambiguous "1.046"
+    column's mark are junk (NaN). With no proof either way (a tie, or proofs fewer than a
+    tenth of the ambiguous cells) an ambiguous "1.046"
     is 1.046, as everywhere in pandas, and an ambiguous "1,046" is 1046 unless
     `comma_decimal`, which the caller knows from the delimiter.
     """
@@ -526,7 +540,10 @@ def _read_formatted_column(
     comma = np.array([readings.get(cell, nan_pair)[1] for cell in text], dtype=np.float64)
     dot_proofs = int((~np.isnan(dot) & np.isnan(comma)).sum())
     comma_proofs = int((np.isnan(dot) & ~np.isnan(comma)).sum())
-    if dot_proofs != comma_proofs:
+    # A mark is proven only by a real share of the cells it would reinterpret: one stray
+    # "1,5" must not turn forty "110.000" into 110000.
+    ambiguous = int((~np.isnan(dot) & ~np.isnan(comma) & (dot != comma)).sum())
+    if dot_proofs != comma_proofs and max(dot_proofs, comma_proofs) >= 0.1 * ambiguous:
         use_comma = np.full(len(text), comma_proofs > dot_proofs)
     else:
         use_comma = comma_decimal & (np.char.find(text, ",") >= 0)

@@ -489,13 +489,14 @@ def test_currency_percent_and_space_separated_thousands(write, sep):
 
 
 def test_an_ambiguous_comma_group_follows_the_other_cells_of_its_column():
-    # "1,046" is 1046 or 1.046; "0.5" proves "." is the decimal mark here, "2,5" proves ","
+    # "1,046" is 1046 or 1.046; cells like "0.5" prove "." is the decimal mark, "2,5" ","
+    # (proofs in a tenth of the column decide it; see the next test for a lone one)
     cells = [f"{v:,.0f}" for v in sales()]
-    series = read_series(daily_text([*cells[:-1], "0.5"], sep=";", header="date;x").encode())
-    np.testing.assert_allclose(series.values[:-1], np.round(sales()[:-1]))
+    series = read_series(daily_text([*cells[:-8], *["0.5"] * 8], sep=";", header="date;x"))
+    np.testing.assert_allclose(series.values[:-8], np.round(sales()[:-8]))
     dots = [f"{v:,.0f}".replace(",", ".") for v in sales()]
-    series = read_series(daily_text([*dots[:-1], "2,5"], sep=";", header="date;x").encode())
-    np.testing.assert_allclose(series.values, [*np.round(sales()[:-1]), 2.5])
+    series = read_series(daily_text([*dots[:-8], *["2,5"] * 8], sep=";", header="date;x"))
+    np.testing.assert_allclose(series.values, [*np.round(sales()[:-8]), *[2.5] * 8])
 
 
 def test_an_unexplained_comma_group_follows_the_delimiter():
@@ -579,6 +580,38 @@ def test_comment_and_metadata_lines_above_the_header_are_skipped(preamble):
     series = read_series((preamble + daily_text([f"{v}" for v in wave()])).encode())
     assert series.name == "sales" and series.freq == "D" and len(series) == N
     np.testing.assert_allclose(series.values, wave())
+
+
+@pytest.mark.parametrize("sep", [",", ";", "\t", "|"])
+def test_a_header_whose_row_number_column_is_named_hash_is_not_a_comment(sep):
+    days = pd.date_range("2024-01-01", periods=N, freq="D").strftime("%Y-%m-%d")
+    lines = [sep.join(("#", "date", "value"))]
+    lines += [
+        sep.join((str(i), d, f"{v:.2f}")) for i, (d, v) in enumerate(zip(days, wave(), strict=True))
+    ]
+    assert list_columns("\n".join(lines)) == ["#", "value"]
+    series = read_series("\n".join(lines), column="value")
+    assert series.name == "value" and series.freq == "D"
+
+
+def test_a_two_field_preamble_is_not_taken_for_the_header():
+    # "Station,X" splits like a table line; taking "Unit,kW" for the header once turned the
+    # real header into a data row, and d/m/Y dates were then read month-first, reordered.
+    days = pd.date_range("2023-06-15", periods=N, freq="D")
+    rows = [f"{d:%d/%m/%Y},{v:.2f},ok" for d, v in zip(days, wave(), strict=True)]
+    series = read_series("Station,X\nUnit,kW\ndate,value,flag\n" + "\n".join(rows))
+    assert series.name == "value" and series.freq == "D"
+    assert series.timestamps[0] == days[0] and series.timestamps[-1] == days[-1]
+    np.testing.assert_allclose(series.values, np.round(wave(), 2))
+    assert read_series("Report, 2024\ndate,value,flag\n" + "\n".join(rows)).name == "value"
+
+
+def test_one_stray_decimal_comma_does_not_rescale_its_column():
+    cells = [f"{v + 100:.3f}" for v in wave()]  # "110.000": three decimals, or 110000?
+    cells[-1] = "1,5"
+    series = read_series(daily_text(cells, header="date;value", sep=";"))
+    np.testing.assert_allclose(series.values[:-1], np.round(wave() + 100, 3)[:-1])
+    assert series.values[-1] == 1.5
 
 
 def test_a_short_header_after_a_preamble_is_kept():
