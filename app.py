@@ -166,20 +166,32 @@ def load_series(file: str | None, example: str | None, column: str | None) -> Se
     """The uploaded file (which wins) or the chosen example, as a validated Series."""
     with user_errors():
         if file:
-            stat = os.stat(file)
-            return _read_upload(file, stat.st_mtime_ns, stat.st_size, column or None)
+            return _cached(read_series, file, column=column or None)
         if example:
             return load_example(example)
     raise user_error("Upload a CSV, TSV or JSON file, or pick an example series.")
 
 
-@functools.lru_cache(maxsize=16)
-def _read_upload(file: str, mtime_ns: int, size: int, column: str | None) -> Series:
-    """One parse per upload (keyed by its path, time and size), not one per action: a
-    100k-point file took ~3 s to parse, and a button press reads it three times."""
+def _cached(reader: Callable, file: str, **options):
+    """``reader(open file, **options)``, parsed once per upload, refusals included: a
+    100k-point file took ~3 s to parse, and one button press reads it three times."""
+    stat = os.stat(file)
+    outcome = _read_upload(reader, file, stat.st_mtime_ns, stat.st_size, tuple(options.items()))
+    if isinstance(outcome, SeriesError):
+        raise SeriesError(str(outcome))  # a fresh one: the cached one keeps no traceback
+    return outcome
+
+
+@functools.lru_cache(maxsize=32)
+def _read_upload(reader, file: str, mtime_ns: int, size: int, options: tuple):
+    """Keyed by the upload's path, time and size; a SeriesError is returned, not raised,
+    so that it is cached too."""
     # A file object, not the path: no message can show where the upload is stored.
     with open(file, "rb") as handle:
-        return read_series(handle, column=column)
+        try:
+            return reader(handle, **dict(options))
+        except SeriesError as err:
+            return err
 
 
 def series_summary(series: Series) -> str:
@@ -281,8 +293,8 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
         """The numeric columns of an uploaded file; the last one is picked."""
         if not file:
             return gr.Dropdown(choices=[], value=None)
-        with user_errors(), open(file, "rb") as handle:
-            names = list_columns(handle)
+        with user_errors():
+            names = _cached(list_columns, file)
         if not names:
             raise user_error(
                 "No column holds numbers. Pass a file with a column of numeric values."

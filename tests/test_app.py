@@ -294,11 +294,38 @@ def test_spectral_weights_reach_the_search(client):
     assert reward(low=1.0, mid=0.0, high=0.0) != reward(low=0.0, mid=0.0, high=1.0)
 
 
-def test_statistics_say_when_a_method_coincides_with_another(model_dir):
-    # The stats a user reads name the cases where two methods give the same paths.
+def app_module():
+    """app.py imported as a module (its functions, without starting a server)."""
     spec = importlib.util.spec_from_file_location("sadt_app", ROOT / "app.py")
     app = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(app)
+    return app
+
+
+def test_an_upload_is_parsed_once_refusals_included(tmp_path):
+    from sadt.series import SeriesError
+
+    app, calls = app_module(), []
+
+    def reader(handle, **options):
+        calls.append(handle.read())
+        raise SeriesError("not a series")
+
+    upload = tmp_path / "bad.csv"
+    upload.write_text("x")
+    for _ in range(3):
+        with pytest.raises(SeriesError, match="not a series"):
+            app._cached(reader, str(upload))
+    assert calls == [b"x"]
+    upload.write_text("xy")  # a new upload at the same path is read again
+    with pytest.raises(SeriesError):
+        app._cached(reader, str(upload))
+    assert calls == [b"x", b"xy"]
+
+
+def test_statistics_say_when_a_method_coincides_with_another(model_dir):
+    # The stats a user reads name the cases where two methods give the same paths.
+    app = app_module()
     import sadt
     from sadt.app_examples import load_example
 
