@@ -257,6 +257,25 @@ def _part(folder: Path, parts: dict, name: str) -> Path:
 
 
 # -- the Hub ---------------------------------------------------------------------------------------
+def check_repo_id(repo_id) -> str:
+    """``repo_id`` when it can name a Hub model repo ('user/name'), else one HubError sentence:
+    checked before any work, as the Hub client's own check would fail only at the push."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    problem = HubError(
+        f"{repo_id!r} is not a Hub repo id like 'user/sadt-model' (letters, digits, '-', '_' "
+        "and '.', neither starting nor ending with '-' or '.', at most 96 characters)"
+    )
+    if not _is_hub_id(repo_id):
+        raise problem
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError:
+        raise problem from None
+    return repo_id
+
+
 def push_pipeline(
     pipe,
     repo_id: str,
@@ -273,6 +292,7 @@ def push_pipeline(
 
     from huggingface_hub import HfApi
 
+    check_repo_id(repo_id)
     api = HfApi(token=token)
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(folder) if folder else save_pipeline(pipe, Path(tmp) / "pipeline")

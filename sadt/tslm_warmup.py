@@ -180,24 +180,3 @@ class EncoderWarmup:
             print("[encoder warm-up] held-out accuracy " + " ".join(
             f"{k} {v:.2f}" for k, v in accuracy.items()), flush=True)  # fmt: skip
         return accuracy
-
-
-def warm_up_encoder(
-    tslm,
-    steps: int,
-    batch_size: int = 32,
-    learning_rate: float = 1e-3,
-    weight_decay: float = 0.01,
-    seed: int = 0,
-    synthetic: dict | None = None,
-    report_every: int = 100,
-    shard: slice = slice(None),
-    verbose: bool = True,
-) -> dict:
-    """Train ``tslm.encoder`` to classify the attributes in one go (``EncoderWarmup``);
-    returns the held-out accuracy of each."""
-    warmup = EncoderWarmup(
-        tslm, steps, batch_size, learning_rate, weight_decay, seed, synthetic, shard
-    )
-    warmup.train(steps, report_every=report_every, verbose=verbose)
-    return warmup.accuracy(verbose)

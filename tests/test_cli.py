@@ -190,3 +190,24 @@ def test_push_card_takes_only_metrics_measured_on_this_forecaster(saved, tmp_pat
 def test_push_metrics_must_be_a_folder(saved, tmp_path, capsys):
     assert _push(saved, "--out", str(tmp_path / "o"), "--metrics", str(tmp_path / "nope")) == 2
     assert "is not a folder of benchmark JSONs" in _error(capsys)
+
+
+@pytest.mark.parametrize("repo", ["bad id!/x", "a/b/c", "user/", "user/x--y"])
+@pytest.mark.parametrize("out", [True, False])
+def test_push_refuses_a_bad_repo_id_before_any_work(saved, tmp_path, capsys, repo, out):
+    # The Hub client's own check failed only at the push, as a traceback; "user/" without
+    # --out crashed naming the model after the missing folder.
+    args = ["--out", str(tmp_path / "out")] if out else []
+    assert _push(saved, *args, "--repo", repo) == 2
+    assert f"{repo!r} is not a Hub repo id like 'user/sadt-model'" in _error(capsys)
+    assert not (tmp_path / "out").exists()
+
+
+def test_push_names_an_unreadable_value_checkpoint(saved, tmp_path, capsys):
+    value = _value_trained_for(saved, tmp_path, "checkpoints/forecaster")
+    checkpoint = value / "checkpoint.safetensors"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:20])
+    assert (
+        _push(saved, f"--value={value}", "--out", str(tmp_path / "o"), parts=("forecaster",)) == 2
+    )
+    assert f"{checkpoint} is not a readable value-network checkpoint" in _error(capsys)

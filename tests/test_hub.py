@@ -118,3 +118,9 @@ def test_train_push_offline_keeps_the_folder_and_says_so(pipe, hub, monkeypatch,
     readme = hub.files(REPO)["README.md"].decode()
     assert "\n# sadt-test\n" in readme  # named after the repo, not "sadt-tiny"
     assert "model-index" not in yaml.safe_load(readme.split("---")[1])  # no --metrics given
+
+
+@pytest.mark.parametrize("repo", ["a/b/c", "user/", "bad id!/x", "no-namespace"])
+def test_push_to_a_bad_repo_id_is_one_sentence_before_any_request(pipe, repo):
+    with pytest.raises(HubError, match=r"is not a Hub repo id like 'user/sadt-model'"):
+        pipe.push_to_hub(repo, token="test-token")  # no Hub: refused before any request

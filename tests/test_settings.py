@@ -1,5 +1,6 @@
 """sadt.settings: unknown keys rejected, numbers written as text coerced, bounds named."""
 
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -75,3 +76,51 @@ def test_row_ranges_are_slices_and_anything_else_is_named():
     for bad in (5, "a:b", [1, 2, 3], "100:5", [0.5, 3], True):
         with pytest.raises(DataError, match=r"^split must look like '0:8640' or \[0, 8640\]"):
             parse_rows(bad, "split")
+
+
+def test_null_is_refused_unless_the_annotation_allows_it():
+    # YAML `null` (`--steps null`) used to pass and crash later in arithmetic.
+    @dataclass
+    class Knobs:
+        steps: int = 1
+        out_dir: str = "run"
+        stop_at: int | None = None
+
+    with pytest.raises(ValueError, match=r"^training setting steps must be a number, not empty"):
+        checked(Knobs, {"steps": None}, "training")
+    with pytest.raises(ValueError, match=r"^training setting out_dir must be set, not empty"):
+        checked(Knobs, {"out_dir": None}, "training")
+    assert checked(Knobs, {"stop_at": None}, "training") == {"stop_at": None}
+    # String annotations (``from __future__ import annotations``) are read the same way.
+    with pytest.raises(ValueError, match="value network setting hidden must be a number"):
+        ValueConfig.from_dict({"feature_dim": 2, "weight_dim": 1, "hidden": None})
+    assert ValueConfig.from_dict({"feature_dim": 2, "weight_dim": 1, "base_feature": None})
+    # A config built directly, past checked(), is still caught by the bounds.
+    with pytest.raises(ValueError, match=r"^steps must be a number, not empty \(null\)$"):
+        at_least(Knobs(steps=None), 1, "steps")
+    at_least(Knobs(), 1, "stop_at")
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_bounds_refuse_nan_and_infinity(bad):
+    # NaN fails every comparison, so `nan < minimum` let it through every bound.
+    @dataclass
+    class Knobs:
+        lr: float = bad
+
+    for check in (lambda k: at_least(k, 0, "lr"), lambda k: positive(k, "lr"),
+                  lambda k: fraction(k, "lr")):  # fmt: skip
+        with pytest.raises(ValueError, match=r"^lr must be a finite number, not -?(nan|inf)$"):
+            check(Knobs())
+    with pytest.raises(ValueError, match="source_weights must be a list of numbers"):
+        number_list([1.0, bad], float, "source_weights", "[2, 1]")
+
+
+def test_row_ranges_with_infinity_or_a_base_60_reading_are_one_sentence():
+    for bad in ("0:inf", [0, float("inf")], [float("-inf"), 5], "0:nan"):
+        with pytest.raises(DataError, match=r"^split must look like '0:8640'"):
+            parse_rows(bad, "split")  # int(inf) raised OverflowError past the DataError
+    # YAML 1.1 reads an unquoted 10:20 as 620: the message says how to write it.
+    hint = """(YAML reads an unquoted 10:20 as the base-60 number 620: write '"10:20"' in """
+    with pytest.raises(DataError, match=re.escape(f"not 620 {hint}quotes or [10, 20])")):
+        parse_rows(620, "split")

@@ -293,6 +293,12 @@ def test_resume_drops_log_records_written_after_the_checkpoint(sine_csv, tmp_pat
         (["--lr", "-1"], "lr must be > 0, not -1"),
         (["--mixup_prob", "1.5"], "mixup_prob must be between 0 and 1, not 1.5"),
         (["--source_weights", "3"], "source_weights must be a list of numbers"),
+        (["--steps", "null"], "training setting steps must be a number, not empty (null)"),
+        (["--split", "[0, .inf]"], "split must look like '0:8640' or [0, 8640]"),
+        (["--csv", "5"], "csv must be a file path or a list of them, e.g. [a.csv, b.csv], not 5"),
+        (["--wide", "[a.csv, 3]"], "wide must be a file path or a list of them"),
+        (["--lr", ".nan"], "lr must be a finite number, not nan"),
+        (["--weight_decay", ".nan"], "weight_decay must be a finite number, not nan"),
     ],
 )
 def test_bad_settings_are_one_sentence_naming_the_setting(
@@ -329,3 +335,21 @@ def test_a_second_ctrl_c_stops_at_once_without_saving(capsys):
         "interrupted; stopped without saving (earlier checkpoints are intact)\n"
     )
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_row_range_on_the_command_line_is_text_not_a_base_60_number(sine_csv, tmp_path):
+    # YAML 1.1 reads an unquoted 10:20 as 620; no setting means a base-60 number.
+    cfg, _ = train.parse_config(["--csv", str(sine_csv), "--split", "10:50", "--val_split",
+                                 "1:30", "--model", json.dumps(TINY_MODEL)])  # fmt: skip
+    assert (cfg.split, cfg.val_split) == ("10:50", "1:30")
+
+
+def test_leaving_the_block_restores_sig_dfl():
+    # SIG_DFL is 0: `previous or default_int_handler` put Python's handler in its place.
+    previous = signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        with common.StopOnInterrupt():
+            assert signal.getsignal(signal.SIGINT) is not signal.SIG_DFL
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -91,12 +91,19 @@ def test_a_curriculum_run_saves_a_describer_and_a_full_checkpoint(base, tmp_path
     assert saved["sadt_class"] == "TSLM" and saved["base_model"] == "llm"
 
 
-def test_resume_equals_an_uninterrupted_run(base, tmp_path):
+def test_resume_equals_an_uninterrupted_run(base, tmp_path, capsys):
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     whole.mkdir(), parts.mkdir()
     assert train_tslm.main(["--config", config_file(whole, base)]) == 0
     config = config_file(parts, base)
-    assert train_tslm.main(["--config", config, "--max-steps", "4"]) == 0  # mid stage 2
+    # --max-steps counts the 3 encoder warm-up steps too: 2 stop inside the warm-up...
+    assert train_tslm.main(["--config", config, "--max-steps", "2"]) == 0
+    assert "stopped at encoder warm-up step 2; --resume continues" in capsys.readouterr().out
+    _, meta = train_tslm.read_checkpoint(parts / "ckpt.safetensors")
+    assert meta["progress"]["warmup_step"] == 2
+    # ...and 5 more are its last step, the 3 mcq steps and the first captions step.
+    assert train_tslm.main(["--config", config, "--resume", "--max-steps", "5"]) == 0
+    assert "stopped at captions step 1; --resume continues" in capsys.readouterr().out
     assert not (parts / "describer").exists()
     assert train_tslm.main(["--config", config, "--resume"]) == 0
     a, b = trained_weights(whole / "describer"), trained_weights(parts / "describer")
@@ -138,7 +145,11 @@ def test_user_csv_pairs_join_the_caption_examples(tmp_path):
         (["--set", "stages.0.lr_encoder=-1"], "stage 'mcq': lr_encoder must be >= 0, not -1"),
         (["--set", "encoder_warmup_steps=-5"], "encoder_warmup_steps must be >= 0, not -5"),
         (["--set", "checkpoint_every=0"], "checkpoint_every must be >= 1, not 0"),
-        (["--max-steps", "-3"], "--max-steps must be >= 0, not -3"),
+        (["--max-steps", "-3"], "--max-steps must be >= 1, not -3"),
+        (["--max-steps", "0"], "--max-steps must be >= 1, not 0"),  # no step: nothing to resume
+        (["--set", "batch_size=null"], "training setting batch_size must be a number, not empty"),
+        (["--set", "stages.0.steps=null"], "stage setting steps must be a number, not empty"),
+        (["--set", "weight_decay=.nan"], "weight_decay must be a finite number, not nan"),
     ],
 )
 def test_bad_input_is_one_sentence_and_exit_code_2(args, message, capsys):
@@ -198,3 +209,14 @@ def test_a_checkpoint_of_another_trainer_is_named_as_such(tmp_path, capsys):
     assert train_tslm.main(["--resume", "--checkpoint", str(other)]) == 2
     err = capsys.readouterr().err
     assert f"{other} is not a TSLM training checkpoint (it was written by train.forecaster" in err
+
+
+def test_max_steps_ending_at_a_stage_boundary_leaves_a_resumable_checkpoint(base, tmp_path, capsys):
+    # Without the warm-up, 3 steps are exactly the mcq stage: the stop is at its last checkpoint.
+    config = config_file(tmp_path, base, encoder_warmup_steps=0)
+    assert train_tslm.main(["--config", config, "--max-steps", "3"]) == 0
+    assert "stopped at mcq step 3; --resume continues" in capsys.readouterr().out
+    _, meta = train_tslm.read_checkpoint(tmp_path / "ckpt.safetensors")
+    assert (meta["progress"]["stage"], meta["progress"]["step"]) == (0, 3)
+    assert train_tslm.main(["--config", config, "--resume"]) == 0
+    assert (tmp_path / "describer" / "model.safetensors").is_file()

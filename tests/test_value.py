@@ -225,7 +225,10 @@ def test_ctrl_c_in_harvest_and_training_loses_nothing_and_resume_is_exact(tmp_pa
         train_value.Trainer(cfg).run(on_step=_sigint_at(7))
     capsys.readouterr()
     assert train_value.main(["--out_dir", str(cut), *args]) == 2  # forgot --resume
-    assert "already holds a checkpoint at step 7; pass --resume" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "already holds a checkpoint at step 7; pass --resume" in err
+    # The buffer is under out_dir: a new out_dir alone would harvest every tree again.
+    assert f"another out_dir (add --buffer_dir {cut / 'buffer'} to train on the same trees" in err
     assert train_value.main(["--out_dir", str(cut), *args, "--resume"]) == 0
 
     def log(folder):
@@ -250,6 +253,11 @@ def test_ctrl_c_in_harvest_and_training_loses_nothing_and_resume_is_exact(tmp_pa
         (["--checkpoint_every", "0"], "checkpoint_every must be >= 1, not 0"),
         (["--log_every", "0"], "log_every must be >= 1, not 0"),
         (["--split", "5"], "split must look like '0:8640' or [0, 8640]"),
+        (["--split", "0:inf"], "split must look like '0:8640' or [0, 8640]"),
+        (["--steps", "null"], "training setting steps must be a number, not empty (null)"),
+        (["--csv", "5"], "csv must be a file path or a list of them, e.g. [a.csv, b.csv], not 5"),
+        (["--lr", ".inf"], "lr must be a finite number, not inf"),
+        (["--path_loss_weight", ".nan"], "path_loss_weight must be a finite number, not nan"),
     ],
 )
 def test_bad_settings_are_one_sentence_naming_the_setting(tmp_path, capsys, override, message):
@@ -274,3 +282,29 @@ def test_checkpoints_of_other_trainers_are_named_as_such(tmp_path, trained):
     mx.save_safetensors(str(tmp_path / train_value.CHECKPOINT), {"x": mx.zeros(1)}, metadata)
     with pytest.raises(ModelFileError, match="is not a sadt value-network checkpoint"):
         trainer.load_checkpoint()
+
+
+def test_ctrl_c_during_the_last_tree_stops_before_training(tmp_path, monkeypatch, capsys):
+    # The harvest used to raise only if trees were left, and training then began afresh.
+    harvest = train_value.harvest
+    monkeypatch.setattr(
+        train_value, "harvest", lambda cfg: harvest(cfg, on_tree=_sigint_at(cfg.trees - 1))
+    )
+    out = tmp_path / "run"
+    assert train_value.main(["--out_dir", str(out), "--trees", "3", "--budget", "50"]) == 130
+    assert "interrupted during the harvest with 3 of 3 trees saved" in capsys.readouterr().err
+    assert not (out / train_value.CHECKPOINT).exists() and not (out / "log.jsonl").exists()
+
+
+def test_a_second_ctrl_c_in_the_harvest_keeps_the_finished_trees(tmp_path):
+    cfg = train_value.ValueTrainConfig(out_dir=str(tmp_path), trees=4, budget=50)
+
+    def twice(i):  # the first asks to stop after this tree, the second does not wait
+        if i == 1:
+            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        train_value.harvest(cfg, on_tree=twice)
+    manifest = json.loads((tmp_path / "buffer" / "manifest.json").read_text())
+    assert manifest["items"] == ["tree-0", "tree-1"]  # "earlier checkpoints are intact"

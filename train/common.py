@@ -59,7 +59,11 @@ class StopOnInterrupt:
 
     def __exit__(self, *exc) -> None:
         if self._installed:  # None: a handler set outside Python; Python's default then
-            signal.signal(signal.SIGINT, self._previous or signal.default_int_handler)
+            previous = self._previous
+            # `is None`, not `or`: SIG_DFL is 0, falsy, and must be put back as it was.
+            signal.signal(
+                signal.SIGINT, signal.default_int_handler if previous is None else previous
+            )
             self._installed = False
 
     def _handle(self, signum, frame) -> None:
@@ -97,14 +101,31 @@ def checkpoint_metadata(path: Path, key: str) -> dict | None:
     return meta if isinstance(meta, dict) else None
 
 
-def refuse_overwrite(path: Path, where: str, at: str | None, choose: str) -> None:
-    """A fresh run (no --resume) must not replace the checkpoint ``path`` of another run."""
+def refuse_overwrite(path: Path, where: str, at: str | None, choose: str, then: str = "") -> None:
+    """A fresh run (no --resume) must not replace the checkpoint ``path`` of another run;
+    ``then`` ends the sentence (what else the other location needs)."""
     if not path.exists():
         return
     held = f"a checkpoint at {at}" if at else f"a checkpoint ({path.name})"
     raise UsageError(
         f"{where} already holds {held}; pass --resume to continue it or choose another {choose}"
+        + then
     )
+
+
+def file_list(value, setting: str) -> list[str]:
+    """A setting naming files: one path, a list of paths, or nothing (null, "") -> a list."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, (str, os.PathLike)):
+        return [str(value)]
+    if not isinstance(value, (list, tuple)) or not all(
+        isinstance(v, (str, os.PathLike)) for v in value
+    ):
+        raise UsageError(
+            f"{setting} must be a file path or a list of them, e.g. [a.csv, b.csv], not {value!r}"
+        )
+    return [str(v) for v in value]
 
 
 def writable_folder(folder: Path | str, setting: str) -> Path:
@@ -179,6 +200,8 @@ def parse_overrides(argv: list[str], description: str, config_help: str) -> tupl
             value = yaml.safe_load(raw)
         except yaml.YAMLError:
             raise UsageError(f"{key}: {raw!r} is not a value (numbers, words, [lists])") from None
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and ":" in raw:
+            value = raw  # YAML 1.1 reads 10:20 as the base-60 number 620; no setting means that
         name = key[2:].replace("-", "_")
         if name.startswith("model."):
             values.setdefault("model", {})[name[len("model.") :]] = value

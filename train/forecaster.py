@@ -47,10 +47,10 @@ class TrainConfig:
     out_dir: str = "checkpoints/forecaster"
     seed: int = 0
     # data
-    csv: list = field(default_factory=list)  # CSV files: every numeric column is a series
+    csv: list | str | None = field(default_factory=list)  # CSVs: every numeric column a series
     split: str | None = None  # training rows of every CSV, "start:stop"
     val_split: str | None = None  # validation rows of every CSV (targets there)
-    wide: list = field(default_factory=list)  # M4-style wide files (one series per row)
+    wide: list | str | None = field(default_factory=list)  # M4-style files (a series per row)
     wide_holdout: int = 0  # last points of each wide series kept out of training, for validation
     synthetic_series: int = 0  # extra series from sadt.synthetic (0 = none)
     synthetic_length: int = 2048
@@ -82,7 +82,7 @@ class TrainConfig:
 
     def __post_init__(self):
         """Every setting checked when the config is built (not at the step that would fail)."""
-        self.csv, self.wide = _as_list(self.csv), _as_list(self.wide)
+        self.csv, self.wide = common.file_list(self.csv, "csv"), common.file_list(self.wide, "wide")
         at_least(self, 1, "steps", "batch_size", "noise_per_context", "time_draws", "stop_at")
         at_least(self, 1, "log_every", "val_every", "val_windows", "checkpoint_every")
         at_least(self, 1, "min_context", "synthetic_length")
@@ -90,7 +90,8 @@ class TrainConfig:
         at_least(self, 0, "weight_decay", "mean_loss_weight")
         positive(self, "lr", "grad_clip", "value_clip")
         fraction(self, "min_lr_ratio", "short_context_prob", "mixup_prob", "ema_decay")
-        fdata.parse_rows(self.split, "split"), fdata.parse_rows(self.val_split, "val_split")
+        for name in ("split", "val_split"):  # a bad row range is refused now, not at load_data
+            fdata.parse_rows(getattr(self, name), name)
         if self.source_weights is not None:
             weights = number_list(self.source_weights, float, "source_weights", "[2, 1]")
             if min(weights) <= 0:
@@ -108,10 +109,6 @@ class TrainConfig:
     def model_config(self) -> ForecasterConfig:
         model = self.model
         return ForecasterConfig.from_dict(dict(model) if isinstance(model, dict) else model)
-
-
-def _as_list(value) -> list:
-    return [] if value in (None, "") else [value] if isinstance(value, str) else list(value)
 
 
 # -- data ---------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import struct
 import sys
 from pathlib import Path
 
@@ -24,8 +23,16 @@ import mlx.core as mx
 
 from sadt.forecaster import Forecaster
 from sadt.forecaster.files import ModelFileError
-from sadt.hub import BUNDLED, HubError, check_output_folder, check_value_fits, save_pipeline
+from sadt.hub import (
+    BUNDLED,
+    HubError,
+    check_output_folder,
+    check_repo_id,
+    check_value_fits,
+    save_pipeline,
+)
 from sadt.pipeline import Pipeline, SearchSettings
+from train.common import checkpoint_metadata
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -121,18 +128,13 @@ def _checkpoint_forecaster(checkpoint: Path) -> str | None:
     """The ``forecaster`` setting in a train.value checkpoint's metadata, or None."""
     if not checkpoint.is_file():
         return None
-    try:
-        with open(checkpoint, "rb") as f:
-            (size,) = struct.unpack("<Q", f.read(8))
-            if size > checkpoint.stat().st_size:
-                raise ValueError("header past the end")
-            header = json.loads(f.read(size))
-        meta = json.loads(header["__metadata__"]["sadt"])
-        return str(meta["config"]["forecaster"])
-    except (OSError, struct.error, ValueError, KeyError, TypeError):
+    config = (checkpoint_metadata(checkpoint, "sadt") or {}).get("config")
+    forecaster = config.get("forecaster") if isinstance(config, dict) else None
+    if not isinstance(forecaster, str):
         raise ModelFileError(
             f"{checkpoint} is not a readable value-network checkpoint (truncated or foreign?)"
-        ) from None
+        )
+    return forecaster
 
 
 def half(model) -> None:
@@ -180,9 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     out = BUNDLED if args.bundle else Path(args.out) if args.out else None
     if out is None and not args.repo:
         parser.error("give --out, --bundle or --repo")
-    name = args.name or (args.repo.split("/")[-1] if args.repo else None)
-    name = name or ("sadt-tiny" if args.bundle else out.resolve().name)
     try:
+        if args.repo:  # before any work: a bad id would otherwise fail only at the push
+            check_repo_id(args.repo)
+        name = args.name or _default_name(args, out)
         if out is not None:
             check_output_folder(out)
         if args.metrics and not Path(args.metrics).is_dir():
@@ -208,6 +211,13 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"pushed to {url}")
     return 0
+
+
+def _default_name(args, out: Path | None) -> str:
+    """The card's model name: the repo's name, else sadt-tiny (--bundle) or --out's name."""
+    if args.repo:
+        return args.repo.split("/")[-1]
+    return "sadt-tiny" if args.bundle else out.resolve().name
 
 
 def _assemble(args, name: str) -> Pipeline:

@@ -109,7 +109,7 @@ class TrainConfig:
     csv_share: float = 0.5  # share of caption examples drawn from the CSV
     synthetic: dict = field(default_factory=dict)  # SyntheticConfig overrides
     caption_stats: bool = True  # captions may quote the series mean the prompt states
-    # Encoder warm-up before the curriculum (see ``warm_up_encoder``); 0 steps: none.
+    # Encoder warm-up before the curriculum (``warm_up`` below, sadt.tslm_warmup); 0 steps: none.
     encoder_warmup_steps: int = 0
     encoder_warmup_batch_size: int = 32
     encoder_warmup_lr: float = 1e-3
@@ -325,14 +325,15 @@ def _check_resumable(meta: dict, config: TrainConfig, file: Path) -> None:
 def train(config: TrainConfig, resume: bool = False, max_steps: int | None = None, on_step=None):
     """Run every stage (resuming from ``config.checkpoint`` when asked) and save the TSLM.
 
-    ``max_steps`` stops this run after that many steps with a checkpoint, as an
-    interruption would (``--resume`` continues it); the TSLM is then not saved.
+    ``max_steps`` stops this run after that many optimizer steps (encoder warm-up steps
+    count too) with a checkpoint, as an interruption would (``--resume`` continues it);
+    the TSLM is then not saved.
     Ctrl-C: the step under way finishes, a checkpoint is written at it and
     ``common.Interrupted`` is raised. ``on_step(phase, step)`` follows every step.
     Returns the TSLM, or None when stopped early.
     """
-    if max_steps is not None and max_steps < 0:
-        raise UsageError(f"--max-steps must be >= 0, not {max_steps}.")
+    if max_steps is not None and max_steps < 1:  # 0 would stop with no checkpoint to resume
+        raise UsageError(f"--max-steps must be >= 1, not {max_steps}.")
     world = distributed.init()
     try:  # a clear error now if the ranks do not divide a batch
         world.shard(config.batch_size)
@@ -365,17 +366,19 @@ def train(config: TrainConfig, resume: bool = False, max_steps: int | None = Non
     say(f"trainable parameters: {n_trainable / 1e6:.2f}M (encoder, projector, LoRA)")
     if world.size > 1:
         say(f"data-parallel on {world.size} ranks: {config.batch_size // world.size} examples each")
+    budget = max_steps if max_steps is not None else float("inf")  # steps left to this run
     with common.StopOnInterrupt(world) as stop:
         if config.encoder_warmup_steps and not progress.get("encoder_warmed_up"):
-            warm_up(config, tslm, progress, arrays, world, stop, on_step)
+            budget -= warm_up(config, tslm, progress, arrays, world, stop, budget, on_step)
             arrays = None  # a checkpoint of the warm-up has no curriculum state
-        budget = max_steps if max_steps is not None else float("inf")
         for s in range(progress["stage"], len(config.stages)):
             # At a stage boundary (or the warm-up's end) the last checkpoint is exactly here.
             if stop.requested() and (s > progress["stage"] or progress.get("encoder_warmed_up")):
                 raise common.Interrupted(
                     common.interrupted_message(position(progress, config.to_dict()), ckpt)
                 )
+            if budget <= 0:  # --max-steps, spent in the warm-up or a stage before this one
+                return _stopped_early(world, progress, config, stop)
             optimizer = make_optimizer(config.stages[s], config.weight_decay)
             optimizer.init(tslm.trainable_parameters())
             if arrays is not None:  # the stage the checkpoint was written in
@@ -386,15 +389,22 @@ def train(config: TrainConfig, resume: bool = False, max_steps: int | None = Non
             budget -= run_stage(
                 config, s, tslm, optimizer, source, progress, ckpt, budget, world, stop, on_step
             )
-            if budget <= 0 and progress["step"] < config.stages[s].steps:
-                where = position(progress, config.to_dict())
-                say(f"stopped at {where}; --resume continues")
-                return None
+            if progress["step"] < config.stages[s].steps:  # --max-steps ended it mid-stage
+                return _stopped_early(world, progress, config, stop)
     if not world.is_main:
         return tslm
     out = tslm.save(config.out)
     print(f"saved {out} (best validation loss of the last stage {progress['best_val']:.4f})")
     return tslm
+
+
+def _stopped_early(world: World, progress: dict, config: TrainConfig, stop) -> None:
+    """--max-steps is spent: the checkpoint written at its last step is where a resume starts
+    (a Ctrl-C during that step still ends the run as an interruption, exit code 130)."""
+    where = position(progress, config.to_dict())
+    if stop.requested():
+        raise common.Interrupted(common.interrupted_message(where, config.checkpoint))
+    world.say(f"stopped at {where}; --resume continues")
 
 
 def prepare(config: TrainConfig, resume: bool) -> None:
@@ -411,9 +421,10 @@ def prepare(config: TrainConfig, resume: bool) -> None:
         common.refuse_overwrite(ckpt, str(ckpt), at, "--checkpoint")
 
 
-def warm_up(config, tslm, progress, arrays, world, stop, on_step=None) -> None:
-    """The encoder warm-up, checkpointed every ``checkpoint_every`` steps and on Ctrl-C,
-    continued from ``arrays`` when they are a checkpoint written during it."""
+def warm_up(config, tslm, progress, arrays, world, stop, budget=float("inf"), on_step=None) -> int:
+    """The encoder warm-up, checkpointed every ``checkpoint_every`` steps, on Ctrl-C and when
+    ``budget`` steps are done, continued from ``arrays`` when they are a checkpoint written
+    during it. Returns the number of steps run; ``progress`` says whether it finished."""
     ckpt = Path(config.checkpoint)
     total = config.encoder_warmup_steps
     warmup = EncoderWarmup(
@@ -438,8 +449,10 @@ def warm_up(config, tslm, progress, arrays, world, stop, on_step=None) -> None:
             on_step("encoder warm-up", step)
         return stop.requested() and step < total  # asked on every rank after every step
 
-    while warmup.step < total:
-        until = (warmup.step // config.checkpoint_every + 1) * config.checkpoint_every
+    first = warmup.step
+    last = int(min(total, first + budget))
+    while warmup.step < last:
+        until = min((warmup.step // config.checkpoint_every + 1) * config.checkpoint_every, last)
         stopped = warmup.train(until, should_stop, config.report_every * 4, world.is_main)
         progress["warmup_step"] = warmup.step
         if warmup.step < total and world.is_main:  # the end is saved below, warmed up
@@ -447,6 +460,8 @@ def warm_up(config, tslm, progress, arrays, world, stop, on_step=None) -> None:
         if stopped:
             where = f"encoder warm-up step {warmup.step}"
             raise common.Interrupted(common.interrupted_message(where, ckpt))
+    if warmup.step < total:  # the budget ended it; the checkpoint above is at this step
+        return warmup.step - first
     progress["encoder_warmup_accuracy"] = warmup.accuracy(verbose=world.is_main)
     progress["encoder_warmed_up"] = True
     progress.pop("warmup_step", None)
@@ -454,6 +469,7 @@ def warm_up(config, tslm, progress, arrays, world, stop, on_step=None) -> None:
     optimizer.init(tslm.trainable_parameters())  # a fresh state: resuming matches this
     if world.is_main:
         save_checkpoint(ckpt, tslm, optimizer, progress, config, _writer(world))
+    return warmup.step - first
 
 
 def _writer(world: World) -> dict:
@@ -588,7 +604,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--csv", help="CSV of user (series, caption) pairs")
     parser.add_argument("--resume", action="store_true", help="continue from --checkpoint")
     parser.add_argument(
-        "--max-steps", type=int, help="stop this run after N steps (checkpointed; --resume)"
+        "--max-steps",
+        type=int,
+        help="stop this run after N optimizer steps, encoder warm-up steps included "
+        "(checkpointed; --resume continues)",
     )
     args = parser.parse_args(argv)
     flags = {"base_model": args.base_model, "out": args.out, "checkpoint": args.checkpoint}

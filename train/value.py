@@ -54,9 +54,9 @@ class ValueTrainConfig:
     seed: int = 0
     # harvest
     forecaster: str = "toy-1d"  # a Forecaster folder, or toy-1d / toy-2d
-    csv: list = field(default_factory=list)  # contexts come from these series (training rows)
+    csv: list | str | None = field(default_factory=list)  # contexts come from these series
     split: str | None = None  # rows of every CSV to draw contexts from, "start:stop"
-    wide: list = field(default_factory=list)  # M4-style wide files
+    wide: list | str | None = field(default_factory=list)  # M4-style wide files
     wide_holdout: int = 0  # last points of each wide series never used
     trees: int = 200  # harvested trees (one context + one weight draw each)
     budget: int = 1000  # NFE of each harvest search
@@ -80,7 +80,7 @@ class ValueTrainConfig:
 
     def __post_init__(self):
         """Every setting checked when the config is built (not at the step that would fail)."""
-        self.csv, self.wide = _as_list(self.csv), _as_list(self.wide)
+        self.csv, self.wide = common.file_list(self.csv, "csv"), common.file_list(self.wide, "wide")
         at_least(self, 1, "trees", "budget", "search_batch", "steps", "batch_size", "paths")
         at_least(self, 1, "log_every", "eval_every", "checkpoint_every", "stop_at")
         at_least(self, 0, "seed", "wide_holdout", "weight_decay", "path_loss_weight")
@@ -104,10 +104,6 @@ class ValueTrainConfig:
     @property
     def buffer(self) -> Path:
         return Path(self.buffer_dir or Path(self.out_dir) / "buffer")
-
-
-def _as_list(value) -> list:
-    return [] if value in (None, "") else [value] if isinstance(value, str) else list(value)
 
 
 # -- harvest ----------------------------------------------------------------------------------
@@ -155,8 +151,8 @@ def make_chain(cfg: ValueTrainConfig, rng: np.random.Generator, forecaster, pool
 
 def harvest(cfg: ValueTrainConfig, log=print, on_tree=None) -> None:
     """Harvest the trees the buffer lacks. Ctrl-C: the tree under way finishes, every tree so
-    far is written to the buffer and `common.Interrupted` is raised. `on_tree(i)` is called
-    after tree i."""
+    far is written to the buffer and `common.Interrupted` is raised (a second Ctrl-C stops at
+    once, keeping the finished trees). `on_tree(i)` is called after tree i."""
     writer = BufferWriter(cfg.buffer)
     forecaster = pool = None
     if cfg.forecaster not in ("toy-1d", "toy-2d"):
@@ -168,9 +164,23 @@ def harvest(cfg: ValueTrainConfig, log=print, on_tree=None) -> None:
     if not todo:
         return
     start = time.perf_counter()
+    try:
+        stopped = _harvest_trees(cfg, writer, todo, forecaster, pool, on_tree)
+    finally:  # whatever ends the loop (a second Ctrl-C, an error), finished trees are kept
+        writer.flush()
+    if stopped:  # even after the last tree: the user asked to stop, not to start training
+        raise common.Interrupted(
+            f"interrupted during the harvest with {len(writer.manifest['items'])} of "
+            f"{cfg.trees} trees saved to {cfg.buffer}; rerun with --resume to continue"
+        )
+    log(f"harvested {len(todo)} trees in {time.perf_counter() - start:.0f} s into {cfg.buffer}")
+
+
+def _harvest_trees(cfg, writer, todo, forecaster, pool, on_tree) -> bool:
+    """Search and add the trees ``todo``; True when a Ctrl-C stopped the loop after a tree."""
     bar = tqdm(todo, desc="harvest", dynamic_ncols=True, mininterval=1.0)
     with bar, common.StopOnInterrupt() as stop:
-        for n, i in enumerate(bar, start=1):
+        for i in bar:
             rng = np.random.default_rng([cfg.seed, i])  # item i is the same whenever it runs
             chain, lam = make_chain(cfg, rng, forecaster, pool)
             writer.set_value_base(getattr(chain, "VALUE_BASE", None))
@@ -179,14 +189,9 @@ def harvest(cfg: ValueTrainConfig, log=print, on_tree=None) -> None:
             writer.add(f"tree-{i}", harvest_tree(search, lam))
             if on_tree is not None:
                 on_tree(i)
-            if stop.requested() and n < len(todo):
-                writer.flush()
-                raise common.Interrupted(
-                    f"interrupted during the harvest with {len(writer.manifest['items'])} of "
-                    f"{cfg.trees} trees saved to {cfg.buffer}; rerun with --resume to continue"
-                )
-    writer.flush()
-    log(f"harvested {len(todo)} trees in {time.perf_counter() - start:.0f} s into {cfg.buffer}")
+            if stop.requested():
+                return True
+    return False
 
 
 # -- training -----------------------------------------------------------------------------------
@@ -372,7 +377,13 @@ def prepare(cfg: ValueTrainConfig, resume: bool) -> None:
     if not resume:
         meta = common.checkpoint_metadata(out / CHECKPOINT, "sadt")
         at = meta and f"step {meta.get('step')}"
-        common.refuse_overwrite(out / CHECKPOINT, str(out), at, "out_dir")
+        keep = ""
+        if not cfg.buffer_dir:  # the default <out_dir>/buffer: a new out_dir alone harvests again
+            keep = (
+                f" (add --buffer_dir {cfg.buffer} to train on the same trees without "
+                "harvesting them again)"
+            )
+        common.refuse_overwrite(out / CHECKPOINT, str(out), at, "out_dir", keep)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,7 +28,10 @@ def parse_rows(rows, name: str = "a row range") -> tuple[int, int | None] | None
     number, a word, three bounds, an empty range) is a DataError that names ``name``."""
     if rows is None or rows == "":
         return None
-    problem = DataError(f"{name} must look like '0:8640' or [0, 8640] (start, stop), not {rows!r}")
+    problem = DataError(
+        f"{name} must look like '0:8640' or [0, 8640] (start, stop), not {rows!r}"
+        + _sexagesimal_hint(rows)
+    )
     if isinstance(rows, str):
         parts = rows.split(":")
     elif isinstance(rows, (list, tuple)):
@@ -39,12 +42,23 @@ def parse_rows(rows, name: str = "a row range") -> tuple[int, int | None] | None
         raise problem
     try:
         start, stop = (_row(p) for p in parts)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
         raise problem from None
     start = start or 0
     if stop is not None and 0 <= start and 0 <= stop <= start:  # negatives count from the end
         raise problem
     return start, stop
+
+
+def _sexagesimal_hint(rows) -> str:
+    """YAML 1.1 reads an unquoted 10:20 as the base-60 number 620: say what was likely meant."""
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 60:
+        return ""
+    start, stop = divmod(rows, 60)
+    return (
+        f" (YAML reads an unquoted {start}:{stop} as the base-60 number {rows}: "
+        f"write '\"{start}:{stop}\"' in quotes or [{start}, {stop}])"
+    )
 
 
 def _row(part) -> int | None:
