@@ -617,6 +617,9 @@ def _parse_timestamps(cells: pd.Series, allow_years: bool) -> pd.DatetimeIndex:
     text = cells.astype(str).str.strip()
     not_date = text.str.lower().isin(MISSING_TOKENS) | cells.isna()
     not_date |= pd.to_numeric(text.where(~not_date), errors="coerce").notna()
+    # A cell without a digit ("bad", "Total") is no date. Left in, it made pandas give up
+    # inferring one format and read each cell alone, 15/06 day-first but 01/07 month-first.
+    not_date |= ~text.str.contains(r"\d", regex=True)
     if allow_years:
         not_date &= ~text.str.fullmatch(r"[12]\d{3}")
     text = text.where(~not_date)

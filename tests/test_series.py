@@ -614,6 +614,14 @@ def test_one_stray_decimal_comma_does_not_rescale_its_column():
     assert series.values[-1] == 1.5
 
 
+def test_a_junk_cell_above_day_first_dates_does_not_reorder_them():
+    days = pd.date_range("2023-06-15", periods=N, freq="D")
+    rows = [f"{d:%d/%m/%Y},{v:.2f}" for d, v in zip(days, wave(), strict=True)]
+    series = read_series("date,value\nbad,1\n" + "\n".join(rows))
+    assert series.freq == "D" and series.timestamps[0] == days[0]
+    np.testing.assert_allclose(series.values, np.round(wave(), 2))
+
+
 def test_a_short_header_after_a_preamble_is_kept():
     # data rows end in a delimiter, so the header has fewer fields than the rows below it
     rows = daily_text([f"{v}," for v in wave()]).splitlines()
