@@ -14,15 +14,19 @@ from pathlib import Path
 from sadt.series import SeriesError
 
 
-def _seed(text: str) -> int:
-    """argparse type of --seed: its own sentence names the flag (exit code 2)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, not {text!r}")
-    return value
+def whole_at_least(low: int):
+    """argparse type: a whole number >= ``low`` (argparse names the flag, exit code 2)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be a whole number >= {low}, not {text!r}")
+        return value
+
+    return parse
 
 
 def _methods_help() -> str:
@@ -63,7 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     fc.add_argument("--lam", type=float, default=1.0, help="inverse temperature")
     fc.add_argument("--samples", type=int, default=64, help="sample paths, 1 to 1000")
-    fc.add_argument("--seed", type=_seed, default=0, help="random seed, a whole number >= 0")
+    fc.add_argument(
+        "--seed", type=whole_at_least(0), default=0, help="random seed, a whole number >= 0"
+    )
     fc.add_argument("--out", help="write the forecast CSV here (default: print it)")
     sub.choices["describe"].add_argument("--question", default=None)
     return parser

@@ -312,18 +312,20 @@ def push_pipeline(
     return str(getattr(info, "commit_url", info))
 
 
-def check_output_folder(path: str | Path) -> Path:
-    """``path`` as a folder to write, or one ValueError sentence saying why it cannot be."""
+def check_output_folder(path: str | Path, setting: str = "the output folder") -> Path:
+    """``path`` as a folder files can be written in (made when missing), or one ValueError
+    sentence naming ``setting`` and saying why not; nothing is created here, so a run that
+    stops on a later error leaves no empty folders. The trainers' check too."""
     path = Path(path).expanduser()
     if path.exists() and not path.is_dir():
-        raise ValueError(f"{path} is a file, not a folder: give a folder path for the output")
-    parent = path
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ValueError(f"{parent} is a file, so the folder {path} cannot be made under it")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(f"{parent} is not writable: pick another output folder")
+        raise ValueError(f"{setting} {path} is a file, not a folder; choose a folder")
+    existing = path.absolute()
+    while not existing.exists():  # the folder that would hold the new ones
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"{setting} {path} cannot be made: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write to {setting} {path}: {existing} is not writable")
     return path
 
 

@@ -23,14 +23,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import struct
 from pathlib import Path
 
 import mlx.core as mx
 import mlx.nn as nn
 from mlx.utils import tree_flatten
 
-from sadt.forecaster.files import ModelFileError
+from sadt.forecaster.files import ModelFileError, safetensors_header
 
 FORMAT_VERSION = 1
 EMBEDDED_LLM = "llm"
@@ -51,14 +50,10 @@ def check_safetensors(file: Path) -> None:
     """Refuse a safetensors file whose header or data is cut short (names the file)."""
     total = file.stat().st_size
     try:
-        with open(file, "rb") as f:
-            (size,) = struct.unpack("<Q", f.read(8))
-            if 8 + size > total:
-                raise ValueError("its header runs past the end of the file")
-            header = json.loads(f.read(size))
+        header, size = safetensors_header(file)
         tensors = [t for k, t in header.items() if k != "__metadata__"]
         end = max((int(t["data_offsets"][1]) for t in tensors), default=0)
-    except (OSError, struct.error, ValueError, KeyError, TypeError, IndexError) as e:
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
         raise ModelFileError(f"{file} is not a readable safetensors file: {e}") from None
     if total < 8 + size + end:
         raise ModelFileError(
@@ -68,10 +63,7 @@ def check_safetensors(file: Path) -> None:
 
 def safetensors_keys(file: Path) -> list[str]:
     """Tensor names in a safetensors file, read from its header only."""
-    with open(file, "rb") as f:
-        (size,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(size))
-    return [k for k in header if k != "__metadata__"]
+    return [k for k in safetensors_header(file)[0] if k != "__metadata__"]
 
 
 def check_tie_word_embeddings(folder: Path, config: dict) -> None:

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import yaml
 
-from sadt.forecaster.files import atomic_write
+from sadt.forecaster.files import atomic_write, safetensors_header
+from sadt.hub import check_output_folder
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # what a shell reports for a process ended by SIGINT
@@ -90,12 +91,7 @@ def checkpoint_metadata(path: Path, key: str) -> dict | None:
     """The JSON under metadata ``key`` of a safetensors file, read from its header alone (no
     arrays loaded); None when the file is unreadable or holds no such entry."""
     try:
-        with open(path, "rb") as f:
-            size = int.from_bytes(f.read(8), "little")
-            if not 0 < size < 100_000_000:
-                return None
-            header = json.loads(f.read(size))
-        meta = json.loads(header["__metadata__"][key])
+        meta = json.loads(safetensors_header(path)[0]["__metadata__"][key])
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return meta if isinstance(meta, dict) else None
@@ -129,20 +125,12 @@ def file_list(value, setting: str) -> list[str]:
 
 
 def writable_folder(folder: Path | str, setting: str) -> Path:
-    """Check that files can be written in ``folder`` (made when missing), so that a bad output
-    location (a file, no permission) fails before training instead of at its first save.
-    Nothing is created here: a run that stops on another error leaves no empty folders."""
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise UsageError(f"{setting} {folder} is a file, not a folder; choose a folder")
-    existing = folder.absolute()
-    while not existing.exists():  # the folder that would hold the new ones
-        existing = existing.parent
-    if not existing.is_dir():
-        raise UsageError(f"{setting} {folder} cannot be made: {existing} is a file")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise UsageError(f"cannot write to {setting} {folder}: {existing} is not writable")
-    return folder
+    """``sadt.hub.check_output_folder`` as a UsageError: a bad output location (a file, no
+    permission) fails before training instead of at its first save."""
+    try:
+        return check_output_folder(folder, setting)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
 
 
 def trim_log(path: Path, step: int) -> None:
@@ -168,6 +156,20 @@ def trim_log(path: Path, step: int) -> None:
 # -- command line ----------------------------------------------------------------------------------
 
 
+def read_config_file(path: str | Path) -> dict:
+    """The settings a YAML config file holds (a mapping), or one sentence saying why not."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"the config file {path} does not exist")
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise UsageError(f"{path} is not valid YAML ({' '.join(str(err).split())})") from None
+    if not isinstance(values, dict):
+        raise UsageError(f"{path} must hold a mapping of settings")
+    return values
+
+
 def parse_overrides(argv: list[str], description: str, config_help: str) -> tuple[dict, bool]:
     """``--config FILE [--resume] [--key value ...]`` -> (settings dict, resume).
 
@@ -182,15 +184,7 @@ def parse_overrides(argv: list[str], description: str, config_help: str) -> tupl
     parser.add_argument("--config", help=config_help)
     parser.add_argument("--resume", action="store_true", help="continue from out_dir's checkpoint")
     args, rest = parser.parse_known_args(argv)
-    values: dict = {}
-    if args.config:
-        path = Path(args.config)
-        if not path.is_file():
-            raise UsageError(f"no such config file: {path}")
-        try:
-            values = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise UsageError(f"{path} is not valid YAML ({' '.join(str(err).split())})") from None
+    values = read_config_file(args.config) if args.config else {}
     if len(rest) % 2:
         raise UsageError(f"overrides come as '--key value' pairs, got {rest}")
     for key, raw in zip(rest[::2], rest[1::2], strict=True):

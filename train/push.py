@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             check_repo_id(args.repo)
         name = args.name or _default_name(args, out)
         if out is not None:
-            check_output_folder(out)
+            check_output_folder(out, "--out")
         if args.metrics and not Path(args.metrics).is_dir():
             raise ValueError(f"--metrics {args.metrics} is not a folder of benchmark JSONs")
         pipe = _assemble(args, name)

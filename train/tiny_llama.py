@@ -39,6 +39,7 @@ import mlx.nn as nn
 import mlx.optimizers as optim
 import numpy as np
 
+from sadt.cli import whole_at_least
 from sadt.hub import check_output_folder
 from sadt.settings import checked
 from sadt.tslm_io import save_llm_weights, write_llm_config
@@ -274,21 +275,6 @@ def corpus(n: int, seed: int) -> list[str]:
     return [text_of_example(e) for e in synthetic_examples(n, seed, tasks=("caption", "mcq"))]
 
 
-def _at_least(low: int):
-    """argparse type: a whole number >= ``low`` (argparse names the flag, exit code 2)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = low - 1
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be a whole number >= {low}, not {text!r}")
-        return value
-
-    return parse
-
-
 def _positive(text: str) -> float:
     try:
         value = float(text)
@@ -308,19 +294,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="output folder (Hugging Face layout)")
     parser.add_argument(
-        "--texts", type=_at_least(1), default=20000, help="corpus size (examples, >= 1)"
+        "--texts", type=whole_at_least(1), default=20000, help="corpus size (examples, >= 1)"
     )
     parser.add_argument(
-        "--steps", type=_at_least(0), default=600, help="pretraining steps (0: none)"
+        "--steps", type=whole_at_least(0), default=600, help="pretraining steps (0: none)"
     )
     parser.add_argument(
         "--batch-size",
-        type=_at_least(1),
+        type=whole_at_least(1),
         default=32,
         help="texts per step (a smaller corpus: all of it)",
     )
     parser.add_argument("--learning-rate", type=_positive, default=2e-3)
-    parser.add_argument("--seed", type=_at_least(0), default=0)
+    parser.add_argument("--seed", type=whole_at_least(0), default=0)
     parser.add_argument(
         "--model",
         default="{}",
@@ -334,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         return _usage_error(f"--model: {e}")
     try:
-        check_output_folder(args.out)
+        check_output_folder(args.out, "--out")
     except ValueError as e:
         return _usage_error(f"--out: {e}")
     tic = time.perf_counter()

@@ -563,19 +563,10 @@ def _apply_override(tree: dict, assignment: str) -> None:
 
 def load_config(path: str | None, overrides: list[str]) -> TrainConfig:
     """YAML config (or the defaults) + ``--set`` overrides, validated."""
-    import yaml
-
-    raw: dict = {}
-    if path:
-        file = Path(path)
-        if not file.exists():
-            raise UsageError(f"the config file {file} does not exist.")
-        try:
-            raw = yaml.safe_load(file.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise UsageError(f"{file} is not valid YAML ({e}).") from e
-    if not isinstance(raw, dict):
-        raise UsageError(f"{path} must hold a mapping of settings.")
+    try:
+        raw = common.read_config_file(path) if path else {}
+    except common.UsageError as err:
+        raise UsageError(str(err)) from None  # the TSLM trainer's own error type
     if overrides and "stages" not in raw:
         raw["stages"] = [asdict(s) for s in TrainConfig().stages]
     for assignment in overrides:

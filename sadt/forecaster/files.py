@@ -77,6 +77,19 @@ def read_config(folder: str | Path, sadt_class: str) -> dict:
     return {k: v for k, v in record.items() if k not in ("sadt_class", "format_version")}
 
 
+def safetensors_header(path: str | Path) -> tuple[dict, int]:
+    """(header, its byte length) of a safetensors file, read without loading any array.
+    OSError / ValueError (json included) when the file cannot hold one."""
+    with open(path, "rb") as f:
+        size = int.from_bytes(f.read(8), "little")
+        if not 0 < size <= os.fstat(f.fileno()).st_size - 8:
+            raise ValueError("its header runs past the end of the file")
+        header = json.loads(f.read(size))
+    if not isinstance(header, dict):
+        raise ValueError("its header is not a JSON object")
+    return header, size
+
+
 def read_safetensors(path: str | Path) -> tuple[dict[str, mx.array], dict[str, str]]:
     """(arrays, metadata) of a safetensors file; a clear error when it is missing or corrupt."""
     path = Path(path)
