@@ -310,6 +310,18 @@ def test_bad_settings_are_one_sentence_naming_the_setting(
     assert not (tmp_path / "run").exists()  # nothing made, nothing trained
 
 
+def test_a_bug_inside_training_keeps_its_traceback(sine_csv, tmp_path, monkeypatch):
+    """Only settings mistakes become one-line errors: a ValueError raised by the code
+    itself is a bug, and the exit-2 sentence would hide where it came from."""
+
+    def broken(self, *args, **kwargs):
+        raise ValueError("shapes (3,) and (4,) do not match")
+
+    monkeypatch.setattr(train.Trainer, "run", broken)
+    with pytest.raises(ValueError, match="do not match"):
+        train.main(_cli_args(sine_csv, tmp_path / "run", "--steps", "2"))
+
+
 def test_an_output_location_that_cannot_hold_files_fails_before_training(
     sine_csv, tmp_path, capsys
 ):

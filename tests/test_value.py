@@ -258,6 +258,8 @@ def test_ctrl_c_in_harvest_and_training_loses_nothing_and_resume_is_exact(tmp_pa
         (["--csv", "5"], "csv must be a file path or a list of them, e.g. [a.csv, b.csv], not 5"),
         (["--lr", ".inf"], "lr must be a finite number, not inf"),
         (["--path_loss_weight", ".nan"], "path_loss_weight must be a finite number, not nan"),
+        (["--model", "{hidden: 0}"], "hidden must be >= 1, not 0"),
+        (["--model", "{hiden: 64}"], "hiden"),
     ],
 )
 def test_bad_settings_are_one_sentence_naming_the_setting(tmp_path, capsys, override, message):

@@ -204,6 +204,15 @@ def parse_overrides(argv: list[str], description: str, config_help: str) -> tupl
     return values, args.resume
 
 
+def checked_config(config_class, values: dict):
+    """``config_class.from_dict(values)``, its validation errors as one UsageError, so a
+    trainer can report settings mistakes without hiding real bugs' tracebacks."""
+    try:
+        return config_class.from_dict(values)
+    except (TypeError, ValueError) as err:
+        raise UsageError(str(err)) from None
+
+
 def run_main(body, errors: tuple, is_main: bool = True) -> int:
     """Run ``body()`` as a command: 0 when done, 2 with one line for an error in ``errors``,
     130 with one line when interrupted (said by rank 0 alone under mlx.launch)."""

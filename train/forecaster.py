@@ -425,7 +425,7 @@ def parse_config(argv: list[str]) -> tuple[TrainConfig, bool]:
     values, resume = common.parse_overrides(
         argv, __doc__.split("\n\n")[0], "YAML file of TrainConfig fields"
     )
-    return TrainConfig.from_dict(values), resume
+    return common.checked_config(TrainConfig, values), resume
 
 
 def prepare(cfg: TrainConfig, resume: bool) -> None:
@@ -450,7 +450,9 @@ def main(argv: list[str] | None = None) -> int:
             trainer.load_checkpoint()
         trainer.run()
 
-    errors = (fdata.DataError, ModelFileError, FileNotFoundError, ValueError, TypeError)
+    # Settings errors surface as UsageError from parse_config; any other ValueError or
+    # TypeError is a bug and keeps its traceback.
+    errors = (fdata.DataError, ModelFileError, FileNotFoundError, common.UsageError)
     return common.run_main(body, errors, distributed.init().is_main)
 
 

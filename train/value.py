@@ -96,6 +96,8 @@ class ValueTrainConfig:
             setattr(self, name, [low, high])
         if not isinstance(self.model, dict):
             raise ValueError(f"model must be a mapping such as {{hidden: 128}}, not {self.model!r}")
+        # The widths come from the harvested buffer; the rest is checked now, not after it.
+        ValueConfig.from_dict({"feature_dim": 1, "weight_dim": 0} | self.model)
 
     @classmethod
     def from_dict(cls, d: dict) -> ValueTrainConfig:
@@ -366,7 +368,7 @@ def parse_config(argv: list[str]) -> tuple[ValueTrainConfig, bool]:
     values, resume = common.parse_overrides(
         argv, __doc__.split("\n\n")[0], "YAML file of ValueTrainConfig fields"
     )
-    return ValueTrainConfig.from_dict(values), resume
+    return common.checked_config(ValueTrainConfig, values), resume
 
 
 def prepare(cfg: ValueTrainConfig, resume: bool) -> None:
@@ -398,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
             trainer.load_checkpoint()
         trainer.run()
 
-    errors = (fdata.DataError, files.ModelFileError, FileNotFoundError, ValueError)
+    errors = (fdata.DataError, files.ModelFileError, FileNotFoundError, common.UsageError)
     return common.run_main(body, errors, distributed.init().is_main)
 
 
