@@ -62,16 +62,44 @@ def hub_error(err: Exception, action: str) -> Exception:
             )
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         return HubError(f"cannot {action}: the Hub answered HTTP {status} ({first})")
-    if _is_network_error(err):
+    if isinstance(err, _lock_timeout()):
+        return HubError(
+            f"cannot {action}: another process holds the Hugging Face cache lock "
+            f"{getattr(err, 'lock_file', '')}; wait for it to finish (or delete the lock file "
+            "if no download is running) and try again"
+        )
+    if isinstance(err, _network_errors()):
         return HubError(f"cannot {action}: the Hub cannot be reached (no network?): {err}")
     return err
 
 
-def _is_network_error(err: Exception) -> bool:
-    """Connection refused, DNS, timeouts: httpx's or requests' transport errors."""
-    names = {cls.__name__ for cls in type(err).__mro__}
-    network = {"TransportError", "ConnectionError", "Timeout", "TimeoutException", "TimeoutError"}
-    return bool(names & network)
+def _lock_timeout() -> tuple[type, ...]:
+    """filelock's Timeout (a TimeoutError), which the Hub client raises on a busy cache."""
+    try:
+        from filelock import Timeout
+    except ImportError:
+        return ()
+    return (Timeout,)
+
+
+def _network_errors() -> tuple[type, ...]:
+    """Connection refused, DNS, timeouts: the transport errors of the Hub client's HTTP library
+    (httpx2 in huggingface_hub 2.x, httpx in 1.x, requests before), matched by class, not by
+    name (a filelock Timeout on the cache is not a network error)."""
+    import importlib
+
+    kinds: list[type] = [ConnectionError]  # the builtin one: refused, reset, aborted
+    for module, names in (
+        ("httpx2", ("TransportError",)),
+        ("httpx", ("TransportError",)),
+        ("requests.exceptions", ("ConnectionError", "Timeout")),
+    ):
+        try:
+            found = importlib.import_module(module)
+        except ImportError:
+            continue
+        kinds += [getattr(found, name) for name in names if hasattr(found, name)]
+    return tuple(kinds)
 
 
 # -- writing --------------------------------------------------------------------------------------

@@ -88,6 +88,21 @@ def test_push_to_an_unreachable_hub_is_one_sentence(pipe, hub):
         pipe.push_to_hub(REPO, token="test-token")
 
 
+def test_a_locked_cache_is_not_called_an_unreachable_hub(hub, tmp_path):
+    """filelock's Timeout is a TimeoutError: matching errors by class name made a cache
+    held by another download read as "the Hub cannot be reached"."""
+    from filelock import Timeout
+
+    from sadt.hub import hub_error
+
+    lock = str(tmp_path / "model.lock")
+    error = hub_error(Timeout(lock), "download fake-user/x")
+    assert isinstance(error, HubError) and "cannot be reached" not in str(error)
+    assert f"another process holds the Hugging Face cache lock {lock}" in str(error)
+    unrelated = TimeoutError("a slow disk")
+    assert hub_error(unrelated, "download fake-user/x") is unrelated
+
+
 @pytest.mark.parametrize(
     ("status", "message"),
     [(401, r"needs a valid token \(HTTP 401\); log in with `hf auth login` or set HF_TOKEN"),
