@@ -12,6 +12,12 @@ and wall time (F_phi calls included), and the part of it spent inside denoiser c
 Then, per setting: the NFE each method needs to reach Best-of-N's chosen reward at its
 largest budget, DTS's wall time over ancestral's (and that ratio for the denoiser calls
 alone), and the NFE S-ADT needs to reach DTS's sample reward and Spec-W1 at 2000 NFE.
+
+The wall-time ratio comes from its own paired pass (``--timing-repeats``): per context,
+ancestral sampling and DTS at the largest budget run alternately, the ratio of their
+median times is taken, and the median over contexts is reported. Timing the methods in
+separate blocks, as the table's seconds are, let a busy minute on the shared machine
+move the ratio from 1.07 to 1.66 between runs of the same code.
 """
 
 from __future__ import annotations
@@ -85,6 +91,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--settings", type=int, default=3)
     parser.add_argument("--methods", nargs="+", default=None)
     parser.add_argument("--batch", type=int, default=0, help="in-flight rollouts (0: auto)")
+    parser.add_argument(
+        "--timing-repeats", type=int, default=3, help="alternating runs per context (0: none)"
+    )
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
 
@@ -128,6 +137,12 @@ def main(argv=None) -> dict:
                     flush=True,
                 )
     summary = summarize(rows, args.budgets, methods)
+    if args.timing_repeats > 0 and {"ancestral", "dts"} <= set(methods):
+        for s, setting in enumerate(SETTINGS[: args.settings]):
+            summary[s] |= paired_wall_ratio(
+                forecaster, [contexts[i] for i in pick], max(args.budgets), setting, tree_cfg,
+                args.timing_repeats,
+            )  # fmt: skip
     print()
     common.print_table(
         rows,
@@ -156,6 +171,40 @@ def main(argv=None) -> dict:
     }
     common.write_json("search_efficiency", record, args.out)
     return record
+
+
+def paired_wall_ratio(forecaster, contexts, budget, setting, tree_cfg, repeats) -> dict:
+    """DTS's wall time over ancestral sampling's at ``budget``, measured in pairs: per context
+    the two run alternately ``repeats`` times each (same seed), and the ratios of their median
+    seconds (all, and inside denoiser calls) are summarized by their median over contexts."""
+    ratios, denoise, bookkeeping = [], [], []
+    for seed, context in enumerate(contexts):
+        times = {"ancestral": [], "dts": []}
+        for _ in range(repeats):
+            for method in times:
+                chain = ForecastChain(
+                    forecaster, context, 96, setting["gamma"], setting["band_weights"]
+                )
+                kwargs = {"lam": setting["lam"], "num_samples": budget // chain.num_steps}
+                if method == "dts":
+                    kwargs["config"] = tree_cfg
+                start = time.perf_counter()
+                SAMPLERS[method](chain, budget, seed=seed, **kwargs)
+                times[method].append((time.perf_counter() - start, chain.denoise_seconds))
+        dts = np.median(np.array(times["dts"]), axis=0)
+        anc = np.median(np.array(times["ancestral"]), axis=0)
+        ratios.append(dts[0] / anc[0])
+        denoise.append(dts[1] / anc[1])
+        bookkeeping.append((dts[0] - dts[1]) / anc[0])
+    return {
+        "dts_over_ancestral_seconds": float(np.median(ratios)),
+        "dts_over_ancestral_seconds_range": [
+            round(float(min(ratios)), 3),
+            round(float(max(ratios)), 3),
+        ],
+        "dts_over_ancestral_denoise": float(np.median(denoise)),
+        "dts_bookkeeping_over_ancestral": float(np.median(bookkeeping)),
+    }
 
 
 def summarize(rows, budgets, methods) -> list[dict]:
