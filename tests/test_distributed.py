@@ -97,6 +97,22 @@ def test_a_ctrl_c_on_one_rank_stops_every_rank():
     ]
 
 
+def test_a_harvest_that_fails_on_rank_0_stops_every_rank_quietly(tmp_path):
+    # Rank 0 harvests while the others wait. The others used to wait in a bare all_sum: when
+    # rank 0 stopped they died with "[ring] connection to a peer was lost" and a traceback
+    # (another backend may wait for ever). Now every rank hears that the harvest stopped.
+    missing = tmp_path / "no-such-forecaster"
+    args = ["train.value", "--out_dir", str(tmp_path / "run"), "--forecaster", str(missing)]
+    cmd = [LAUNCH, "--hosts", "127.0.0.1", "-n", "2", "--backend", "ring", "--starting-port",
+           str(5300 + os.getpid() % 500 * 4), sys.executable, "-m", *args]  # fmt: skip
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    output = done.stdout + done.stderr
+    errors = [line for line in output.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and str(missing) in errors[0], output[-2000:]  # said by rank 0 alone
+    assert "Traceback" not in output and "peer was lost" not in output, output[-2000:]
+    assert "rank 0 exited with code 2" in output  # mlx.launch reports each rank's code
+
+
 def _sine_csv(path: Path) -> Path:
     t = np.arange(600)
     rng = np.random.default_rng(0)

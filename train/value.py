@@ -356,13 +356,6 @@ class Trainer:
             f.write(json.dumps(record) + "\n")
 
 
-def _barrier() -> None:
-    """Wait until every rank gets here (rank 0 may still be writing the buffer)."""
-    world = distributed.init()
-    if world.size > 1:
-        mx.eval(mx.distributed.all_sum(mx.array(1.0), group=world.group))
-
-
 # -- command line -------------------------------------------------------------------------------
 def parse_config(argv: list[str]) -> tuple[ValueTrainConfig, bool]:
     values, resume = common.parse_overrides(
@@ -392,9 +385,19 @@ def main(argv: list[str] | None = None) -> int:
     def body():
         cfg, resume = parse_config(sys.argv[1:] if argv is None else argv)
         prepare(cfg, resume)
-        if distributed.init().is_main:  # harvesting is cheap next to training: rank 0 does it
-            harvest(cfg)
-        _barrier()
+        world = distributed.init()
+        failure = None
+        if world.is_main:  # harvesting is cheap next to training: rank 0 does it
+            try:
+                harvest(cfg)
+            except BaseException as err:  # an error or a Ctrl-C: the other ranks hear first
+                failure = err
+        # Every rank meets here (rank 0 may still have been writing the buffer), and a harvest
+        # that stopped on rank 0 stops the others too instead of leaving them in a collective.
+        if world.any_rank(failure is not None):
+            if failure is not None:
+                raise failure
+            raise common.Interrupted("rank 0 stopped during the harvest")  # rank 0 says why
         trainer = Trainer(cfg)
         if resume and (Path(cfg.out_dir) / CHECKPOINT).exists():
             trainer.load_checkpoint()
