@@ -110,7 +110,8 @@ def test_a_harvest_that_fails_on_rank_0_stops_every_rank_quietly(tmp_path):
     errors = [line for line in output.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and str(missing) in errors[0], output[-2000:]  # said by rank 0 alone
     assert "Traceback" not in output and "peer was lost" not in output, output[-2000:]
-    assert "rank 0 exited with code 2" in output  # mlx.launch reports each rank's code
+    # No exit code is checked: mlx.launch stops the remaining ranks (SIGTERM) as soon as one
+    # exits, so which rank reports its own code is a race.
 
 
 def _sine_csv(path: Path) -> Path:
