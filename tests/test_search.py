@@ -138,6 +138,22 @@ def test_boltzmann_descent_is_a_probability_law_over_leaves():
     assert np.exp(logp).sum() == pytest.approx(1.0, abs=1e-9)
 
 
+def test_output_draws_follow_the_descent_law_without_multinomial_duplicates():
+    search = TreeSearch(bimodal_1d(), TreeSearchConfig(lam=2.0), np.random.default_rng(3))
+    search.run(2000)
+    tree = search.tree
+    leaves = tree.leaves()
+    expected = 1000 * np.exp(tree.descent_log_probs(2.0)[leaves])
+    draws = [tree.boltzmann_samples(1000, 2.0, np.random.default_rng(seed)) for seed in range(3)]
+    for ids in draws:
+        counts = np.array([np.sum(ids == leaf) for leaf in leaves])
+        # Systematic draws: every leaf within one of its expected count (i.i.d. draws stray by
+        # about sqrt(expected), several counts here), in random order.
+        assert np.all(np.abs(counts - expected) < 1.0 + 1e-9)
+    assert not np.array_equal(np.sort(draws[0]), draws[0])
+    assert not np.array_equal(draws[0], draws[1])
+
+
 # -- budgets, NFE, seeds --------------------------------------------------------------------------
 @pytest.mark.parametrize("method", sorted(SAMPLERS))
 @pytest.mark.parametrize("budget", [6, 7, 50, 333, 1000])

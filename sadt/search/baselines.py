@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from sadt.search.chain import Chain, SearchResult, Stopwatch, check_budget, result_from
+from sadt.search.chain import (
+    Chain,
+    SearchResult,
+    Stopwatch,
+    check_budget,
+    result_from,
+    systematic_resample,
+)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -48,7 +55,7 @@ def best_of_n(
 
     ``mode="argmax"`` (search) returns the top-reward samples; ``mode="resample"``
     (sampling) returns draws with probability ∝ exp(lam r), an importance-resampling
-    approximation of the tilted target.
+    approximation of the tilted target (systematic draws, in random order).
     """
     if mode not in ("argmax", "resample"):
         raise ValueError(f"Best-of-N mode must be 'argmax' or 'resample', got {mode!r}")
@@ -61,15 +68,9 @@ def best_of_n(
     if mode == "argmax":
         pick = np.argsort(-rewards, kind="stable")[:k]
     else:
-        pick = rng.choice(n, size=k, replace=True, p=_softmax(lam * rewards))
+        pick = rng.permutation(systematic_resample(_softmax(lam * rewards), rng, k))
     stats = {"particles": n, "mode": mode}
     return result_from("best_of_n", x, rewards, pick, chain.nfe - start, clock, stats)
-
-
-def _systematic_resample(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    n = len(weights)
-    positions = (rng.random() + np.arange(n)) / n
-    return np.minimum(np.searchsorted(np.cumsum(weights), positions), n - 1)
 
 
 def smc(
@@ -116,7 +117,7 @@ def smc(
         ess = 1.0 / np.sum(w**2)
         ess_trace.append(float(ess))
         if ess < ess_threshold * K:
-            anc = _systematic_resample(w, rng)
+            anc = systematic_resample(w, rng)
             children, prev_twist = children[anc], prev_twist[anc]
             log_w = np.zeros(K)
             resamples += 1
@@ -125,7 +126,7 @@ def smc(
     log_w += lam * rewards - prev_twist  # final twist: the true reward
     w = _softmax(log_w)
     k_out = min(num_samples or K, K)
-    pick = _systematic_resample(w, rng)[:k_out] if k_out == K else rng.choice(K, k_out, p=w)
+    pick = rng.permutation(systematic_resample(w, rng, k_out))  # random order: plots show the first
     stats = {
         "particles": K,
         "resamples": resamples,

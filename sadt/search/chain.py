@@ -164,6 +164,17 @@ class Chain:
             k[active] += 1
 
 
+def systematic_resample(weights: np.ndarray, rng: np.random.Generator, count: int | None = None):
+    """``count`` (default: as many as weights) indices drawn by systematic resampling: one
+    uniform offset, evenly spaced positions on the weights' CDF. In random order, each index
+    has the law ``weights``, and index i appears floor or ceil of count * w_i times, where
+    i.i.d. draws duplicate some indices and miss others. Indices come out sorted."""
+    count = len(weights) if count is None else count
+    positions = (rng.random() + np.arange(count)) / count
+    cumulative = np.cumsum(weights)
+    return np.minimum(np.searchsorted(cumulative, positions * cumulative[-1]), len(weights) - 1)
+
+
 class Stopwatch:
     """Wall time of one sampler call, including reward evaluations."""
 

@@ -14,6 +14,8 @@ import math
 
 import numpy as np
 
+from sadt.search.chain import systematic_resample
+
 
 class Tree:
     """Growable flat-array tree. ``k`` is the branching index (-1 root ... depth = leaves)."""
@@ -128,11 +130,15 @@ class Tree:
         return logp
 
     def boltzmann_samples(self, count: int, lam: float, rng: np.random.Generator) -> np.ndarray:
-        """Leaf ids drawn by Boltzmann descent (DTS output); costs no NFE."""
+        """Leaf ids drawn by Boltzmann descent (DTS output); costs no NFE.
+
+        The ``count`` draws are systematic, in random order: each has the descent law, and a
+        leaf appears about count * P(leaf) times. I.i.d. draws duplicate some leaves beyond
+        their law and drop others, which widens a forecast ensemble for nothing."""
         leaves = self.leaves()
         logp = self.descent_log_probs(lam)[leaves]
-        p = np.exp(logp - logp.max())
-        return rng.choice(leaves, size=count, replace=True, p=p / p.sum())
+        picks = systematic_resample(np.exp(logp - logp.max()), rng, count)
+        return leaves[rng.permutation(picks)]
 
     def argmax_leaf(self) -> int:
         """Descend by argmax soft value (DTS* output)."""
