@@ -125,6 +125,22 @@ def test_selection_prior_weight_decays_to_zero_with_visits():
     np.testing.assert_allclose(search.selection_values(top, list(leaves)), [0.0, 2.0], atol=1e-6)
 
 
+def test_dts_star_uct_reads_soft_values_unshrunk():
+    """A search must see its best find at once: DTS*'s UCT uses a child's soft value as it
+    is, not pulled toward the parent's as DTS's sampling does while visits are few."""
+    tree, top, leaves = _tree_with_values([0.0, 2.0], lam=1.0)
+    tree.visits[leaves] = 1
+    search = TreeSearch(
+        CountingChain((1, 0)),
+        replace(TreeSearchConfig(**DTS_STAR_DEFAULTS), greedy=True),
+        np.random.default_rng(0),
+    )
+    search.tree = tree
+    np.testing.assert_allclose(search.selection_values(top, list(leaves)), [0.0, 2.0])
+    search.reward_low, search.reward_high = 0.0, 2.0
+    assert search._select_child(top) == leaves[1]  # equal visits: the better value wins
+
+
 def test_dts_star_picks_the_argmax_descent():
     tree, top, leaves = _tree_with_values([0.5, 3.0, 1.0])
     assert tree.argmax_leaf() == leaves[1]
