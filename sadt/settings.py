@@ -77,6 +77,14 @@ def at_least(config, minimum, *names: str, where: str = "") -> None:
             raise ValueError(f"{where}{name} must be >= {minimum}, not {value!r}")
 
 
+def at_most(config, maximum, *names: str, where: str = "") -> None:
+    """Every setting in ``names`` is a number <= ``maximum``."""
+    for name in names:
+        value = _value(config, name, where)
+        if value is not None and value > maximum:
+            raise ValueError(f"{where}{name} must be <= {maximum}, not {value!r}")
+
+
 def positive(config, *names: str, where: str = "") -> None:
     """Every setting in ``names`` is a number > 0."""
     for name in names:

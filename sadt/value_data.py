@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sadt.forecaster.data import DataError
 from sadt.forecaster.files import atomic_write
 from sadt.search.dts import TreeSearch
 
@@ -111,7 +112,15 @@ def read_manifest(folder: Path) -> dict:
     path = Path(folder) / "manifest.json"
     if not path.exists():
         return {"shards": [], "items": [], "rows": 0}
-    return json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DataError(
+            f"{path} is not a harvest manifest ({err}); harvest into a new folder"
+        ) from None
+    if not isinstance(manifest, dict) or not {"shards", "items"} <= set(manifest):
+        raise DataError(f"{path} is not a harvest manifest; harvest into a new folder")
+    return manifest
 
 
 @dataclass

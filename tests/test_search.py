@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sadt.search import SAMPLERS, BudgetError, TreeSearchConfig, dts, smc
-from sadt.search.chain import Chain
+from sadt.search.chain import Chain, systematic_resample
 from sadt.search.dts import DTS_STAR_DEFAULTS, TreeSearch, auto_batch, may_expand
 from sadt.search.toy import bimodal_1d, ring_2d, sliced_w1_to_grid, target_grid
 from sadt.search.tree import Tree
@@ -168,6 +168,13 @@ def test_output_draws_follow_the_descent_law_without_multinomial_duplicates():
         assert np.all(np.abs(counts - expected) < 1.0 + 1e-9)
     assert not np.array_equal(np.sort(draws[0]), draws[0])
     assert not np.array_equal(draws[0], draws[1])
+
+
+@pytest.mark.parametrize("weights", [[0.0, 0.0], [np.nan, 1.0], [1.0, -0.5], [np.inf, 1.0]])
+def test_resampling_refuses_weights_that_are_not_a_law(weights):
+    # i.i.d. draws (rng.choice) raised here; a silent index 0 would hide a NaN reward.
+    with pytest.raises(ValueError, match="resampling weights must be finite"):
+        systematic_resample(np.array(weights), np.random.default_rng(0), 4)
 
 
 # -- budgets, NFE, seeds --------------------------------------------------------------------------

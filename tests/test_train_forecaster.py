@@ -299,6 +299,12 @@ def test_resume_drops_log_records_written_after_the_checkpoint(sine_csv, tmp_pat
         (["--wide", "[a.csv, 3]"], "wide must be a file path or a list of them"),
         (["--lr", ".nan"], "lr must be a finite number, not nan"),
         (["--weight_decay", ".nan"], "weight_decay must be a finite number, not nan"),
+        (["--seed", "18446744073709551616"], "seed must be <= 4294967295"),
+        (
+            ["--synthetic_series", "4", "--synthetic_length", "1"],
+            "synthetic_length (1) must be at least min_context + model.horizon (32 + 96)",
+        ),
+        (["--model", "5", "--model.horizon", "48"], "--model.horizon needs model to be a mapping"),
     ],
 )
 def test_bad_settings_are_one_sentence_naming_the_setting(

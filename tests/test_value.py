@@ -259,6 +259,7 @@ def test_ctrl_c_in_harvest_and_training_loses_nothing_and_resume_is_exact(tmp_pa
         (["--lr", ".inf"], "lr must be a finite number, not inf"),
         (["--path_loss_weight", ".nan"], "path_loss_weight must be a finite number, not nan"),
         (["--model", "{hidden: 0}"], "hidden must be >= 1, not 0"),
+        (["--seed", "18446744073709551616"], "seed must be <= 4294967295"),
         (["--model", "{hiden: 64}"], "hiden"),
     ],
 )
@@ -267,6 +268,37 @@ def test_bad_settings_are_one_sentence_naming_the_setting(tmp_path, capsys, over
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
     assert not (tmp_path / "run").exists()  # nothing harvested, nothing trained
+
+
+def test_settings_the_forecaster_cannot_meet_are_one_sentence_before_any_tree(tmp_path, capsys):
+    from tiny_models import hourly_csv, tiny_forecaster
+
+    out = tmp_path / "run"
+    assert train_value.main(["--out_dir", str(out), "--budget", "5"]) == 2  # toy chain: 20 steps
+    err = capsys.readouterr().err
+    assert err == (
+        "error: budget 5 cannot pay for one sample of the toy-1d chain (20 denoising steps); "
+        "use a budget of at least 20\n"
+    )
+    folder = tmp_path / "forecaster"
+    tiny_forecaster(horizon=24).save(folder)
+    csv = hourly_csv(tmp_path / "load.csv")
+    args = ["--forecaster", str(folder), "--csv", str(csv), "--horizons", "[24, 48]"]
+    assert train_value.main(["--out_dir", str(out), *args]) == 2  # was a traceback
+    err = capsys.readouterr().err
+    assert err.startswith("error: horizons [48] exceed the 24 steps the forecaster at ")
+    assert err.count("\n") == 1
+    assert not out.exists()  # nothing harvested
+
+
+def test_a_damaged_harvest_manifest_is_one_sentence(tmp_path, capsys):
+    buffer = tmp_path / "buffer"
+    buffer.mkdir()
+    (buffer / "manifest.json").write_text('{"shards": ["a.npz"], "items": [')  # a torn write
+    args = ["--out_dir", str(tmp_path / "run"), "--buffer_dir", str(buffer), "--trees", "2"]
+    assert train_value.main([*args, "--budget", "100"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {buffer / 'manifest.json'} is not a harvest manifest")
 
 
 def test_held_out_that_leaves_no_training_tree_is_named(tmp_path, capsys):

@@ -28,6 +28,9 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # what a shell reports for a process ended by SIGINT
 
 
+MAX_SEED = 2**32 - 1  # the trainers' seeds; mx.random.seed takes 64 bits, steps add to it
+
+
 class UsageError(ValueError):
     """A user mistake (settings, paths): one sentence, exit code 2."""
 
@@ -198,7 +201,13 @@ def parse_overrides(argv: list[str], description: str, config_help: str) -> tupl
             value = raw  # YAML 1.1 reads 10:20 as the base-60 number 620; no setting means that
         name = key[2:].replace("-", "_")
         if name.startswith("model."):
-            values.setdefault("model", {})[name[len("model.") :]] = value
+            if values.get("model") is None:  # absent, or "model:" left empty in the file
+                values["model"] = {}
+            if not isinstance(values["model"], dict):
+                raise UsageError(
+                    f"{key} needs model to be a mapping of settings, not {values['model']!r}"
+                )
+            values["model"][name[len("model.") :]] = value
         else:
             values[name] = value
     return values, args.resume

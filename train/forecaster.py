@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from sadt.forecaster import Forecaster, ForecasterConfig, ModelFileError, files
 from sadt.forecaster import data as fdata
-from sadt.settings import at_least, checked, fraction, number_list, positive
+from sadt.settings import at_least, at_most, checked, fraction, number_list, positive
 from train import common, distributed
 
 CHECKPOINT = "checkpoint.safetensors"
@@ -87,6 +87,7 @@ class TrainConfig:
         at_least(self, 1, "log_every", "val_every", "val_windows", "checkpoint_every")
         at_least(self, 1, "min_context", "synthetic_length")
         at_least(self, 0, "seed", "warmup_steps", "wide_holdout", "synthetic_series")
+        at_most(self, common.MAX_SEED, "seed")  # mx.random.seed takes 64 bits; each step adds to it
         at_least(self, 0, "weight_decay", "mean_loss_weight")
         positive(self, "lr", "grad_clip", "value_clip")
         fraction(self, "min_lr_ratio", "short_context_prob", "mixup_prob", "ema_decay")
@@ -96,7 +97,13 @@ class TrainConfig:
             weights = number_list(self.source_weights, float, "source_weights", "[2, 1]")
             if min(weights) <= 0:
                 raise ValueError(f"source_weights must all be > 0, not {self.source_weights}")
-        context = self.model_config().context_length
+        model = self.model_config()
+        context = model.context_length
+        if self.synthetic_series and self.synthetic_length < self.min_context + model.horizon:
+            raise ValueError(  # no training window (context + horizon) would fit in one
+                f"synthetic_length ({self.synthetic_length}) must be at least min_context + "
+                f"model.horizon ({self.min_context} + {model.horizon})"
+            )
         if self.min_context > context:  # no window could hold min_context observed points
             raise ValueError(
                 f"min_context ({self.min_context}) must not exceed model.context_length ({context})"

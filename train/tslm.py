@@ -46,7 +46,7 @@ import mlx.optimizers as optim
 import numpy as np
 from mlx.utils import tree_flatten, tree_map, tree_unflatten
 
-from sadt.settings import at_least, checked, fraction, positive
+from sadt.settings import at_least, at_most, checked, fraction, positive
 from sadt.tslm import TSLM, TSLMConfig, answer_loss
 from sadt.tslm_data import DataError, Example, ExampleSource, read_pairs_csv
 from sadt.tslm_prompt import collate
@@ -119,6 +119,7 @@ class TrainConfig:
         at_least(self, 1, "batch_size", "val_examples", "encoder_warmup_batch_size")
         at_least(self, 1, "val_every", "checkpoint_every", "report_every")
         at_least(self, 0, "seed", "weight_decay", "max_grad_norm", "encoder_warmup_steps")
+        at_most(self, common.MAX_SEED, "seed")  # mx.random.seed takes 64 bits
         positive(self, "encoder_warmup_lr")
         fraction(self, "csv_share")
         if not isinstance(self.stages, list) or not self.stages:

@@ -33,7 +33,7 @@ from tqdm import tqdm
 from sadt.forecaster import data as fdata
 from sadt.forecaster import files
 from sadt.search.dts import TreeSearch, TreeSearchConfig
-from sadt.settings import at_least, checked, fraction, number_list, positive
+from sadt.settings import at_least, at_most, checked, fraction, number_list, positive
 from sadt.value import (
     ValueConfig,
     ValueNetwork,
@@ -84,6 +84,7 @@ class ValueTrainConfig:
         at_least(self, 1, "trees", "budget", "search_batch", "steps", "batch_size", "paths")
         at_least(self, 1, "log_every", "eval_every", "checkpoint_every", "stop_at")
         at_least(self, 0, "seed", "wide_holdout", "weight_decay", "path_loss_weight")
+        at_most(self, common.MAX_SEED, "seed")  # mx.random.seed takes 64 bits
         positive(self, "lr")
         fraction(self, "held_out", open_interval=True)  # both sides need trees
         fdata.parse_rows(self.split, "split")
@@ -155,13 +156,14 @@ def harvest(cfg: ValueTrainConfig, log=print, on_tree=None) -> None:
     """Harvest the trees the buffer lacks. Ctrl-C: the tree under way finishes, every tree so
     far is written to the buffer and `common.Interrupted` is raised (a second Ctrl-C stops at
     once, keeping the finished trees). `on_tree(i)` is called after tree i."""
-    writer = BufferWriter(cfg.buffer)
     forecaster = pool = None
     if cfg.forecaster not in ("toy-1d", "toy-2d"):
         from sadt.forecaster import Forecaster
 
         forecaster = Forecaster.load(cfg.forecaster)
         pool = _context_pool(cfg, forecaster.config.context_length)
+    _check_harvest_settings(cfg, forecaster)
+    writer = BufferWriter(cfg.buffer)
     todo = [i for i in range(cfg.trees) if not writer.done(f"tree-{i}")]
     if not todo:
         return
@@ -176,6 +178,27 @@ def harvest(cfg: ValueTrainConfig, log=print, on_tree=None) -> None:
             f"{cfg.trees} trees saved to {cfg.buffer}; rerun with --resume to continue"
         )
     log(f"harvested {len(todo)} trees in {time.perf_counter() - start:.0f} s into {cfg.buffer}")
+
+
+def _check_harvest_settings(cfg: ValueTrainConfig, forecaster) -> None:
+    """The settings that depend on the forecaster, checked before the first tree."""
+    if forecaster is None:
+        from sadt.search.toy import bimodal_1d
+
+        steps, name = bimodal_1d().num_steps, f"the {cfg.forecaster} chain"
+    else:
+        steps, name = forecaster.config.num_steps, f"the forecaster at {cfg.forecaster}"
+        too_long = [h for h in cfg.horizons if h > forecaster.config.horizon]
+        if too_long:
+            raise common.UsageError(
+                f"horizons {too_long} exceed the {forecaster.config.horizon} steps {name} "
+                f"forecasts; use horizons up to {forecaster.config.horizon}"
+            )
+    if cfg.budget < steps:
+        raise common.UsageError(
+            f"budget {cfg.budget} cannot pay for one sample of {name} ({steps} denoising steps); "
+            f"use a budget of at least {steps}"
+        )
 
 
 def _harvest_trees(cfg, writer, todo, forecaster, pool, on_tree) -> bool:

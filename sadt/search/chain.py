@@ -170,8 +170,10 @@ def systematic_resample(weights: np.ndarray, rng: np.random.Generator, count: in
     has the law ``weights``, and index i appears floor or ceil of count * w_i times, where
     i.i.d. draws duplicate some indices and miss others. Indices come out sorted."""
     count = len(weights) if count is None else count
-    positions = (rng.random() + np.arange(count)) / count
     cumulative = np.cumsum(weights)
+    if not (np.isfinite(cumulative[-1]) and cumulative[-1] > 0) or np.any(weights < 0):
+        raise ValueError("resampling weights must be finite, non-negative and not all zero")
+    positions = (rng.random() + np.arange(count)) / count
     return np.minimum(np.searchsorted(cumulative, positions * cumulative[-1]), len(weights) - 1)
 
 
