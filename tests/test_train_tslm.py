@@ -91,6 +91,43 @@ def test_a_curriculum_run_saves_a_describer_and_a_full_checkpoint(base, tmp_path
     assert saved["sadt_class"] == "TSLM" and saved["base_model"] == "llm"
 
 
+def test_init_from_fine_tunes_a_trained_describer(base, tmp_path, capsys):
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir(), second.mkdir()
+    assert train_tslm.main(["--config", config_file(first, base)]) == 0
+    trained = trained_weights(first / "describer")
+    # Zero steps of training: the run's describer is the one it started from, exactly.
+    no_steps = [{"name": "captions", "tasks": {"caption": 1.0}, "steps": 1, "lr_encoder": 0.0,
+                 "lr_projector": 0.0, "lr_lora": 0.0, "warmup": 1}]  # fmt: skip
+    config = config_file(second, base, encoder_warmup_steps=0, stages=no_steps)
+    args = ["--config", config, "--init-from", str(first / "describer")]
+    assert train_tslm.main(args) == 0
+    assert f"started from the trained weights of {first / 'describer'}" in capsys.readouterr().out
+    tuned = trained_weights(second / "describer")
+    assert tuned.keys() == trained.keys()
+    assert all(np.allclose(tuned[k], trained[k], atol=1e-6) for k in trained)
+    fresh = second / "fresh"
+    fresh.mkdir()
+    assert train_tslm.main(["--config", config_file(fresh, base, encoder_warmup_steps=0,
+                                                    stages=no_steps)]) == 0  # fmt: skip
+    untuned = trained_weights(fresh / "describer")
+    assert not all(np.allclose(untuned[k], trained[k]) for k in trained)  # init_from mattered
+
+
+def test_init_from_a_folder_that_does_not_fit_is_one_sentence(base, tmp_path, capsys):
+    config = config_file(tmp_path, base, encoder_warmup_steps=0)
+    assert train_tslm.main(["--config", config, "--init-from", str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err
+    assert "init_from" in err and "is not a TSLM folder" in err and err.count("\n") == 1
+    other = tmp_path / "other"
+    other.mkdir()
+    mx.save_safetensors(str(other / "model.safetensors"), {"projector.w": mx.zeros((2, 2))})
+    assert train_tslm.main(["--config", config, "--init-from", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: init_from: ") and "does not match" in err
+    assert err.count("\n") == 1
+
+
 def test_resume_equals_an_uninterrupted_run(base, tmp_path, capsys):
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     whole.mkdir(), parts.mkdir()

@@ -46,9 +46,11 @@ import mlx.optimizers as optim
 import numpy as np
 from mlx.utils import tree_flatten, tree_map, tree_unflatten
 
+from sadt.forecaster.files import ModelFileError
 from sadt.settings import at_least, at_most, checked, fraction, positive
 from sadt.tslm import TSLM, TSLMConfig, answer_loss
 from sadt.tslm_data import DataError, Example, ExampleSource, read_pairs_csv
+from sadt.tslm_io import load_trainable
 from sadt.tslm_prompt import collate
 from sadt.tslm_warmup import EncoderWarmup, step_seed, warmup_cosine
 from train import common, distributed
@@ -106,6 +108,9 @@ class TrainConfig:
     checkpoint_every: int = 200
     report_every: int = 20
     csv: str | None = None  # user (series, caption) pairs
+    # A TSLM folder (what train.tslm writes to ``out``) whose trained encoder, projector and
+    # LoRA start this run: fine-tune an existing describer (e.g. on your own captions).
+    init_from: str | None = None
     csv_share: float = 0.5  # share of caption examples drawn from the CSV
     synthetic: dict = field(default_factory=dict)  # SyntheticConfig overrides
     caption_stats: bool = True  # captions may quote the series mean the prompt states
@@ -313,7 +318,7 @@ def _check_resumable(meta: dict, config: TrainConfig, file: Path) -> None:
     saved = TrainConfig.from_dict(meta["config"]).to_dict()
     now = config.to_dict()
     keys = ("base_model", "model", "stages", "batch_size", "seed", "weight_decay", "csv")
-    keys += ("synthetic", "caption_stats")
+    keys += ("synthetic", "caption_stats", "init_from")
     keys += ("encoder_warmup_steps", "encoder_warmup_batch_size", "encoder_warmup_lr")
     for key in keys:
         if saved[key] != now[key]:
@@ -352,6 +357,9 @@ def train(config: TrainConfig, resume: bool = False, max_steps: int | None = Non
     prepare(config, resume)  # before the base LLM loads (a download, maybe)
     mx.random.seed(config.seed)
     tslm = TSLM.from_base(config.tslm_config())
+    if config.init_from and arrays is None:  # a resumed run has its own weights
+        init_trainable(tslm, config.init_from)
+        world.say(f"started from the trained weights of {config.init_from}")
     source = ExampleSource(
         seed=config.seed,
         batch_size=config.batch_size,
@@ -408,6 +416,17 @@ def _stopped_early(world: World, progress: dict, config: TrainConfig, stop) -> N
     world.say(f"stopped at {where}; --resume continues")
 
 
+def init_trainable(tslm, folder: str | Path) -> None:
+    """Set ``tslm``'s trainable arrays from a TSLM folder; one sentence when they do not fit."""
+    folder = Path(folder)
+    try:
+        load_trainable(tslm, folder / "model.safetensors", folder / "config.json")
+    except ModelFileError as err:
+        raise UsageError(
+            f"init_from: {err} Start from a TSLM trained with the same model settings."
+        ) from None
+
+
 def prepare(config: TrainConfig, resume: bool) -> None:
     """The output locations can be written, and a checkpoint at ``config.checkpoint`` is
     continued (``--resume``) or kept."""
@@ -416,6 +435,11 @@ def prepare(config: TrainConfig, resume: bool) -> None:
         raise UsageError(f"the checkpoint {ckpt} is a folder; name a .safetensors file.")
     common.writable_folder(ckpt.parent, "the checkpoint's folder")
     common.writable_folder(config.out, "out")
+    if config.init_from and not (Path(config.init_from) / "model.safetensors").is_file():
+        raise UsageError(
+            f"init_from {config.init_from} is not a TSLM folder (no model.safetensors there); "
+            "name the folder train.tslm wrote with --out"
+        )
     if not resume:
         meta = common.checkpoint_metadata(ckpt, "sadt_checkpoint") or {}
         at = position(meta.get("progress"), meta.get("config"))
@@ -594,6 +618,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="folder for the trained TSLM")
     parser.add_argument("--checkpoint", help="full-state checkpoint file (.safetensors)")
     parser.add_argument("--csv", help="CSV of user (series, caption) pairs")
+    parser.add_argument("--init-from", help="TSLM folder whose trained weights start this run")
     parser.add_argument("--resume", action="store_true", help="continue from --checkpoint")
     parser.add_argument(
         "--max-steps",
@@ -603,7 +628,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     flags = {"base_model": args.base_model, "out": args.out, "checkpoint": args.checkpoint}
-    flags["csv"] = args.csv
+    flags["csv"], flags["init_from"] = args.csv, args.init_from
     overrides = args.set + [f"{k}={json.dumps(v)}" for k, v in flags.items() if v is not None]
 
     def body():
