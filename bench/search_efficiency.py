@@ -140,8 +140,8 @@ def main(argv=None) -> dict:
     if args.timing_repeats > 0 and {"ancestral", "dts"} <= set(methods):
         for s, setting in enumerate(SETTINGS[: args.settings]):
             summary[s] |= paired_wall_ratio(
-                forecaster, [contexts[i] for i in pick], max(args.budgets), setting, tree_cfg,
-                args.timing_repeats,
+                forecaster, [contexts[i] for i in pick], [targets[i] for i in pick],
+                max(args.budgets), setting, tree_cfg, args.timing_repeats,
             )  # fmt: skip
     print()
     common.print_table(
@@ -173,24 +173,19 @@ def main(argv=None) -> dict:
     return record
 
 
-def paired_wall_ratio(forecaster, contexts, budget, setting, tree_cfg, repeats) -> dict:
+def paired_wall_ratio(forecaster, contexts, targets, budget, setting, tree_cfg, repeats) -> dict:
     """DTS's wall time over ancestral sampling's at ``budget``, measured in pairs: per context
     the two run alternately ``repeats`` times each (same seed), and the ratios of their median
     seconds (all, and inside denoiser calls) are summarized by their median over contexts."""
     ratios, denoise, bookkeeping = [], [], []
-    for seed, context in enumerate(contexts):
+    for seed, (context, target) in enumerate(zip(contexts, targets, strict=True)):
         times = {"ancestral": [], "dts": []}
         for _ in range(repeats):
             for method in times:
-                chain = ForecastChain(
-                    forecaster, context, 96, setting["gamma"], setting["band_weights"]
+                run = run_method(
+                    method, forecaster, None, context, target, budget, setting, seed, tree_cfg
                 )
-                kwargs = {"lam": setting["lam"], "num_samples": budget // chain.num_steps}
-                if method == "dts":
-                    kwargs["config"] = tree_cfg
-                start = time.perf_counter()
-                SAMPLERS[method](chain, budget, seed=seed, **kwargs)
-                times[method].append((time.perf_counter() - start, chain.denoise_seconds))
+                times[method].append((run["seconds"], run["denoise_seconds"]))
         dts = np.median(np.array(times["dts"]), axis=0)
         anc = np.median(np.array(times["ancestral"]), axis=0)
         ratios.append(dts[0] / anc[0])

@@ -108,10 +108,10 @@ class TrainConfig:
     checkpoint_every: int = 200
     report_every: int = 20
     csv: str | None = None  # user (series, caption) pairs
+    csv_share: float = 0.5  # share of caption examples drawn from the CSV
     # A TSLM folder (what train.tslm writes to ``out``) whose trained encoder, projector and
     # LoRA start this run: fine-tune an existing describer (e.g. on your own captions).
     init_from: str | None = None
-    csv_share: float = 0.5  # share of caption examples drawn from the CSV
     synthetic: dict = field(default_factory=dict)  # SyntheticConfig overrides
     caption_stats: bool = True  # captions may quote the series mean the prompt states
     # Encoder warm-up before the curriculum (``warm_up`` below, sadt.tslm_warmup); 0 steps: none.

@@ -131,13 +131,18 @@ def _context_pool(cfg: ValueTrainConfig, context_length: int) -> list[np.ndarray
     return pool
 
 
+def _toy_chain(name: str):
+    """The exact-score toy chain a ``forecaster`` setting of toy-1d / toy-2d names."""
+    from sadt.search.toy import bimodal_1d, ring_2d
+
+    return bimodal_1d() if name == "toy-1d" else ring_2d()
+
+
 def make_chain(cfg: ValueTrainConfig, rng: np.random.Generator, forecaster, pool):
     """One harvest item: a chain (context + reward weights) and its lam."""
     lam = _log_uniform(rng, cfg.lam_range)
     if cfg.forecaster in ("toy-1d", "toy-2d"):
-        from sadt.search.toy import bimodal_1d, ring_2d
-
-        return (bimodal_1d() if cfg.forecaster == "toy-1d" else ring_2d()), lam
+        return _toy_chain(cfg.forecaster), lam
     from sadt.search.forecast_chain import ForecastChain
 
     series = pool[rng.integers(len(pool))]
@@ -183,9 +188,7 @@ def harvest(cfg: ValueTrainConfig, log=print, on_tree=None) -> None:
 def _check_harvest_settings(cfg: ValueTrainConfig, forecaster) -> None:
     """The settings that depend on the forecaster, checked before the first tree."""
     if forecaster is None:
-        from sadt.search.toy import bimodal_1d
-
-        steps, name = bimodal_1d().num_steps, f"the {cfg.forecaster} chain"
+        steps, name = _toy_chain(cfg.forecaster).num_steps, f"the {cfg.forecaster} chain"
     else:
         steps, name = forecaster.config.num_steps, f"the forecaster at {cfg.forecaster}"
         too_long = [h for h in cfg.horizons if h > forecaster.config.horizon]
