@@ -126,3 +126,35 @@ def test_late_branching_for_short_chains(steps, expected):
         tiny_forecaster(num_steps=steps), np.arange(30.0), branch_levels=late_branching(steps)
     )
     assert chain.levels.tolist() == expected
+
+
+class EagerForecastChain(ForecastChain):
+    """The same chain computing eagerly: every denoiser call returns numpy at once."""
+
+    def denoise_step(self, states, steps, rng):
+        return tuple(np.array(a) for a in super().denoise_step(np.asarray(states), steps, rng))
+
+    def to_numpy(self, array):
+        return np.asarray(array)
+
+    def start(self, arrays):
+        pass
+
+    def take(self, array, rows):
+        return np.asarray(array)[rows]
+
+    def join(self, arrays):
+        return np.concatenate(arrays)
+
+
+@pytest.mark.parametrize("method", sorted(SAMPLERS))
+def test_lazy_chain_gives_the_same_samples_as_an_eager_one(forecaster, context, method):
+    # The tree search launches each call on the last one's outputs before waiting for them,
+    # and mixed edge lengths are reordered as MLX arrays: none of it may change a sample.
+    levels = late_branching(forecaster.config.num_steps) if method == "dts_star" else None
+    lazy = SAMPLERS[method](ForecastChain(forecaster, context, branch_levels=levels), 120, seed=3)
+    eager = SAMPLERS[method](
+        EagerForecastChain(forecaster, context, branch_levels=levels), 120, seed=3
+    )
+    np.testing.assert_array_equal(lazy.samples, eager.samples)
+    assert lazy.nfe == eager.nfe

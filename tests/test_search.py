@@ -229,6 +229,55 @@ def test_multi_step_edges_cost_their_number_of_steps():
     assert chain.nfe == 3 + 3 + 3 + 3
 
 
+def test_mixed_edges_come_back_in_input_order():
+    class Countdown(CountingChain):  # deterministic: each step subtracts 1, x0_hat is -state
+        def denoise_step(self, states, steps, rng):
+            return states - 1.0, -states
+
+    chain = Countdown(levels=(6, 3, 2, 0))
+    states = np.arange(5, dtype=float)[:, None].repeat(3, axis=1)
+    k = np.array([2, 0, 1, 0, 2])  # edges of 2, 3, 1, 3 and 2 steps
+    out, x0_hat = chain.advance(states, k, np.random.default_rng(0))
+    np.testing.assert_array_equal(out[:, 0], [0 - 2, 1 - 3, 2 - 1, 3 - 3, 4 - 2])
+    np.testing.assert_array_equal(x0_hat[:, 0], -np.arange(5))  # the input states' estimates
+    assert chain.nfe == 2 + 3 + 1 + 3 + 2
+
+
+class RecordingChain(CountingChain):
+    """Logs when each call is launched and when its result is waited for."""
+
+    def __init__(self):
+        super().__init__()
+        self.events = []
+
+    def launch(self, states, k, rng):
+        pending, call = super().launch(states, k, rng), len(self.events)
+        self.events.append(("launch", call))
+        result = pending.result
+
+        def waited():
+            self.events.append(("wait", call))
+            return result()
+
+        pending.result = waited
+        return pending
+
+
+def test_tree_search_launches_the_next_call_before_waiting_for_the_last():
+    chain = RecordingChain()
+    dts(chain, 600, seed=0, config=TreeSearchConfig(batch=8))
+    open_calls, overlapped, waits = set(), 0, 0
+    for kind, call in chain.events:
+        if kind == "launch":
+            open_calls.add(call)
+        else:
+            waits += 1
+            overlapped += len(open_calls) > 1  # a later call was already on its way
+            open_calls.discard(call)
+    assert waits == sum(kind == "launch" for kind, _ in chain.events) > 20  # all waited for
+    assert overlapped >= 0.8 * waits
+
+
 # -- SMC ------------------------------------------------------------------------------------------
 def test_smc_keeps_weights_when_it_does_not_resample():
     chain = bimodal_1d()

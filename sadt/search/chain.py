@@ -66,8 +66,9 @@ class Chain:
             raise ValueError(f"branching levels must strictly decrease to 0, got {levels.tolist()}")
         self.levels = levels
         self.nfe = 0
-        # Wall time spent inside denoise_step: what a sampler's time costs in the denoiser,
-        # apart from its own bookkeeping (bench.search_efficiency reports the split).
+        # Wall time spent building denoiser calls and waiting for them: what a sampler's time
+        # costs in the denoiser, apart from its own bookkeeping (bench.search_efficiency
+        # reports the split). Bookkeeping done while a lazy chain computes is not in it.
         self.denoise_seconds = 0.0
         self.on_nfe = None  # optional callback(nfe) after every denoiser call (progress bars)
 
@@ -113,55 +114,117 @@ class Chain:
         """NFE to take a state at branching index ``k`` all the way to level 0."""
         return self.levels[np.asarray(k)]
 
-    def advance(self, states: np.ndarray, k: np.ndarray, rng: np.random.Generator):
-        """Move each row one branching edge down: from ``levels[k[i]]`` to ``levels[k[i] + 1]``.
+    def to_numpy(self, array) -> np.ndarray:
+        """A state array as numpy, waiting for it if the chain computes lazily."""
+        return np.asarray(array)
 
-        Rows may sit at different branching indices; all rows that still need a
-        denoising step go through the denoiser together. Returns
-        ``(next_states, x0_hat)`` with ``x0_hat`` the denoised estimate of each
-        *input* state (from the edge's first denoiser call), for Tweedie potentials.
+    def start(self, arrays) -> None:
+        """Begin computing lazily built arrays in the background (no-op for eager chains)."""
+
+    def take(self, array, rows: np.ndarray):
+        """``array[rows]`` for a state array, without waiting for a lazy one."""
+        return np.asarray(array)[rows]
+
+    def join(self, arrays: list):
+        """State arrays stacked along rows, without waiting for lazy ones."""
+        return np.concatenate([np.asarray(a) for a in arrays])
+
+    def launch(self, states, k: np.ndarray, rng: np.random.Generator) -> PendingAdvance:
+        """Start moving each row one branching edge down, from ``levels[k[i]]`` to
+        ``levels[k[i] + 1]``; returns at once with a :class:`PendingAdvance`.
+
+        NFE are counted here. A lazy chain (the forecaster in MLX) computes while the caller
+        goes on with its own bookkeeping; ``result()`` waits. Rows may sit at different
+        branching indices: they are ordered by edge length, longest first, so every
+        denoising step runs on a prefix of the rows in one denoiser call.
         """
+        start = time.perf_counter()
         k = np.asarray(k, dtype=np.int64)
-        if len(states) == 0:
-            return states.copy(), states.copy()
+        if len(k) == 0:
+            empty = np.array(self.to_numpy(states), copy=True)
+            return PendingAdvance(self, [empty], empty.copy(), None)
         if np.any(k < 0) or np.any(k >= self.depth):
             raise ValueError("advance() called on a state at or below level 0")
-        step = self.levels[k].copy()
-        stop = self.levels[k + 1]
-        # Levels strictly decrease, so every row takes the first step: that call's
-        # denoised estimates belong to the input states.
-        out, x0_hat = self._denoise(np.asarray(states), step, rng)
-        step -= 1
-        while True:
-            active = np.flatnonzero(step > stop)
-            if active.size == 0:
-                return out, x0_hat
-            out[active], _ = self._denoise(out[active], step[active], rng)
-            step[active] -= 1
-
-    def _denoise(self, states: np.ndarray, steps: np.ndarray, rng: np.random.Generator):
-        """denoise_step, counted (NFE) and timed."""
-        start = time.perf_counter()
-        out = self.denoise_step(states, steps, rng)
+        step = self.levels[k]
+        cost = step - self.levels[k + 1]
+        order = None
+        if cost.min() != cost.max():
+            order = np.argsort(-cost, kind="stable")
+            states, step, cost = self.take(states, order), step[order], cost[order]
+        pieces, current, rows, x0_hat = [], states, len(k), None
+        for j in range(int(cost[0])):
+            still = int(np.count_nonzero(cost > j))
+            if still < rows:  # the shorter edges are done: set their rows aside
+                pieces.append(current[still:])
+                current, rows = current[:still], still
+            current, x0 = self.denoise_step(current, step[:rows] - j, rng)
+            self._count(rows)
+            # The first call sees every row: its estimates belong to the input states.
+            x0_hat = x0 if x0_hat is None else x0_hat
+        pieces.append(current)
+        pieces.reverse()  # back to edge-length order
+        self.start([*pieces, x0_hat])
         self.denoise_seconds += time.perf_counter() - start
-        self._count(len(states))
-        return out
+        return PendingAdvance(self, pieces, x0_hat, order)
+
+    def advance(self, states, k: np.ndarray, rng: np.random.Generator):
+        """Move each row one branching edge down and wait for it: ``(next_states, x0_hat)``
+        with ``x0_hat`` the denoised estimate of each *input* state (from the edge's first
+        denoiser call), for Tweedie potentials."""
+        return self.launch(states, k, rng).result()
 
     def _count(self, rows: int) -> None:
         self.nfe += rows
         if self.on_nfe is not None:
             self.on_nfe(self.nfe)
 
-    def rollout(self, states: np.ndarray, k: np.ndarray, rng: np.random.Generator):
+    def rollout(self, states, k: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Take rows at branching indices ``k`` all the way to level 0 (no tree bookkeeping)."""
         k = np.asarray(k, dtype=np.int64).copy()
-        out = np.array(states, copy=True)
+        if k.size and np.all(k == k[0]) and k[0] < self.depth:
+            # All rows on one level: chain the edges without waiting in between, so a lazy
+            # chain builds the next call while the last one computes.
+            out = states
+            for level in range(int(k[0]), self.depth - 1):
+                out = self.launch(out, np.full(len(k), level), rng).lazy_states()
+            return self.launch(out, np.full(len(k), self.depth - 1), rng).result()[0]
+        out = np.array(self.to_numpy(states), copy=True)
         while True:
             active = np.flatnonzero(k < self.depth)
             if active.size == 0:
                 return out
             out[active], _ = self.advance(out[active], k[active], rng)
             k[active] += 1
+
+
+class PendingAdvance:
+    """Rows on their way one branching edge down (see :meth:`Chain.launch`)."""
+
+    def __init__(self, chain: Chain, pieces: list, x0_hat, order) -> None:
+        self.chain, self.pieces, self.x0_hat, self.order = chain, pieces, x0_hat, order
+
+    def lazy_states(self):
+        """The next states as the chain computes them, without waiting (rows in input order)."""
+        out = self.pieces[0] if len(self.pieces) == 1 else self.chain.join(self.pieces)
+        if self.order is None:
+            return out
+        inverse = np.empty_like(self.order)
+        inverse[self.order] = np.arange(len(self.order))
+        return self.chain.take(out, inverse)
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """Wait for the edge: ``(next_states, x0_hat)`` as numpy, rows in input order."""
+        chain = self.chain
+        start = time.perf_counter()
+        parts = [chain.to_numpy(piece) for piece in self.pieces]
+        out = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        x0_hat = chain.to_numpy(self.x0_hat)
+        if self.order is not None:
+            inverse = np.empty_like(self.order)
+            inverse[self.order] = np.arange(len(self.order))
+            out, x0_hat = out[inverse], x0_hat[inverse]
+        chain.denoise_seconds += time.perf_counter() - start
+        return out, x0_hat
 
 
 def systematic_resample(weights: np.ndarray, rng: np.random.Generator, count: int | None = None):

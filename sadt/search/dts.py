@@ -106,7 +106,8 @@ class TreeSearch:
     scored, its path backed up and its slot refilled by a new traversal at once, so calls
     stay full instead of waiting for the slowest rollout of a wave. In-flight traversals
     leave virtual visits on their path and a pending child at their target, and their new
-    nodes stay unlinked (invisible to selection) until their leaf has a value.
+    nodes stay unlinked (invisible to selection) until their leaf has a value. The next
+    call is launched before the tree books the last one (see :meth:`run`).
     """
 
     def __init__(
@@ -176,89 +177,134 @@ class TreeSearch:
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self, budget_nfe: int) -> None:
-        """Search until the budget cannot pay for another rollout; never exceeds it."""
+        """Search until the budget cannot pay for another rollout; never exceeds it.
+
+        Each iteration first launches the next denoiser call: the rollouts of the call in
+        flight that go on (fed its outputs as they are computed, without waiting) and the
+        new traversals waiting in their slots. Only then does it wait for the call in
+        flight, store its states, score and back up the finished rollouts and select new
+        traversals for the free slots. On a lazy chain (the forecaster in MLX) the next
+        call is computed meanwhile, so the tree's bookkeeping costs little wall time.
+        """
         check_budget(self.chain, budget_nfe)
-        chain, tree, cfg, rng = self.chain, self.tree, self.cfg, self.rng
+        chain, tree, cfg = self.chain, self.tree, self.cfg
         if cfg.batch == 0:  # few in flight at small budgets, so later rollouts are informed
             cfg = replace(cfg, batch=auto_batch(budget_nfe, chain, cfg.batch_share, cfg.batch_min))
             self.cfg = cfg
         tree._grow(tree.size + budget_nfe + 2)  # about one node per NFE: allocate once
-        spent_at_start = chain.nfe
-        # One slot per in-flight rollout: its current node and the path it was selected along
-        # (ending at its expansion target). The nodes a rollout creates are the chain from its
-        # current node up to the target, so they need no list of their own.
-        slot_node = np.full(cfg.batch, -1, dtype=np.int64)
-        slot_path: list[list[int]] = [[] for _ in range(cfg.batch)]
-        cheapest = int(chain.edge_cost(chain.depth - 1))
-        from_prior: list[int] = []  # slots whose target is the dummy root, filled per refill
-        leaf_hits = 0
+        self.budget_end = chain.nfe + budget_nfe
+        # One slot per rollout: the last node of it in the tree, the branching index it will
+        # be at once its launched calls return, whether it is in a call, and the path it was
+        # selected along (ending at its expansion target). The nodes a rollout creates are
+        # the chain from its current node up to the target, so they need no list of their own.
+        self.slot_node = np.full(cfg.batch, -1, dtype=np.int64)
+        self.slot_k = np.full(cfg.batch, chain.depth, dtype=np.int64)
+        self.slot_path: list[list[int]] = [[] for _ in range(cfg.batch)]
+        self.flying = np.zeros(cfg.batch, dtype=bool)
+        in_flight = None  # (PendingAdvance, its slots)
         while True:
-            # Refill free slots while the budget left (after what in-flight rollouts will
-            # still spend) pays for the chosen expansion.
-            active = slot_node >= 0
-            committed = int(chain.rollout_cost(tree.k[slot_node[active]]).sum())
-            left = budget_nfe - (chain.nfe - spent_at_start) - committed
-            free = np.flatnonzero(~active).tolist()
-            while free:
-                if left < cheapest or leaf_hits > 50 * cfg.batch:
-                    break
-                path = self._traverse()
-                target = path[-1]
-                if tree.is_leaf(target):  # nothing to expand: a free revisit
-                    for node in path[:-1]:
-                        tree.virtual[node] -= 1
-                    tree.backup([path], cfg.lam)
-                    leaf_hits += 1
-                    continue
-                cost = int(chain.rollout_cost(max(tree.k[target], 0)))
-                if cost > left:
-                    for node in path[:-1]:
-                        tree.virtual[node] -= 1
-                    break
-                left -= cost
-                leaf_hits = 0  # only an unbroken run of free revisits means the tree is stuck
-                slot = free.pop()
-                tree.virtual[target] += 1
-                tree.pending[target] += 1
-                slot_path[slot] = path
-                if tree.k[target] < 0:  # a child of the dummy root: a prior draw, no NFE
-                    from_prior.append(slot)
-                else:
-                    slot_node[slot] = target
-                self.traversals += 1
-            if from_prior:  # draw all new x_T at once
-                top = tree.add(
-                    chain.initial(len(from_prior), rng),
-                    np.zeros(len(from_prior), dtype=np.int64),
-                    np.zeros(len(from_prior), dtype=np.int64),
-                    link=False,
-                )
-                slot_node[from_prior] = top
-                from_prior.clear()
-            active = np.flatnonzero(slot_node >= 0)
-            if active.size == 0:
+            launched = self._launch_next(in_flight)
+            if in_flight is not None:
+                self._book(*in_flight)
+            in_flight = launched
+            self._refill()  # new traversals join the next call
+            if in_flight is None and not np.any(self.slot_node >= 0):
                 break
-            # Advance every in-flight rollout one branching edge in one batched call.
-            parents = slot_node[active]
-            states, tree.x0_hat[parents] = chain.advance(tree.states[parents], tree.k[parents], rng)
-            self.denoiser_calls += 1
-            new = tree.add(states, tree.k[parents] + 1, parents, link=False)
-            slot_node[active] = new
-            done = active[tree.k[new] == chain.depth]
-            if done.size:
-                self._finish(done, slot_node, slot_path)
-                slot_node[done] = -1
 
-    def _finish(self, done, slot_node, slot_path) -> None:
+    def _launch_next(self, in_flight):
+        """Launch one call for the rollouts of ``in_flight`` that go on (on its outputs, not
+        waiting for them) and the new traversals waiting in their slots; None if there are
+        none. Returns (PendingAdvance, its slots)."""
+        chain, tree = self.chain, self.tree
+        inputs, slots = [], []
+        if in_flight is not None:
+            pending, flown = in_flight
+            going = np.flatnonzero(self.slot_k[flown] < chain.depth)
+            if going.size:
+                lazy = pending.lazy_states()
+                inputs.append(lazy if going.size == len(flown) else chain.take(lazy, going))
+                slots.append(flown[going])
+        waiting = np.flatnonzero((self.slot_node >= 0) & ~self.flying)
+        if waiting.size:
+            inputs.append(tree.states[self.slot_node[waiting]])
+            slots.append(waiting)
+        if not slots:
+            return None
+        slots = np.concatenate(slots)
+        states = inputs[0] if len(inputs) == 1 else chain.join(inputs)
+        pending = chain.launch(states, self.slot_k[slots], self.rng)
+        self.slot_k[slots] += 1
+        self.flying[waiting] = True
+        self.denoiser_calls += 1
+        return pending, slots
+
+    def _book(self, pending, slots) -> None:
+        """Wait for a call, add its states to the tree and finish the rollouts it ended."""
+        tree = self.tree
+        parents = self.slot_node[slots]
+        states, tree.x0_hat[parents] = pending.result()
+        new = tree.add(states, tree.k[parents] + 1, parents, link=False)
+        self.slot_node[slots] = new
+        done = slots[tree.k[new] == self.chain.depth]
+        if done.size:
+            self._finish(done)
+            self.slot_node[done] = -1
+            self.flying[done] = False
+
+    def _refill(self) -> None:
+        """Give free slots new traversals while the budget left, after what launched and
+        waiting rollouts will still spend, pays for the chosen expansion."""
+        chain, tree, cfg = self.chain, self.tree, self.cfg
+        slot_node, slot_k = self.slot_node, self.slot_k
+        busy = slot_node >= 0
+        left = self.budget_end - chain.nfe - int(chain.rollout_cost(slot_k[busy]).sum())
+        cheapest = int(chain.edge_cost(chain.depth - 1))
+        from_prior: list[int] = []  # slots whose target is the dummy root
+        leaf_hits = 0
+        free = np.flatnonzero(~busy).tolist()
+        while free:
+            if left < cheapest or leaf_hits > 50 * cfg.batch:
+                break
+            path = self._traverse()
+            target = path[-1]
+            if tree.is_leaf(target):  # nothing to expand: a free revisit
+                for node in path[:-1]:
+                    tree.virtual[node] -= 1
+                tree.backup([path], cfg.lam)
+                leaf_hits += 1
+                continue
+            cost = int(chain.rollout_cost(max(tree.k[target], 0)))
+            if cost > left:
+                for node in path[:-1]:
+                    tree.virtual[node] -= 1
+                break
+            left -= cost
+            leaf_hits = 0  # only an unbroken run of free revisits means the tree is stuck
+            slot = free.pop()
+            tree.virtual[target] += 1
+            tree.pending[target] += 1
+            self.slot_path[slot] = path
+            slot_k[slot] = max(tree.k[target], 0)
+            if tree.k[target] < 0:  # a child of the dummy root: a prior draw, no NFE
+                from_prior.append(slot)
+            else:
+                slot_node[slot] = target
+            self.traversals += 1
+        if from_prior:  # draw all new x_T at once
+            n = len(from_prior)
+            zeros = np.zeros(n, dtype=np.int64)
+            slot_node[from_prior] = tree.add(chain.initial(n, self.rng), zeros, zeros, link=False)
+
+    def _finish(self, done) -> None:
         """Score finished rollouts, give their chains the leaf's value, link them under their
         targets, release virtual visits and back the values up the selection paths."""
         tree = self.tree
-        leaves = slot_node[done]
+        leaves = self.slot_node[done]
         rewards = self.chain.reward(tree.states[leaves])
         tree.x0_hat[leaves] = tree.states[leaves]
         self.reward_low = min(self.reward_low, float(rewards.min()))
         self.reward_high = max(self.reward_high, float(rewards.max()))
-        paths = [slot_path[slot] for slot in done.tolist()]
+        paths = [self.slot_path[slot] for slot in done.tolist()]
         targets = np.array([path[-1] for path in paths], dtype=np.int64)
         # Walk every rollout's chain from its leaf up to (not including) its target. The
         # chains have a single child each, and log-mean-exp of one child is the leaf's value.

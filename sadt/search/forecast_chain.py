@@ -90,15 +90,31 @@ class ForecastChain(Chain):
         return rng.standard_normal((n, *self.state_shape), dtype=np.float32)
 
     def denoise_step(self, states, steps, rng):
-        n = len(states)
+        # Lazy: returns MLX arrays at once (states may be the last call's, still computing).
+        n = len(steps)
         noise = rng.standard_normal((n, *self.state_shape), dtype=np.float32)
-        x_prev, x0_hat = self.forecaster.step(
-            mx.array(states, dtype=mx.float32),
+        if not isinstance(states, mx.array):
+            states = mx.array(states, dtype=mx.float32)
+        return self.forecaster.step(
+            states,
             mx.array(np.asarray(steps, dtype=np.int32)),
             mx.broadcast_to(self.cond, (n, self.cond.shape[1])),
             mx.array(noise),
         )
-        return np.array(x_prev), np.array(x0_hat)
+
+    def to_numpy(self, array) -> np.ndarray:
+        return np.asarray(array) if isinstance(array, np.ndarray) else np.array(array)
+
+    def start(self, arrays) -> None:
+        mx.async_eval(*[a for a in arrays if isinstance(a, mx.array)])
+
+    def take(self, array, rows: np.ndarray):
+        if isinstance(array, mx.array):
+            return array[mx.array(np.asarray(rows, dtype=np.int64))]
+        return np.asarray(array)[rows]
+
+    def join(self, arrays: list):
+        return mx.concatenate([a if isinstance(a, mx.array) else mx.array(a) for a in arrays])
 
     def reward(self, final_states: np.ndarray) -> np.ndarray:
         return self.spectral(np.asarray(final_states, dtype=np.float64)[:, : self.horizon])
