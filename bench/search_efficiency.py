@@ -8,10 +8,10 @@ network), horizon 96. For every reward-weight setting, method and budget: the me
 of the output samples (budget / S of them for every method, as many as ancestral sampling
 affords), the reward of the chosen path, Spec-W1 (samples' mean), CRPS of the
 samples against the truth (the truth is used for scoring only, never by a sampler), NFE
-and wall time (F_phi calls included), and the part of it spent inside denoiser calls.
-Then, per setting: the NFE each method needs to reach Best-of-N's chosen reward at its
-largest budget, DTS's wall time over ancestral's (and that ratio for the denoiser calls
-alone), and the NFE S-ADT needs to reach DTS's sample reward and Spec-W1 at 2000 NFE.
+and wall time (F_phi calls included). Then, per setting: the NFE each method needs to
+reach Best-of-N's chosen reward at its largest budget, DTS's wall time over ancestral's
+(and that ratio for their denoiser calls replayed alone), and the NFE S-ADT needs to reach
+DTS's sample reward and Spec-W1 at 2000 NFE.
 
 The wall-time ratio comes from its own paired pass (``--timing-repeats``): per context,
 ancestral sampling and DTS at the largest budget run alternately, the ratio of their
@@ -72,7 +72,7 @@ def run_method(method, forecaster, value, context, target, budget, setting, seed
         "crps": float(crps(samples, target).mean()),
         "nfe": result.nfe,
         "seconds": seconds,
-        "denoise_seconds": chain.denoise_seconds,  # of `seconds`, inside denoiser calls
+        "call_rows": chain.call_rows,  # rows of each denoiser call, for replay_calls
     }
 
 
@@ -128,7 +128,9 @@ def main(argv=None) -> dict:
                     for seed, i in enumerate(pick)
                 ]
                 row = {"setting": s, "method": method, "budget": budget}
-                row |= {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
+                row |= {
+                    k: float(np.mean([r[k] for r in runs])) for k in runs[0] if k != "call_rows"
+                }
                 rows.append(row)
                 print(
                     f"setting {s} {method:9s} {budget:5d} NFE: reward {row['reward']:.4f} "
@@ -173,32 +175,54 @@ def main(argv=None) -> dict:
     return record
 
 
+def replay_calls(forecaster, context, call_rows: list[int], seed: int = 0) -> float:
+    """Seconds to make the same denoiser calls (rows per call, in order) with no sampler
+    around them, chained as lazily as a chain makes them: what the calls alone cost."""
+    chain = ForecastChain(forecaster, context)
+    rng = np.random.default_rng(seed)
+    start = time.perf_counter()
+    states = chain.initial(call_rows[0], rng)
+    for rows in call_rows:
+        if len(states) != rows:
+            states = chain.initial(rows, rng)
+        states, x0_hat = chain.denoise_step(states, np.full(rows, chain.num_steps), rng)
+        chain.start([states, x0_hat])
+    chain.to_numpy(states)
+    return time.perf_counter() - start
+
+
 def paired_wall_ratio(forecaster, contexts, targets, budget, setting, tree_cfg, repeats) -> dict:
     """DTS's wall time over ancestral sampling's at ``budget``, measured in pairs: per context
     the two run alternately ``repeats`` times each (same seed), and the ratios of their median
-    seconds (all, and inside denoiser calls) are summarized by their median over contexts."""
-    ratios, denoise, bookkeeping = [], [], []
+    seconds are summarized by their median over contexts.
+
+    The split: each method's denoiser calls are replayed alone (``replay_calls``), in the
+    same alternation. Their ratio is what DTS's sequence of calls costs (more calls than
+    ancestral's, and emptier ones); what DTS takes beyond its replay is its tree's
+    bookkeeping that did not overlap a call."""
+    ratios, calls_alone, tree_share = [], [], []
     for seed, (context, target) in enumerate(zip(contexts, targets, strict=True)):
         times = {"ancestral": [], "dts": []}
+        replays = {"ancestral": [], "dts": []}
         for _ in range(repeats):
             for method in times:
                 run = run_method(
                     method, forecaster, None, context, target, budget, setting, seed, tree_cfg
                 )
-                times[method].append((run["seconds"], run["denoise_seconds"]))
-        dts = np.median(np.array(times["dts"]), axis=0)
-        anc = np.median(np.array(times["ancestral"]), axis=0)
-        ratios.append(dts[0] / anc[0])
-        denoise.append(dts[1] / anc[1])
-        bookkeeping.append((dts[0] - dts[1]) / anc[0])
+                times[method].append(run["seconds"])
+                replays[method].append(replay_calls(forecaster, context, run["call_rows"], seed))
+        dts, anc = np.median(times["dts"]), np.median(times["ancestral"])
+        ratios.append(dts / anc)
+        calls_alone.append(np.median(replays["dts"]) / np.median(replays["ancestral"]))
+        tree_share.append((dts - np.median(replays["dts"])) / anc)
     return {
         "dts_over_ancestral_seconds": float(np.median(ratios)),
         "dts_over_ancestral_seconds_range": [
             round(float(min(ratios)), 3),
             round(float(max(ratios)), 3),
         ],
-        "dts_over_ancestral_denoise": float(np.median(denoise)),
-        "dts_bookkeeping_over_ancestral": float(np.median(bookkeeping)),
+        "dts_calls_alone_over_ancestral_calls": float(np.median(calls_alone)),
+        "dts_tree_over_ancestral": float(np.median(tree_share)),
     }
 
 
@@ -222,12 +246,6 @@ def summarize(rows, budgets, methods) -> list[dict]:
         if ("dts", top) in at and ("ancestral", top) in at:
             dts, anc = at[("dts", top)], at[("ancestral", top)]
             entry["dts_over_ancestral_seconds"] = dts["seconds"] / anc["seconds"]
-            # The split: the denoiser calls alone (DTS makes about twice as many, each
-            # fuller of fixed cost) and DTS's own bookkeeping, as a share of ancestral's time.
-            entry["dts_over_ancestral_denoise"] = dts["denoise_seconds"] / anc["denoise_seconds"]
-            entry["dts_bookkeeping_over_ancestral"] = (
-                dts["seconds"] - dts["denoise_seconds"]
-            ) / anc["seconds"]
             entry["dts_spec_w1_gain"] = (
                 at[("ancestral", top)]["spec_w1"] - at[("dts", top)]["spec_w1"]
             )

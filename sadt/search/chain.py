@@ -6,6 +6,11 @@ a batched transition that moves each state one branching edge down, and a
 reward on final states. One denoiser call on one state is 1 NFE; an edge that
 spans several denoising steps costs that many NFE. The chain counts NFE itself,
 so no sampler can under-report.
+
+A chain may compute lazily (the forecaster builds MLX graphs): ``launch`` starts an
+edge and returns at once, ``PendingAdvance.result()`` waits, and a call can be fed the
+last one's outputs before they exist. Samplers use that to do their bookkeeping while
+the denoiser computes; ``advance`` is launch-and-wait.
 """
 
 from __future__ import annotations
@@ -50,7 +55,8 @@ class BudgetError(ValueError):
 
 
 class Chain:
-    """Base class: subclasses implement ``initial``, ``denoise_step`` and ``reward``.
+    """Base class: subclasses implement ``initial``, ``denoise_step`` and ``reward``; a lazy
+    chain also ``to_numpy``, ``start``, ``take`` and ``join`` (the defaults are numpy's).
 
     ``levels`` are the branching levels in denoising steps, strictly decreasing, ending at 0;
     ``levels[0]`` is the number of denoising steps S of one full sample.
@@ -66,10 +72,9 @@ class Chain:
             raise ValueError(f"branching levels must strictly decrease to 0, got {levels.tolist()}")
         self.levels = levels
         self.nfe = 0
-        # Wall time spent building denoiser calls and waiting for them: what a sampler's time
-        # costs in the denoiser, apart from its own bookkeeping (bench.search_efficiency
-        # reports the split). Bookkeeping done while a lazy chain computes is not in it.
-        self.denoise_seconds = 0.0
+        # Rows of every denoiser call, in order: bench.search_efficiency replays a sampler's
+        # calls without the sampler to split its wall time (calls vs bookkeeping).
+        self.call_rows: list[int] = []
         self.on_nfe = None  # optional callback(nfe) after every denoiser call (progress bars)
 
     # -- to implement -------------------------------------------------------------------------
@@ -81,7 +86,9 @@ class Chain:
         """One denoising step for each row: from step ``steps[i]`` to ``steps[i] - 1``.
 
         Returns ``(next_states, x0_hat)`` where ``x0_hat`` is the denoised (Tweedie)
-        estimate of each *input* state from the same denoiser call. One NFE per row.
+        estimate of each *input* state from the same denoiser call. One NFE per row. A lazy
+        chain returns its own arrays, may be given them back as ``states``, and must accept
+        any array that supports ``len`` and slicing of rows.
         """
         raise NotImplementedError
 
@@ -138,7 +145,6 @@ class Chain:
         branching indices: they are ordered by edge length, longest first, so every
         denoising step runs on a prefix of the rows in one denoiser call.
         """
-        start = time.perf_counter()
         k = np.asarray(k, dtype=np.int64)
         if len(k) == 0:
             empty = np.array(self.to_numpy(states), copy=True)
@@ -164,7 +170,6 @@ class Chain:
         pieces.append(current)
         pieces.reverse()  # back to edge-length order
         self.start([*pieces, x0_hat])
-        self.denoise_seconds += time.perf_counter() - start
         return PendingAdvance(self, pieces, x0_hat, order)
 
     def advance(self, states, k: np.ndarray, rng: np.random.Generator):
@@ -175,6 +180,7 @@ class Chain:
 
     def _count(self, rows: int) -> None:
         self.nfe += rows
+        self.call_rows.append(rows)
         if self.on_nfe is not None:
             self.on_nfe(self.nfe)
 
@@ -215,7 +221,6 @@ class PendingAdvance:
     def result(self) -> tuple[np.ndarray, np.ndarray]:
         """Wait for the edge: ``(next_states, x0_hat)`` as numpy, rows in input order."""
         chain = self.chain
-        start = time.perf_counter()
         parts = [chain.to_numpy(piece) for piece in self.pieces]
         out = parts[0] if len(parts) == 1 else np.concatenate(parts)
         x0_hat = chain.to_numpy(self.x0_hat)
@@ -223,7 +228,6 @@ class PendingAdvance:
             inverse = np.empty_like(self.order)
             inverse[self.order] = np.arange(len(self.order))
             out, x0_hat = out[inverse], x0_hat[inverse]
-        chain.denoise_seconds += time.perf_counter() - start
         return out, x0_hat
 
 

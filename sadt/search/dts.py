@@ -120,6 +120,9 @@ class TreeSearch:
         self.traversals = 0
         self.denoiser_calls = 0
         self.reward_low, self.reward_high = np.inf, -np.inf  # range of leaf rewards seen
+        self.selection_cdf: dict[int, tuple] = {}  # DTS: node -> (children, CDF), until a backup
+        # NFE of a rollout from each branching index, as Python ints for the refill loop.
+        self.rollout_nfe = chain.rollout_cost(np.arange(chain.depth + 1)).tolist()
         # Widening scale per branching index (-1 = root): (S / cost of an expansion)^bias.
         # bias > 0 lets cheap low-noise nodes branch more than costly high-noise ones.
         cost = chain.rollout_cost(np.maximum(np.arange(-1, chain.depth), 0)).astype(float)
@@ -137,9 +140,9 @@ class TreeSearch:
 
     def _select_child(self, node: int) -> int:
         tree, cfg = self.tree, self.cfg
-        kids = np.array(tree.children[node])  # one conversion for the several lookups below
-        values = self.selection_values(node, kids)
         if cfg.greedy:
+            kids = np.array(tree.children[node])  # one conversion for the lookups below
+            values = self.selection_values(node, kids)
             # UCT on soft values rescaled to [0, 1] by the range of leaf rewards seen so far
             # (as MuZero does), so uct_c means the same whatever the reward's units.
             # In-flight traversals count as visits that scored the lowest reward seen
@@ -150,8 +153,14 @@ class TreeSearch:
             n_parent = tree.visits[node] + tree.virtual[node]
             bonus = cfg.uct_c * np.sqrt(np.log(n_parent + 1.0) / np.maximum(n_kids, 1))
             return int(kids[int(np.argmax(scaled + bonus))])
-        logits = cfg.lam * values
-        cumulative = np.cumsum(np.exp(logits - logits.max()))
+        # Between backups DTS's selection law at a node does not change (it reads no virtual
+        # visits), so a refill's traversals share one CDF per node.
+        cached = self.selection_cdf.get(node)
+        if cached is None or len(cached[0]) != len(tree.children[node]):
+            kids = np.array(tree.children[node])  # one conversion for the lookups below
+            logits = cfg.lam * self.selection_values(node, kids)
+            cached = self.selection_cdf[node] = (kids, np.cumsum(np.exp(logits - logits.max())))
+        kids, cumulative = cached
         # Inverse-CDF draw: the same law as rng.choice(p=...), at a fraction of its overhead.
         pick = int(np.searchsorted(cumulative, self.rng.random() * cumulative[-1], side="right"))
         return int(kids[min(pick, len(kids) - 1)])
@@ -271,9 +280,11 @@ class TreeSearch:
                 for node in path[:-1]:
                     tree.virtual[node] -= 1
                 tree.backup([path], cfg.lam)
+                self.selection_cdf.clear()
                 leaf_hits += 1
                 continue
-            cost = int(chain.rollout_cost(max(tree.k[target], 0)))
+            k_target = max(int(tree.k[target]), 0)
+            cost = self.rollout_nfe[k_target]
             if cost > left:
                 for node in path[:-1]:
                     tree.virtual[node] -= 1
@@ -284,8 +295,8 @@ class TreeSearch:
             tree.virtual[target] += 1
             tree.pending[target] += 1
             self.slot_path[slot] = path
-            slot_k[slot] = max(tree.k[target], 0)
-            if tree.k[target] < 0:  # a child of the dummy root: a prior draw, no NFE
+            slot_k[slot] = k_target
+            if target == 0:  # a child of the dummy root: a prior draw, no NFE
                 from_prior.append(slot)
             else:
                 slot_node[slot] = target
@@ -325,6 +336,7 @@ class TreeSearch:
         np.subtract.at(tree.pending, [path[-1] for path in paths], 1)
         np.subtract.at(tree.virtual, np.fromiter((n for p in paths for n in p), dtype=np.int64), 1)
         tree.backup(paths, self.cfg.lam)
+        self.selection_cdf.clear()
 
 
 def run_tree_search(

@@ -89,22 +89,23 @@ class Tree:
     # -- soft values ---------------------------------------------------------------------------
     def soft_value(self, node: int, lam: float) -> float:
         """log-MEAN-exp of the children's values: (1/lam)(logsumexp(lam v) - log |C|)."""
-        vals = [self.value[c] for c in self.children[node]]
-        peak = max(vals)
-        total = sum(math.exp(lam * (v - peak)) for v in vals)
-        return peak + math.log(total / len(vals)) / lam
+        kids = self.children[node]
+        if len(kids) == 1:  # the mean of one: most nodes below a branching point
+            return float(self.value[kids[0]])
+        vals = self.value[kids]
+        peak = vals.max()
+        return float(peak + math.log(np.mean(np.exp(lam * (vals - peak)))) / lam)
 
     def backup(self, paths: list[list[int]], lam: float) -> None:
         """Add a visit along every selection path (root to the expanded node or the leaf
         reached) and recompute the soft values on them, deepest first, so children are
         updated before parents. Newly created nodes were valued when their leaf was scored."""
-        touched: set[int] = set()
-        for path in paths:
-            self.visits[path] += 1
-            touched.update(path)
-        for node in sorted(touched, key=lambda n: -self.k[n]):
-            if not self.is_leaf(node):
-                self.value[node] = self.soft_value(node, lam)
+        on_paths = np.fromiter((node for path in paths for node in path), dtype=np.int64)
+        np.add.at(self.visits, on_paths, 1)
+        touched = np.unique(on_paths)
+        touched = touched[self.k[touched] != self.leaf_index]
+        for node in touched[np.argsort(-self.k[touched], kind="stable")].tolist():
+            self.value[node] = self.soft_value(node, lam)
 
     # -- output --------------------------------------------------------------------------------
     def leaves(self) -> np.ndarray:
