@@ -158,3 +158,12 @@ def test_lazy_chain_gives_the_same_samples_as_an_eager_one(forecaster, context, 
     )
     np.testing.assert_array_equal(lazy.samples, eager.samples)
     assert lazy.nfe == eager.nfe
+
+
+@pytest.mark.parametrize("bins", [48, 7, 1])
+def test_value_features_resample_like_np_interp(forecaster, context, bins):
+    chain = ForecastChain(forecaster, context)
+    per_bin = np.random.default_rng(bins).standard_normal((5, bins))
+    grid, at = np.linspace(0, 1, chain.VALUE_POINTS), np.linspace(0, 1, bins)
+    expected = np.stack([np.interp(grid, at, row) for row in per_bin])
+    np.testing.assert_allclose(chain._resample(per_bin), expected, atol=1e-12)

@@ -9,12 +9,25 @@ from the context alone: nothing here can see a future truth.
 
 from __future__ import annotations
 
+import functools
+
 import mlx.core as mx
 import numpy as np
 
 from sadt.forecaster.model import Forecaster, normalize_context
 from sadt.search.chain import Chain
 from sadt.spectral import SpectralReward
+
+
+@functools.lru_cache(maxsize=8)
+def _interpolation_matrix(bins: int, points: int) -> np.ndarray:
+    """(bins, points): values at ``bins`` evenly spaced fractions of [0, 1] times this are
+    their linear interpolation at ``points`` evenly spaced fractions, np.interp's rule as one
+    matrix product (the value network's features resample thousands of rows per search)."""
+    grid, at = np.linspace(0.0, 1.0, points), np.linspace(0.0, 1.0, bins)
+    matrix = np.stack([np.interp(grid, at, unit) for unit in np.eye(bins)])
+    matrix.setflags(write=False)  # shared by every chain through the cache
+    return matrix
 
 
 def late_branching(num_steps: int) -> list[int]:
@@ -153,9 +166,7 @@ class ForecastChain(Chain):
 
     def _resample(self, per_bin: np.ndarray) -> np.ndarray:
         """(n, H // 2) per-bin values -> (n, 24) at fixed frequency fractions (any horizon)."""
-        grid = np.linspace(0.0, 1.0, self.VALUE_POINTS)
-        bins = np.linspace(0.0, 1.0, per_bin.shape[1])
-        return np.stack([np.interp(grid, bins, row) for row in per_bin])
+        return per_bin @ _interpolation_matrix(per_bin.shape[1], self.VALUE_POINTS)
 
     def _mean_gap(self) -> np.ndarray:
         if not hasattr(self, "_mean_gap_cache"):
