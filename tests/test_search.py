@@ -213,7 +213,7 @@ def test_chain_records_the_rows_of_every_denoiser_call():
     chain = CountingChain()
     result = dts(chain, 300, seed=0)
     assert sum(chain.call_rows) == chain.nfe == result.nfe == chain.rows_denoised
-    assert len(chain.call_rows) >= result.stats["denoiser_calls"]  # an edge is 1-2 calls here
+    assert len(chain.call_rows) == result.stats["denoiser_calls"] >= result.stats["launches"]
     plain = CountingChain()
     SAMPLERS["ancestral"](plain, 60, seed=0)
     assert plain.call_rows == [10] * 6  # ancestral: one call of every sample per step
@@ -273,6 +273,72 @@ def test_tree_search_launches_the_next_call_before_waiting_for_the_last():
             open_calls.discard(call)
     assert waits == sum(kind == "launch" for kind, _ in chain.events) > 20  # all waited for
     assert overlapped >= 0.8 * waits
+
+
+class LineageChain(Chain):
+    """States carry their level and their rollout's lineage, so a test sees that every row
+    is stepped from the level it sits at and stays in its own rollout."""
+
+    def __init__(self, levels):
+        super().__init__(levels)
+        self.state_shape = (4,)
+
+    def initial(self, n, rng):
+        x = rng.standard_normal((n, 4))
+        x[:, 2], x[:, 3] = self.levels[0], rng.random(n)
+        return x
+
+    def denoise_step(self, states, steps, rng):
+        states = np.asarray(states)
+        np.testing.assert_array_equal(states[:, 2], steps)  # stepped from its own level
+        nxt = 0.9 * states + 0.1 * rng.standard_normal(states.shape)
+        nxt[:, 2], nxt[:, 3] = steps - 1, states[:, 3]
+        return nxt, 0.9 * states
+
+    def reward(self, final_states):
+        return -np.abs(final_states[:, :2]).sum(axis=1)
+
+
+class CheckedCacheSearch(TreeSearch):
+    """Compares every cached selection CDF with a freshly computed one."""
+
+    def _select_child(self, node):
+        cached = self.selection_cdf.get(node)
+        if cached is not None:
+            kids = np.array(self.tree.children[node])
+            logits = self.cfg.lam * self.selection_values(node, kids)
+            fresh = np.cumsum(np.exp(logits - logits.max()))
+            np.testing.assert_array_equal(cached[0], kids)
+            np.testing.assert_allclose(cached[1] / cached[1][-1], fresh / fresh[-1], rtol=1e-12)
+        return super()._select_child(node)
+
+
+@pytest.mark.parametrize("levels", [(20, 3, 2, 0), (6, 4, 3, 1, 0)])
+@pytest.mark.parametrize("greedy", [False, True])
+@pytest.mark.parametrize("batch", [1, 3, 8])
+def test_tree_search_books_every_rollout_in_its_own_place(levels, greedy, batch):
+    chain = LineageChain(levels)
+    base = TreeSearchConfig(**DTS_STAR_DEFAULTS) if greedy else TreeSearchConfig()
+    cfg = replace(base, greedy=greedy, batch=batch, lam=2.0)
+    search = CheckedCacheSearch(chain, cfg, np.random.default_rng(batch))
+    search.run(12 * levels[0] + 5)
+    tree, n = search.tree, search.tree.size
+    assert not tree.virtual[:n].any() and not tree.pending[:n].any()
+    assert sorted(c for kids in tree.children[:n] for c in kids) == list(range(1, n))
+    nodes = np.arange(1, n)
+    np.testing.assert_array_equal(tree.k[nodes], tree.k[tree.parent[nodes]] + 1)
+    below = nodes[tree.k[nodes] >= 1]
+    np.testing.assert_array_equal(tree.states[below, 2], chain.levels[tree.k[below]])
+    np.testing.assert_array_equal(tree.states[below, 3], tree.states[tree.parent[below], 3])
+    leaves = tree.leaves()
+    assert len(leaves) == search.traversals
+    np.testing.assert_allclose(tree.value[leaves], chain.reward(tree.states[leaves]))
+    for node in range(n):
+        kids = tree.children[node]
+        if kids and not tree.is_leaf(node):
+            # a visit per child created, plus every later pass through a child
+            assert tree.visits[node] == len(kids) + sum(tree.visits[c] - 1 for c in kids)
+            assert tree.value[node] == pytest.approx(tree.soft_value(node, cfg.lam))
 
 
 # -- SMC ------------------------------------------------------------------------------------------

@@ -86,9 +86,10 @@ class Chain:
         """One denoising step for each row: from step ``steps[i]`` to ``steps[i] - 1``.
 
         Returns ``(next_states, x0_hat)`` where ``x0_hat`` is the denoised (Tweedie)
-        estimate of each *input* state from the same denoiser call. One NFE per row. A lazy
-        chain returns its own arrays, may be given them back as ``states``, and must accept
-        any array that supports ``len`` and slicing of rows.
+        estimate of each *input* state from the same denoiser call. One NFE per row. Must not
+        modify ``states``: a sampler may still hold them. A lazy chain returns its own
+        arrays, may be given them back as ``states``, and must accept any array that
+        supports ``len`` and slicing of rows.
         """
         raise NotImplementedError
 
@@ -213,7 +214,9 @@ class PendingAdvance:
         """The next states as the chain computes them, without waiting (rows in input order)."""
         out = self.pieces[0] if len(self.pieces) == 1 else self.chain.join(self.pieces)
         if self.order is None:
-            return out
+            # An eager chain's array is the one result() returns: a copy keeps it safe from a
+            # denoise_step that breaks the contract and writes into its input.
+            return out.copy() if isinstance(out, np.ndarray) else out
         inverse = np.empty_like(self.order)
         inverse[self.order] = np.arange(len(self.order))
         return self.chain.take(out, inverse)

@@ -101,10 +101,11 @@ def may_expand(num_children: int, visits: int, c: float, alpha: float) -> bool:
 class TreeSearch:
     """One DTS / DTS* run over a chain. Use :func:`dts` / :func:`dts_star` to call it.
 
-    Continuous batching: up to ``batch`` rollouts are in flight at once and every denoiser
-    call advances all of them one branching edge. When a rollout reaches level 0 its leaf is
-    scored, its path backed up and its slot refilled by a new traversal at once, so calls
-    stay full instead of waiting for the slowest rollout of a wave. In-flight traversals
+    Continuous batching: up to ``batch`` rollouts are in flight at once and every launch
+    advances all of them one branching edge. When a rollout reaches level 0 its leaf is
+    scored, its path backed up and its slot given a new traversal, which joins the launch
+    after next (the next one is already computing), so calls stay full instead of waiting
+    for the slowest rollout of a wave. In-flight traversals
     leave virtual visits on their path and a pending child at their target, and their new
     nodes stay unlinked (invisible to selection) until their leaf has a value. The next
     call is launched before the tree books the last one (see :meth:`run`).
@@ -118,7 +119,7 @@ class TreeSearch:
         self.tree = Tree(chain.state_shape, leaf_index=chain.depth, dtype=chain.state_dtype)
         self.value_prior = value_prior  # S-ADT: supplies prior values of new nodes
         self.traversals = 0
-        self.denoiser_calls = 0
+        self.launches = 0  # edge advances launched (each one denoiser call per step)
         self.reward_low, self.reward_high = np.inf, -np.inf  # range of leaf rewards seen
         self.selection_cdf: dict[int, tuple] = {}  # DTS: node -> (children, CDF), until a backup
         # NFE of a rollout from each branching index, as Python ints for the refill loop.
@@ -202,6 +203,7 @@ class TreeSearch:
             self.cfg = cfg
         tree._grow(tree.size + budget_nfe + 2)  # about one node per NFE: allocate once
         self.budget_end = chain.nfe + budget_nfe
+        self.leaf_hits = 0  # free revisits in a row, over refills (see _refill)
         # One slot per rollout: the last node of it in the tree, the branching index it will
         # be at once its launched calls return, whether it is in a call, and the path it was
         # selected along (ending at its expansion target). The nodes a rollout creates are
@@ -244,7 +246,7 @@ class TreeSearch:
         pending = chain.launch(states, self.slot_k[slots], self.rng)
         self.slot_k[slots] += 1
         self.flying[waiting] = True
-        self.denoiser_calls += 1
+        self.launches += 1
         return pending, slots
 
     def _book(self, pending, slots) -> None:
@@ -269,10 +271,9 @@ class TreeSearch:
         left = self.budget_end - chain.nfe - int(chain.rollout_cost(slot_k[busy]).sum())
         cheapest = int(chain.edge_cost(chain.depth - 1))
         from_prior: list[int] = []  # slots whose target is the dummy root
-        leaf_hits = 0
         free = np.flatnonzero(~busy).tolist()
         while free:
-            if left < cheapest or leaf_hits > 50 * cfg.batch:
+            if left < cheapest or self.leaf_hits > 50 * cfg.batch:
                 break
             path = self._traverse()
             target = path[-1]
@@ -281,7 +282,7 @@ class TreeSearch:
                     tree.virtual[node] -= 1
                 tree.backup([path], cfg.lam)
                 self.selection_cdf.clear()
-                leaf_hits += 1
+                self.leaf_hits += 1
                 continue
             k_target = max(int(tree.k[target]), 0)
             cost = self.rollout_nfe[k_target]
@@ -290,7 +291,7 @@ class TreeSearch:
                     tree.virtual[node] -= 1
                 break
             left -= cost
-            leaf_hits = 0  # only an unbroken run of free revisits means the tree is stuck
+            self.leaf_hits = 0  # only an unbroken run of free revisits means the tree is stuck
             slot = free.pop()
             tree.virtual[target] += 1
             tree.pending[target] += 1
@@ -350,7 +351,7 @@ def run_tree_search(
 ) -> SearchResult:
     """Run one search and package its output: ``num_samples`` Boltzmann-descent samples and
     the argmax-descent path as the chosen one."""
-    clock, start = Stopwatch(), chain.nfe
+    clock, start, calls_before = Stopwatch(), chain.nfe, len(chain.call_rows)
     search = TreeSearch(chain, config, np.random.default_rng(seed), value_prior=value_prior)
     search.run(budget_nfe)
     tree = search.tree
@@ -359,7 +360,8 @@ def run_tree_search(
     stats = tree.stats() | {
         "traversals": search.traversals,
         "in_flight": search.cfg.batch,  # rollouts advanced together (traversals <= it: no tree)
-        "denoiser_calls": search.denoiser_calls,
+        "launches": search.launches,
+        "denoiser_calls": len(chain.call_rows) - calls_before,
     }
     return SearchResult(
         method,
