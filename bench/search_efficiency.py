@@ -177,7 +177,9 @@ def main(argv=None) -> dict:
 
 def replay_calls(forecaster, context, call_rows: list[int], seed: int = 0) -> float:
     """Seconds to make the same denoiser calls (rows per call, in order) with no sampler
-    around them, chained as lazily as a chain makes them: what the calls alone cost."""
+    around them, each fed the last one's output and started at once: what the calls alone
+    cost. (mx.async_eval returns only once the call before has finished, so at most two
+    calls are in flight here, as in a search.)"""
     chain = ForecastChain(forecaster, context)
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
