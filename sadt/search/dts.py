@@ -105,10 +105,10 @@ class TreeSearch:
     advances all of them one branching edge. When a rollout reaches level 0 its leaf is
     scored, its path backed up and its slot given a new traversal, which joins the launch
     after next (the next one is already computing), so calls stay full instead of waiting
-    for the slowest rollout of a wave. In-flight traversals
-    leave virtual visits on their path and a pending child at their target, and their new
-    nodes stay unlinked (invisible to selection) until their leaf has a value. The next
-    call is launched before the tree books the last one (see :meth:`run`).
+    for the slowest rollout of a wave. In-flight traversals leave virtual visits on their
+    path and a pending child at their target, and their new nodes stay unlinked (invisible
+    to selection) until their leaf has a value. The next call is launched before the tree
+    books the last one (see :meth:`run`).
     """
 
     def __init__(
