@@ -298,6 +298,7 @@ def app_module():
     """app.py imported as a module (its functions, without starting a server)."""
     spec = importlib.util.spec_from_file_location("sadt_app", ROOT / "app.py")
     app = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = app  # as an import would: Gradio inspects component classes
     spec.loader.exec_module(app)
     return app
 
@@ -442,11 +443,13 @@ def test_upload_over_the_size_limit_is_refused_and_the_app_keeps_serving(server,
         ({"method": "magic"}, "magic"),
     ],
 )
-def test_absurd_parameters_get_clear_messages(client, overrides, message):
+def test_absurd_parameters_get_clear_messages(server, client, overrides, message):
+    tracebacks = server.output().count("Traceback")
     with pytest.raises(AppError) as err:
         client.predict(*forecast_args(**overrides), api_name="/forecast")
     assert message in str(err.value)
     assert_clear(str(err.value))
+    assert server.output().count("Traceback") == tracebacks, server.output()[-3000:]
 
 
 def test_wrong_column_or_missing_source_is_explained(client, tmp_path):
