@@ -131,25 +131,21 @@ def user_error(message: str) -> gr.Error:
     return gr.Error(message, print_exception=False)
 
 
-class QuietChecks:
+def quiet_checks(component):
     """For an input component: a value Gradio itself refuses (out of a slider's range, not
     among a dropdown's choices; only a client can send one) is a user's mistake, so it gets
-    Gradio's own message without a traceback in the server log."""
+    Gradio's own message without a traceback in the server log. Wraps the instance's
+    preprocess: a Component subclass would make Gradio write a .pyi stub beside app.py."""
+    check = component.preprocess
 
-    def preprocess(self, payload):
+    def preprocess(payload):
         try:
-            return super().preprocess(payload)
+            return check(payload)
         except gr.Error as err:
             raise user_error(err.message) from None
 
-
-# The subclasses keep Gradio's class names: that is how the browser finds the component.
-class Slider(QuietChecks, gr.Slider):
-    pass
-
-
-class Dropdown(QuietChecks, gr.Dropdown):
-    pass
+    component.preprocess = preprocess
+    return component
 
 
 @contextmanager
@@ -406,14 +402,14 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
                 file = gr.File(
                     label="Series file (CSV, TSV or JSON)", file_types=FILE_TYPES, elem_id="upload"
                 )
-                example = Dropdown(
+                example = gr.Dropdown(
                     example_names(),
                     value=DEFAULT_EXAMPLE,
                     label="…or an example series",
                     info="Used when no file is uploaded.",
                     elem_id="example",
                 )
-                column = Dropdown(
+                column = gr.Dropdown(
                     [],
                     value=None,
                     label="Value column",
@@ -421,15 +417,15 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
                     info="Filled from the file; empty means the last numeric column.",
                     allow_custom_value=True,
                 )
-                horizon = Slider(
+                horizon = gr.Slider(
                     8,
                     pipe.max_horizon,
                     value=min(96, pipe.max_horizon),
                     step=1,
                     label="Horizon (steps)",
                 )
-                method = Dropdown(methods, value="dts", label="Method")
-                budget = Slider(
+                method = gr.Dropdown(methods, value="dts", label="Method")
+                budget = gr.Slider(
                     steps,
                     MAX_BUDGET_SLIDER,
                     value=max(1000, steps),
@@ -438,14 +434,14 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
                     info=f"Denoiser calls; one path costs {steps}.",
                 )
                 with gr.Accordion("Spectral reward", open=False):
-                    gamma = Slider(
+                    gamma = gr.Slider(
                         0, 10, value=1.0, step=0.1, label="γ (reward weight)", info="0: no steering"
                     )
                     with gr.Row():
-                        low = Slider(0, 5, value=1.0, step=0.1, label="low band")
-                        mid = Slider(0, 5, value=1.0, step=0.1, label="mid band")
-                        high = Slider(0, 5, value=1.0, step=0.1, label="high band")
-                    lam = Slider(
+                        low = gr.Slider(0, 5, value=1.0, step=0.1, label="low band")
+                        mid = gr.Slider(0, 5, value=1.0, step=0.1, label="mid band")
+                        high = gr.Slider(0, 5, value=1.0, step=0.1, label="high band")
+                    lam = gr.Slider(
                         0.1,
                         50,
                         value=1.0,
@@ -453,10 +449,25 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
                         label="λ (inverse temperature)",
                         info="Higher: sharper preference for high-reward paths.",
                     )
-                paths = Slider(0, NUM_SAMPLES, value=16, step=1, label="Sample paths to show")
+                paths = gr.Slider(0, NUM_SAMPLES, value=16, step=1, label="Sample paths to show")
                 # No `minimum`: whole() checks the range and names the field in its message.
                 seed = gr.Number(0, precision=0, label="Seed")
                 run = gr.Button("Describe & forecast", variant="primary", elem_id="run")
+                checked = (
+                    example,
+                    column,
+                    horizon,
+                    method,
+                    budget,
+                    gamma,
+                    low,
+                    mid,
+                    high,
+                    lam,
+                    paths,
+                )
+                for component in checked:
+                    quiet_checks(component)
             with gr.Column(scale=3):
                 summary = gr.Markdown(label="Series summary", elem_id="summary")
                 with gr.Row():

@@ -298,7 +298,6 @@ def app_module():
     """app.py imported as a module (its functions, without starting a server)."""
     spec = importlib.util.spec_from_file_location("sadt_app", ROOT / "app.py")
     app = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = app  # as an import would: Gradio inspects component classes
     spec.loader.exec_module(app)
     return app
 
