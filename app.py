@@ -453,21 +453,6 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
                 # No `minimum`: whole() checks the range and names the field in its message.
                 seed = gr.Number(0, precision=0, label="Seed")
                 run = gr.Button("Describe & forecast", variant="primary", elem_id="run")
-                checked = (
-                    example,
-                    column,
-                    horizon,
-                    method,
-                    budget,
-                    gamma,
-                    low,
-                    mid,
-                    high,
-                    lam,
-                    paths,
-                )
-                for component in checked:
-                    quiet_checks(component)
             with gr.Column(scale=3):
                 summary = gr.Markdown(label="Series summary", elem_id="summary")
                 with gr.Row():
@@ -490,6 +475,10 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
                 download = gr.File(label="Forecast CSV", interactive=False, elem_id="download")
 
         source = [file, example, column]
+        settings = [horizon, method, budget, gamma, low, mid, high, lam, paths, seed]
+        forecast_inputs = source + settings
+        for component in forecast_inputs:
+            quiet_checks(component)
         model_work = {"concurrency_id": "model", "concurrency_limit": 1}
         light_work = {"concurrency_id": "files", "concurrency_limit": 4}
         private = {"api_visibility": "private"}
@@ -538,7 +527,7 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
             describe, source, description, api_name="describe", **model_work
         ).success(
             forecast,
-            [*source, horizon, method, budget, gamma, low, mid, high, lam, paths, seed],
+            forecast_inputs,
             [fan, spectrum, stats, download, last_forecast],
             api_name="forecast",
             **model_work,
