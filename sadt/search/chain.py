@@ -208,18 +208,21 @@ class PendingAdvance:
     """Rows on their way one branching edge down (see :meth:`Chain.launch`)."""
 
     def __init__(self, chain: Chain, pieces: list, x0_hat, order) -> None:
-        self.chain, self.pieces, self.x0_hat, self.order = chain, pieces, x0_hat, order
+        self.chain, self.pieces, self.x0_hat = chain, pieces, x0_hat
+        # Where each input row sits in the pieces (None: in input order already).
+        self.inverse = None
+        if order is not None:
+            self.inverse = np.empty_like(order)
+            self.inverse[order] = np.arange(len(order))
 
     def lazy_states(self):
         """The next states as the chain computes them, without waiting (rows in input order)."""
         out = self.pieces[0] if len(self.pieces) == 1 else self.chain.join(self.pieces)
-        if self.order is None:
+        if self.inverse is None:
             # An eager chain's array is the one result() returns: a copy keeps it safe from a
             # denoise_step that breaks the contract and writes into its input.
             return out.copy() if isinstance(out, np.ndarray) else out
-        inverse = np.empty_like(self.order)
-        inverse[self.order] = np.arange(len(self.order))
-        return self.chain.take(out, inverse)
+        return self.chain.take(out, self.inverse)
 
     def result(self) -> tuple[np.ndarray, np.ndarray]:
         """Wait for the edge: ``(next_states, x0_hat)`` as numpy, rows in input order."""
@@ -227,10 +230,8 @@ class PendingAdvance:
         parts = [chain.to_numpy(piece) for piece in self.pieces]
         out = parts[0] if len(parts) == 1 else np.concatenate(parts)
         x0_hat = chain.to_numpy(self.x0_hat)
-        if self.order is not None:
-            inverse = np.empty_like(self.order)
-            inverse[self.order] = np.arange(len(self.order))
-            out, x0_hat = out[inverse], x0_hat[inverse]
+        if self.inverse is not None:
+            out, x0_hat = out[self.inverse], x0_hat[self.inverse]
         return out, x0_hat
 
 
