@@ -1,7 +1,9 @@
 """Built-in example series for the app: seeded synthetic series that look like real data.
 
 Each example is drawn by `sadt.synthetic.generate` with fixed attributes and a fixed seed, so
-every visitor sees the same series, and goes through `read_series` like an upload does.
+every visitor sees the same series, and goes through `read_series` like an upload does. The
+seeds are chosen so that what an example's name promises (its cycles, shifts and spikes) lies
+in the last 512 points, the part the bundled model reads (tests/test_app.py checks this).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ EXAMPLES = {
          "level": 1200.0, "scale": 60.0},
     ),
     "15-minute sensor (level shift and spikes)": Example(
-        "temperature", "2024-03-01", "15min", 13,
+        "temperature", "2024-03-01", "15min", 45,
         {"length": 960, "trend": "none", "seasonalities": ((96, 1.0),), "noise": "low",
          "random_walk": True, "level_shifts": 1, "spikes": 2, "level": 21.0, "scale": 1.5},
     ),
