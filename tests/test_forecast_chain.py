@@ -167,3 +167,19 @@ def test_value_features_resample_like_np_interp(forecaster, context, bins):
     grid, at = np.linspace(0, 1, chain.VALUE_POINTS), np.linspace(0, 1, bins)
     expected = np.stack([np.interp(grid, at, row) for row in per_bin])
     np.testing.assert_allclose(chain._resample(per_bin), expected, atol=1e-12)
+
+
+def test_a_step_from_a_known_x0_hat_is_the_denoisers_step(forecaster, context):
+    # Same noise, same step: a tree's later children of a node (drawn from the x0_hat it
+    # already has, no denoiser call) follow the same law as its first child.
+    chain = ForecastChain(forecaster, context)
+    states = chain.initial(5, np.random.default_rng(0))
+    for level in range(chain.num_steps, 1, -1):
+        steps = np.full(5, level)
+        stepped, x0_hat = chain.denoise_step(states, steps, np.random.default_rng(level))
+        stepped, x0_hat = np.array(stepped), np.array(x0_hat)
+        drawn = chain.step_from_x0(states, x0_hat, steps, np.random.default_rng(level))
+        np.testing.assert_allclose(drawn, stepped, atol=2e-5 * np.abs(stepped).max())
+        other = chain.step_from_x0(states, x0_hat, steps, np.random.default_rng(level + 99))
+        assert not np.allclose(other, stepped)  # a new draw, not a copy
+        states = stepped

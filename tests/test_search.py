@@ -187,6 +187,15 @@ def test_nfe_is_exact_and_never_exceeds_the_budget(method, budget):
     assert len(result.samples) == len(result.rewards) > 0
 
 
+@pytest.mark.parametrize("method", ["dts", "dts_star"])
+def test_free_draws_from_x0_never_let_a_tree_overspend(method):
+    # A rollout that reuses its target's x0_hat costs one NFE less, but only below the root.
+    for budget in range(20, 100):
+        chain = ReusingLineageChain((20, 3, 2, 0))
+        result = SAMPLERS[method](chain, budget, seed=budget, config=TreeSearchConfig(batch=2))
+        assert result.nfe == chain.nfe == sum(chain.call_rows) <= budget
+
+
 @pytest.mark.parametrize("method", sorted(SAMPLERS))
 def test_budget_below_one_sample_is_a_clear_error(method):
     with pytest.raises(BudgetError, match="at least 6"):
@@ -247,8 +256,8 @@ class RecordingChain(CountingChain):
         super().__init__()
         self.events = []
 
-    def launch(self, states, k, rng):
-        pending, call = super().launch(states, k, rng), len(self.events)
+    def launch(self, states, k, rng, entered=None):
+        pending, call = super().launch(states, k, rng, entered), len(self.events)
         self.events.append(("launch", call))
         result = pending.result
 
@@ -299,6 +308,24 @@ class LineageChain(Chain):
         return -np.abs(final_states[:, :2]).sum(axis=1)
 
 
+class ReusingLineageChain(LineageChain):
+    """Also draws steps from a known x0_hat, checking it is the one of the state given."""
+
+    steps_from_x0 = True
+
+    def __init__(self, levels):
+        super().__init__(levels)
+        self.drawn_from_x0 = 0
+
+    def step_from_x0(self, states, x0_hat, steps, rng):
+        np.testing.assert_array_equal(states[:, 2], steps)
+        np.testing.assert_array_equal(x0_hat, 0.9 * states)  # this state's own estimate
+        self.drawn_from_x0 += len(steps)
+        nxt = 0.9 * states + 0.1 * rng.standard_normal(states.shape)
+        nxt[:, 2], nxt[:, 3] = steps - 1, states[:, 3]
+        return nxt
+
+
 class CheckedCacheSearch(TreeSearch):
     """Compares every cached selection CDF with a freshly computed one."""
 
@@ -316,13 +343,28 @@ class CheckedCacheSearch(TreeSearch):
 @pytest.mark.parametrize("levels", [(20, 3, 2, 0), (6, 4, 3, 1, 0)])
 @pytest.mark.parametrize("greedy", [False, True])
 @pytest.mark.parametrize("batch", [1, 3, 8])
-def test_tree_search_books_every_rollout_in_its_own_place(levels, greedy, batch):
-    chain = LineageChain(levels)
+@pytest.mark.parametrize("reuse", [False, True])
+def test_tree_search_books_every_rollout_in_its_own_place(levels, greedy, batch, reuse):
+    chain = ReusingLineageChain(levels) if reuse else LineageChain(levels)
     base = TreeSearchConfig(**DTS_STAR_DEFAULTS) if greedy else TreeSearchConfig()
     cfg = replace(base, greedy=greedy, batch=batch, lam=2.0)
     search = CheckedCacheSearch(chain, cfg, np.random.default_rng(batch))
-    search.run(12 * levels[0] + 5)
+    budget = 12 * levels[0] + 5
+    search.run(budget)
     tree, n = search.tree, search.tree.size
+    # Every tree edge is denoised once, by a call or (reusing its parent's x0_hat) by a free
+    # draw; a free draw happens at every later child of a node whose rollout needs a call.
+    nodes = np.arange(1, n)
+    stepped = nodes[tree.k[nodes] >= 1]
+    steps = int(chain.edge_cost(tree.k[stepped] - 1).sum())
+    drawn = chain.drawn_from_x0 if reuse else 0
+    assert chain.nfe + drawn == steps and chain.nfe == sum(chain.call_rows) <= budget
+    later = sum(
+        len(tree.children[p]) - 1
+        for p in range(1, n)
+        if tree.children[p] and chain.rollout_cost(tree.k[p]) >= 2
+    )
+    assert drawn == (later if reuse else 0)
     assert not tree.virtual[:n].any() and not tree.pending[:n].any()
     assert sorted(c for kids in tree.children[:n] for c in kids) == list(range(1, n))
     nodes = np.arange(1, n)
@@ -351,6 +393,24 @@ def test_smc_keeps_weights_when_it_does_not_resample():
     # Without resampling SMC is importance sampling with weights exp(lam r(x0)):
     # it must still land near the tilted target, not the prior.
     assert sliced_w1_to_grid(no_resampling.samples, grid, target) < 0.6
+
+
+@pytest.mark.parametrize("reuse", [False, True])
+def test_smc_gives_each_copy_of_a_resampled_parent_its_own_child(reuse):
+    class Chain(ReusingLineageChain if reuse else LineageChain):
+        def reward(self, final_states):
+            self.particles = np.array(final_states)  # SMC scores its final particles once
+            return super().reward(final_states)
+
+    chain = Chain(list(range(8, -1, -1)))
+    result = smc(chain, 8 * 50, lam=4.0, ess_threshold=1.0, seed=0)
+    assert result.stats["resamples"] == chain.depth and result.nfe == chain.nfe == 8 * 50
+    distinct = len(np.unique(chain.particles, axis=0))
+    redrawn = result.stats["children_redrawn"]
+    if reuse:  # every copy drawn anew: the last resampling leaves no two particles equal
+        assert redrawn == chain.drawn_from_x0 > 0 and distinct == 50
+    else:
+        assert redrawn == 0 and distinct < 50
 
 
 def test_smc_resamples_when_ess_drops():

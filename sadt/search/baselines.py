@@ -92,7 +92,8 @@ def smc(
     the true reward, so the weighted particles target p(x0) exp(lam r(x0)).
     Resampling happens when ESS < ess_threshold * K (weights are kept, not reset,
     when it does not). Resampling the (parent, child) pair by the parent's weight
-    is the same as resampling the parent and then drawing its child.
+    is the same as resampling the parent and then drawing its child; on a chain with
+    ``step_from_x0`` each further copy of a parent draws a child of its own that way.
 
     ``potential(states, k, x0_hat) -> (K,)`` replaces the Tweedie potential (the
     amortized sampler passes a learned value network here).
@@ -103,7 +104,7 @@ def smc(
     x = chain.initial(K, rng)
     log_w = np.zeros(K)
     prev_twist = np.zeros(K)
-    resamples, ess_trace = 0, []
+    resamples, redrawn, ess_trace = 0, 0, []
     for k in range(chain.depth):
         idx = np.full(K, k, dtype=np.int64)
         children, x0_hat = chain.advance(x, idx, rng)
@@ -117,8 +118,17 @@ def smc(
         ess = 1.0 / np.sum(w**2)
         ess_trace.append(float(ess))
         if ess < ess_threshold * K:
-            anc = systematic_resample(w, rng)
+            anc = systematic_resample(w, rng)  # sorted: copies of a parent sit together
             children, prev_twist = children[anc], prev_twist[anc]
+            if chain.steps_from_x0 and chain.edge_cost(k) == 1:
+                # A parent drawn several times gives each copy a child of its own, drawn
+                # from the x0_hat its denoiser call already gave (no NFE), not the same one.
+                again = np.flatnonzero(anc[1:] == anc[:-1]) + 1
+                if again.size:
+                    children[again] = chain.step_from_x0(
+                        x[anc[again]], x0_hat[anc[again]], np.full(again.size, chain.levels[k]), rng
+                    )
+                    redrawn += again.size
             log_w = np.zeros(K)
             resamples += 1
         x = children
@@ -130,6 +140,7 @@ def smc(
     stats = {
         "particles": K,
         "resamples": resamples,
+        "children_redrawn": redrawn,
         "final_ess": float(1 / np.sum(w**2)),
         "ess_trace": ess_trace,
     }

@@ -65,6 +65,8 @@ class Chain:
     levels: np.ndarray
     state_shape: tuple[int, ...]
     state_dtype = np.float64  # what the tree stores states in (the denoiser's own dtype)
+    # True when ``step_from_x0`` can draw a step from a known denoiser output (see there).
+    steps_from_x0 = False
 
     def __init__(self, levels) -> None:
         levels = np.asarray(levels, dtype=np.int64)
@@ -95,6 +97,13 @@ class Chain:
 
     def reward(self, final_states: np.ndarray) -> np.ndarray:
         """Reward of final states (level 0), shape (n,). Never sees any future truth."""
+        raise NotImplementedError
+
+    def step_from_x0(self, states, x0_hat, steps, rng: np.random.Generator) -> np.ndarray:
+        """Optional (set ``steps_from_x0``): another draw of ``denoise_step`` for states whose
+        denoiser output ``x0_hat`` is already known, with no denoiser call (0 NFE). A tree
+        that has stepped a node once draws its next children this way: the step's law is
+        fixed by the state and its denoiser output, only the noise is new."""
         raise NotImplementedError
 
     # -- shared machinery ---------------------------------------------------------------------
@@ -137,7 +146,9 @@ class Chain:
         """State arrays stacked along rows, without waiting for lazy ones."""
         return np.concatenate([np.asarray(a) for a in arrays])
 
-    def launch(self, states, k: np.ndarray, rng: np.random.Generator) -> PendingAdvance:
+    def launch(
+        self, states, k: np.ndarray, rng: np.random.Generator, entered=None
+    ) -> PendingAdvance:
         """Start moving each row one branching edge down, from ``levels[k[i]]`` to
         ``levels[k[i] + 1]``; returns at once with a :class:`PendingAdvance`.
 
@@ -145,6 +156,10 @@ class Chain:
         goes on with its own bookkeeping; ``result()`` waits. Rows may sit at different
         branching indices: they are ordered by edge length, longest first, so every
         denoising step runs on a prefix of the rows in one denoiser call.
+
+        ``entered`` (bool per row) marks rows already one step into an edge of two or more
+        steps (drawn by ``step_from_x0``): they sit at ``levels[k[i]] - 1`` and cost one NFE
+        less. The x0_hat returned is always the estimate of each row's state as given.
         """
         k = np.asarray(k, dtype=np.int64)
         if len(k) == 0:
@@ -154,6 +169,11 @@ class Chain:
             raise ValueError("advance() called on a state at or below level 0")
         step = self.levels[k]
         cost = step - self.levels[k + 1]
+        if entered is not None:
+            entered = np.asarray(entered, dtype=bool)
+            if np.any(cost[entered] < 2):
+                raise ValueError("a row one step into a one-step edge has no step left")
+            step, cost = step - entered, cost - entered
         order = None
         if cost.min() != cost.max():
             order = np.argsort(-cost, kind="stable")

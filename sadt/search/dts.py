@@ -52,6 +52,10 @@ class TreeSearchConfig:
     # Widening grows (S / expansion cost)^bias times faster at cheap, low-noise nodes: the
     # search spends more of its budget on late branches (0 = the paper's uniform rule).
     widen_depth_bias: float = 0.0
+    # A new child of a node the search has already stepped from reuses that step's denoiser
+    # output (the chain's step_from_x0): the same law, one NFE less per expansion. Only where
+    # the new rollout still needs a denoiser call, so every traversal costs at least one NFE.
+    reuse_x0: bool = True
 
     def validate(self) -> None:
         if not (math.isfinite(self.lam) and self.lam > 0):
@@ -122,12 +126,19 @@ class TreeSearch:
         self.launches = 0  # edge advances launched (each one denoiser call per step)
         self.reward_low, self.reward_high = np.inf, -np.inf  # range of leaf rewards seen
         self.selection_cdf: dict[int, tuple] = {}  # DTS: node -> (children, CDF), until a backup
-        # NFE of a rollout from each branching index, as Python ints for the refill loop.
-        self.rollout_nfe = chain.rollout_cost(np.arange(chain.depth + 1)).tolist()
+        # Per branching index, as Python ints for the refill loop: NFE of a rollout from it,
+        # whether an expansion there reuses its target's denoiser output, and what an
+        # expansion costs (one NFE less when it does), the root's (-1: a fresh sample) first.
+        rollout_nfe = chain.rollout_cost(np.arange(chain.depth)).tolist()
+        reuse = config.reuse_x0 and chain.steps_from_x0
+        self.reuses_x0 = [reuse and nfe >= 2 for nfe in rollout_nfe]
+        self.expansion_nfe = [rollout_nfe[0]] + [
+            nfe - reused for nfe, reused in zip(rollout_nfe, self.reuses_x0, strict=True)
+        ]
         # Widening scale per branching index (-1 = root): (S / cost of an expansion)^bias.
         # bias > 0 lets cheap low-noise nodes branch more than costly high-noise ones.
-        cost = chain.rollout_cost(np.maximum(np.arange(-1, chain.depth), 0)).astype(float)
-        self.widen_scale = (chain.num_steps / np.maximum(cost, 1.0)) ** config.widen_depth_bias
+        cost = np.maximum(np.array(self.expansion_nfe, dtype=float), 1.0)
+        self.widen_scale = (chain.num_steps / cost) ** config.widen_depth_bias
 
     # -- selection ------------------------------------------------------------------------------
     def selection_values(self, node: int, kids) -> np.ndarray:
@@ -212,7 +223,11 @@ class TreeSearch:
         self.slot_k = np.full(cfg.batch, chain.depth, dtype=np.int64)
         self.slot_path: list[list[int]] = [[] for _ in range(cfg.batch)]
         self.flying = np.zeros(cfg.batch, dtype=bool)
-        in_flight = None  # (PendingAdvance, its slots)
+        # A slot whose first step was drawn from its target's x0_hat waits one step into its
+        # edge (entered), with its state here rather than in the tree.
+        self.entered = np.zeros(cfg.batch, dtype=bool)
+        self.entry_state = np.zeros((cfg.batch, *chain.state_shape), dtype=chain.state_dtype)
+        in_flight = None  # (PendingAdvance, its slots, which of them entered their edge)
         while True:
             launched = self._launch_next(in_flight)
             if in_flight is not None:
@@ -225,11 +240,11 @@ class TreeSearch:
     def _launch_next(self, in_flight):
         """Launch one call for the rollouts of ``in_flight`` that go on (on its outputs, not
         waiting for them) and the new traversals waiting in their slots; None if there are
-        none. Returns (PendingAdvance, its slots)."""
+        none. Returns (PendingAdvance, its slots, which of them entered their edge)."""
         chain, tree = self.chain, self.tree
         inputs, slots = [], []
         if in_flight is not None:
-            pending, flown = in_flight
+            pending, flown, _ = in_flight
             going = np.flatnonzero(self.slot_k[flown] < chain.depth)
             if going.size:
                 lazy = pending.lazy_states()
@@ -237,23 +252,32 @@ class TreeSearch:
                 slots.append(flown[going])
         waiting = np.flatnonzero((self.slot_node >= 0) & ~self.flying)
         if waiting.size:
-            inputs.append(tree.states[self.slot_node[waiting]])
+            states = tree.states[self.slot_node[waiting]]
+            entered = self.entered[waiting]
+            if entered.any():
+                states[entered] = self.entry_state[waiting[entered]]
+            inputs.append(states)
             slots.append(waiting)
         if not slots:
             return None
         slots = np.concatenate(slots)
+        entered = self.entered[slots]
         states = inputs[0] if len(inputs) == 1 else chain.join(inputs)
-        pending = chain.launch(states, self.slot_k[slots], self.rng)
+        pending = chain.launch(states, self.slot_k[slots], self.rng, entered)
         self.slot_k[slots] += 1
         self.flying[waiting] = True
+        self.entered[waiting] = False
         self.launches += 1
-        return pending, slots
+        return pending, slots, entered
 
-    def _book(self, pending, slots) -> None:
+    def _book(self, pending, slots, entered) -> None:
         """Wait for a call, add its states to the tree and finish the rollouts it ended."""
         tree = self.tree
         parents = self.slot_node[slots]
-        states, tree.x0_hat[parents] = pending.result()
+        states, x0_hat = pending.result()
+        # An entered row's estimate is of its state one step into the edge, not of its parent
+        # (whose own x0_hat the tree already holds: it was reused).
+        tree.x0_hat[parents[~entered]] = x0_hat[~entered]
         new = tree.add(states, tree.k[parents] + 1, parents, link=False)
         self.slot_node[slots] = new
         done = slots[tree.k[new] == self.chain.depth]
@@ -269,8 +293,10 @@ class TreeSearch:
         slot_node, slot_k = self.slot_node, self.slot_k
         busy = slot_node >= 0
         left = self.budget_end - chain.nfe - int(chain.rollout_cost(slot_k[busy]).sum())
-        cheapest = int(chain.edge_cost(chain.depth - 1))
+        left += int(np.count_nonzero(self.entered))  # their first step is drawn already
+        cheapest = min(self.expansion_nfe)
         from_prior: list[int] = []  # slots whose target is the dummy root
+        from_x0: list[int] = []  # slots whose target's denoiser output is reused
         free = np.flatnonzero(~busy).tolist()
         while free:
             if left < cheapest or self.leaf_hits > 50 * cfg.batch:
@@ -284,8 +310,8 @@ class TreeSearch:
                 self.selection_cdf.clear()
                 self.leaf_hits += 1
                 continue
-            k_target = max(int(tree.k[target]), 0)
-            cost = self.rollout_nfe[k_target]
+            k_target = int(tree.k[target])  # -1: the dummy root
+            cost = self.expansion_nfe[k_target + 1]
             if cost > left:
                 for node in path[:-1]:
                     tree.virtual[node] -= 1
@@ -296,16 +322,37 @@ class TreeSearch:
             tree.virtual[target] += 1
             tree.pending[target] += 1
             self.slot_path[slot] = path
-            slot_k[slot] = k_target
+            slot_k[slot] = max(k_target, 0)
             if target == 0:  # a child of the dummy root: a prior draw, no NFE
                 from_prior.append(slot)
             else:
                 slot_node[slot] = target
+                if self.reuses_x0[k_target]:
+                    from_x0.append(slot)
             self.traversals += 1
         if from_prior:  # draw all new x_T at once
             n = len(from_prior)
             zeros = np.zeros(n, dtype=np.int64)
             slot_node[from_prior] = tree.add(chain.initial(n, self.rng), zeros, zeros, link=False)
+        if from_x0:
+            self._step_from_x0(np.array(from_x0))
+
+    def _step_from_x0(self, slots: np.ndarray) -> None:
+        """Draw the first step of these slots' rollouts from their targets' known x0_hat. A
+        one-step edge then ends at a new (unlinked) node; a longer one waits, entered."""
+        chain, tree = self.chain, self.tree
+        targets, k = self.slot_node[slots], self.slot_k[slots]
+        states = chain.step_from_x0(
+            tree.states[targets], tree.x0_hat[targets], chain.levels[k], self.rng
+        )
+        whole = chain.edge_cost(k) == 1
+        if whole.any():
+            self.slot_node[slots[whole]] = tree.add(
+                states[whole], k[whole] + 1, targets[whole], link=False
+            )
+            self.slot_k[slots[whole]] += 1
+        self.entered[slots[~whole]] = True
+        self.entry_state[slots[~whole]] = states[~whole]
 
     def _finish(self, done) -> None:
         """Score finished rollouts, give their chains the leaf's value, link them under their

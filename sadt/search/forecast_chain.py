@@ -15,6 +15,7 @@ import mlx.core as mx
 import numpy as np
 
 from sadt.forecaster.model import Forecaster, normalize_context
+from sadt.forecaster.schedule import ddim_coefficients
 from sadt.search.chain import Chain
 from sadt.spectral import SpectralReward
 
@@ -55,6 +56,7 @@ class ForecastChain(Chain):
     ``band_weights`` are the spectral reward's weights."""
 
     state_dtype = np.float32  # the denoiser's dtype: the tree stores states without casts
+    steps_from_x0 = True
 
     def __init__(
         self,
@@ -89,6 +91,9 @@ class ForecastChain(Chain):
             raise ValueError(f"horizon must be in 1..{cfg.horizon} for this model, got {horizon}")
         self.forecaster = forecaster
         self.state_shape = (cfg.horizon,)
+        self._coefficients = np.asarray(
+            ddim_coefficients(cfg.num_steps, cfg.logsnr_min, cfg.logsnr_max), dtype=np.float64
+        )
         values, mask, self.mean, self.std = normalize_context(
             context, cfg.context_length, cfg.std_floor
         )
@@ -114,6 +119,21 @@ class ForecastChain(Chain):
             mx.broadcast_to(self.cond, (n, self.cond.shape[1])),
             mx.array(noise),
         )
+
+    def step_from_x0(self, states, x0_hat, steps, rng):
+        # The stochastic DDIM step is sqrt(ab_{k-1}) x0 + c_eps eps + sigma z, and x_k =
+        # sqrt(ab_k) x0_hat + sqrt(1 - ab_k) eps_hat holds exactly for the model's outputs,
+        # so (x_k, x0_hat) give eps_hat. Computed in float64; noise drawn as denoise_step's.
+        n = len(steps)
+        noise = rng.standard_normal((n, *self.state_shape), dtype=np.float32)
+        rows = self._coefficients[np.asarray(steps)]
+        sqrt_ab, sqrt_one_minus_ab, sqrt_ab_prev, c_eps, sigma = (
+            rows[:, i : i + 1] for i in range(5)
+        )
+        x = np.asarray(states, dtype=np.float64)
+        x0 = np.asarray(x0_hat, dtype=np.float64)
+        eps_hat = (x - sqrt_ab * x0) / sqrt_one_minus_ab
+        return (sqrt_ab_prev * x0 + c_eps * eps_hat + sigma * noise).astype(np.float32)
 
     def to_numpy(self, array) -> np.ndarray:
         return np.asarray(array) if isinstance(array, np.ndarray) else np.array(array)
