@@ -336,7 +336,8 @@ class CheckedCacheSearch(TreeSearch):
             logits = self.cfg.lam * self.selection_values(node, kids)
             fresh = np.cumsum(np.exp(logits - logits.max()))
             np.testing.assert_array_equal(cached[0], kids)
-            np.testing.assert_allclose(cached[1] / cached[1][-1], fresh / fresh[-1], rtol=1e-12)
+            cumulative = np.asarray(cached[1])
+            np.testing.assert_allclose(cumulative / cumulative[-1], fresh / fresh[-1], rtol=1e-12)
         return super()._select_child(node)
 
 

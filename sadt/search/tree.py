@@ -119,11 +119,13 @@ class Tree:
         Computed in one vectorized pass per depth; parents precede children in id order.
         """
         n = self.size
-        num_children = np.array([len(c) for c in self.children[:n]], dtype=np.float64)
+        num_children = np.fromiter(map(len, self.children[:n]), dtype=np.float64, count=n)
         logp = np.full(n, -np.inf)
         logp[0] = 0.0
+        by_depth = np.argsort(self.k[:n], kind="stable")  # one sort, then a slice per depth
+        bounds = np.searchsorted(self.k[by_depth], np.arange(self.leaf_index + 2))
         for depth in range(self.leaf_index + 1):
-            nodes = np.flatnonzero(self.k[:n] == depth)
+            nodes = by_depth[bounds[depth] : bounds[depth + 1]]
             par = self.parent[nodes]
             logp[nodes] = (
                 logp[par] + lam * (self.value[nodes] - self.value[par]) - np.log(num_children[par])
@@ -151,14 +153,16 @@ class Tree:
 
     def stats(self) -> dict:
         n = self.size
-        internal = [len(c) for c in self.children[1:n] if c]
+        num_children = np.fromiter(map(len, self.children[1:n]), dtype=np.int64, count=n - 1)
+        internal = num_children[num_children > 0]
+        leaves = self.leaves()
         return {
             "tree_size": n - 1,
-            "leaves": int(len(self.leaves())),
+            "leaves": int(len(leaves)),
             "root_children": len(self.children[0]),
             "depth": self.leaf_index + 1,
-            "mean_branching": float(np.mean(internal)) if internal else 0.0,
+            "mean_branching": float(internal.mean()) if internal.size else 0.0,
             "root_value": float(self.value[0]),
-            "best_leaf_reward": float(self.value[self.leaves()].max()) if n > 1 else None,
+            "best_leaf_reward": float(self.value[leaves].max()) if n > 1 else None,
             "root_visits": int(self.visits[0]),
         }
