@@ -241,6 +241,8 @@ def search_summary(forecast, budget: int) -> dict:
     for key, label in (("particles", "particles"), ("resamples", "resamples")):
         if key in stats:
             summary[label] = int(stats[key])
+    if stats.get("steps_from_x0"):  # a node's later children reuse its denoiser output
+        summary["steps drawn without NFE"] = int(stats["steps_from_x0"])
     summary |= {
         "reward (chosen path)": shown(forecast.reward),
         "reward (mean of samples)": shown(np.mean(forecast.rewards)),

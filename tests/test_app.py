@@ -361,8 +361,11 @@ def test_statistics_say_when_a_method_coincides_with_another(model_dir):
         return app.search_summary(result, budget)
 
     # The tiny pipeline keeps 8 rollouts in flight: 6 all run at once, 300 grow a tree.
-    assert "no tree formed" in stats("dts", 36)["note"]
-    assert "note" not in stats("dts", 6 * 300)
+    no_tree, tree = stats("dts", 36), stats("dts", 6 * 300)
+    assert "no tree formed" in no_tree["note"] and "steps drawn without NFE" not in no_tree
+    assert "note" not in tree
+    # a node's later children reuse its denoiser output, at no NFE
+    assert tree["steps drawn without NFE"] > 0
     assert "never resampled" in stats("smc", 600, gamma=0.0)["note"]  # rewards all 0
     ancestral = stats("ancestral", 6000)
     assert "rest of the budget" in ancestral["note"] and ancestral["NFE used"] == 64 * 6

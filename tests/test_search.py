@@ -359,6 +359,7 @@ def test_tree_search_books_every_rollout_in_its_own_place(levels, greedy, batch,
     stepped = nodes[tree.k[nodes] >= 1]
     steps = int(chain.edge_cost(tree.k[stepped] - 1).sum())
     drawn = chain.drawn_from_x0 if reuse else 0
+    assert search.steps_from_x0 == drawn
     assert chain.nfe + drawn == steps and chain.nfe == sum(chain.call_rows) <= budget
     later = sum(
         len(tree.children[p]) - 1
@@ -407,7 +408,7 @@ def test_smc_gives_each_copy_of_a_resampled_parent_its_own_child(reuse):
     result = smc(chain, 8 * 50, lam=4.0, ess_threshold=1.0, seed=0)
     assert result.stats["resamples"] == chain.depth and result.nfe == chain.nfe == 8 * 50
     distinct = len(np.unique(chain.particles, axis=0))
-    redrawn = result.stats["children_redrawn"]
+    redrawn = result.stats["steps_from_x0"]
     if reuse:  # every copy drawn anew: the last resampling leaves no two particles equal
         assert redrawn == chain.drawn_from_x0 > 0 and distinct == 50
     else:

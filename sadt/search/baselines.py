@@ -104,7 +104,7 @@ def smc(
     x = chain.initial(K, rng)
     log_w = np.zeros(K)
     prev_twist = np.zeros(K)
-    resamples, redrawn, ess_trace = 0, 0, []
+    resamples, from_x0, ess_trace = 0, 0, []
     for k in range(chain.depth):
         idx = np.full(K, k, dtype=np.int64)
         children, x0_hat = chain.advance(x, idx, rng)
@@ -128,7 +128,7 @@ def smc(
                     children[again] = chain.step_from_x0(
                         x[anc[again]], x0_hat[anc[again]], np.full(again.size, chain.levels[k]), rng
                     )
-                    redrawn += again.size
+                    from_x0 += again.size
             log_w = np.zeros(K)
             resamples += 1
         x = children
@@ -140,7 +140,7 @@ def smc(
     stats = {
         "particles": K,
         "resamples": resamples,
-        "children_redrawn": redrawn,
+        "steps_from_x0": from_x0,  # children drawn from a known x0_hat, no NFE
         "final_ess": float(1 / np.sum(w**2)),
         "ess_trace": ess_trace,
     }

@@ -125,6 +125,7 @@ class TreeSearch:
         self.value_prior = value_prior  # S-ADT: supplies prior values of new nodes
         self.traversals = 0
         self.launches = 0  # edge advances launched (each one denoiser call per step)
+        self.steps_from_x0 = 0  # steps drawn from a node's known x0_hat, no NFE
         self.reward_low, self.reward_high = np.inf, -np.inf  # range of leaf rewards seen
         self.selection_cdf: dict[int, tuple] = {}  # DTS: node -> (children, CDF), until a backup
         # Per branching index, as Python ints for the refill loop: NFE of a rollout from it,
@@ -348,6 +349,7 @@ class TreeSearch:
         states = chain.step_from_x0(
             tree.states[targets], tree.x0_hat[targets], chain.levels[k], self.rng
         )
+        self.steps_from_x0 += len(slots)
         whole = chain.edge_cost(k) == 1
         if whole.any():
             self.slot_node[slots[whole]] = tree.add(
@@ -411,6 +413,7 @@ def run_tree_search(
         "traversals": search.traversals,
         "in_flight": search.cfg.batch,  # rollouts advanced together (traversals <= it: no tree)
         "launches": search.launches,
+        "steps_from_x0": search.steps_from_x0,
         "denoiser_calls": len(chain.call_rows) - calls_before,
     }
     return SearchResult(
