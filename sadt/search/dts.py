@@ -5,7 +5,9 @@ Jain et al. 2025 (arXiv 2506.20701), as ARCHITECTURE.md §5 states it:
 * selection: from the root, while a node is "full" (progressive widening:
   |C(n)| >= C * N(n)^alpha), move to a child drawn ∝ exp(lam * v(child)) (DTS) or
   the child with the best UCT score on soft values (DTS*);
-* expansion: at the first node that is not full, draw one new child from p_theta;
+* expansion: at the first node that is not full, draw one new child from p_theta
+  (from the node's stored denoiser output when the chain can: its first step is then
+  free, see ``TreeSearchConfig.reuse_x0``);
 * rollout: continue that child to level 0, adding every branching-level state;
 * backup: leaf value = r(x0); every internal node on the path gets
   v(n) = (1/lam) * (logsumexp(lam * v(C(n))) - log |C(n)|) and N(n) += 1.
