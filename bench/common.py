@@ -73,6 +73,19 @@ class Timer:
         self.seconds = time.perf_counter() - self.start
 
 
+def spread(total: int, count: int) -> np.ndarray:
+    """``count`` indices spread evenly over 0 .. total - 1 (B3's held-out ETTh1 windows)."""
+    return np.linspace(0, total - 1, count).round().astype(int)
+
+
+def report(name: str, rows: list[dict], record: dict, out: str | None = None) -> dict:
+    """Print ``rows`` as a table and write them, with the machine and ``record``, as JSON."""
+    print_table(rows, list(rows[0]))
+    record = {"machine": machine(), **record, "rows": rows}
+    write_json(name, record, out)
+    return record
+
+
 def print_table(rows: list[dict], columns: list[str]) -> None:
     """A plain aligned table of dict rows (floats to 4 significant digits)."""
 

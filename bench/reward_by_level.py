@@ -51,7 +51,7 @@ def main(argv=None) -> dict:
 
     forecaster = Forecaster.load(args.model)
     contexts, _ = etth1_windows(args.data, forecaster.config.context_length)
-    pick = np.linspace(0, len(contexts) - 1, args.contexts).round().astype(int)
+    pick = common.spread(len(contexts), args.contexts)
     chains = [ForecastChain(forecaster, contexts[i], 96) for i in pick]
     spread = np.mean(
         [sibling_spread(c, args.paths, args.children, seed) for seed, c in enumerate(chains)],
@@ -67,11 +67,8 @@ def main(argv=None) -> dict:
         }
         for k in range(chain.depth)
     ]
-    common.print_table(rows, list(rows[0]))
-    record = {"machine": common.machine(), "model": args.model, "contexts": pick.tolist()}
-    record["rows"] = rows
-    common.write_json("reward_by_level", record, args.out)
-    return record
+    record = {"model": args.model, "contexts": pick.tolist()}
+    return common.report("reward_by_level", rows, record, args.out)
 
 
 if __name__ == "__main__":

@@ -104,7 +104,7 @@ def main(argv=None) -> dict:
 
         value = ValueNetwork.load(args.value)
     contexts, targets = etth1_windows(args.data, forecaster.config.context_length)
-    pick = np.linspace(0, len(contexts) - 1, args.contexts).round().astype(int)
+    pick = common.spread(len(contexts), args.contexts)
     methods = args.methods or ["ancestral", "best_of_n", "smc", "dts", "dts_star"] + (
         ["sadt", "sadt_smc"] if value is not None else []
     )

@@ -68,7 +68,7 @@ def main(argv=None) -> dict:
 
     forecaster = Forecaster.load(args.model)
     contexts, _ = etth1_windows(args.data, forecaster.config.context_length)
-    pick = np.linspace(0, len(contexts) - 1, args.contexts).round().astype(int)
+    pick = common.spread(len(contexts), args.contexts)
     rows = []
     for s, setting in enumerate(SETTINGS):
         found = {schedule: [] for schedule in SCHEDULES}
@@ -91,11 +91,8 @@ def main(argv=None) -> dict:
                     "best_leaf_reward": round(float(np.mean(best)), 4),
                 }
             )
-    common.print_table(rows, list(rows[0]))
-    record = {"machine": common.machine(), "model": args.model, "contexts": pick.tolist()}
-    record["rows"] = rows
-    common.write_json("two_stage_search", record, args.out)
-    return record
+    record = {"model": args.model, "contexts": pick.tolist()}
+    return common.report("two_stage_search", rows, record, args.out)
 
 
 if __name__ == "__main__":

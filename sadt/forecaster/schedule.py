@@ -66,6 +66,7 @@ def ddim_transition(
 
     x0_hat, eps_hat, noise: (B, H); coefficients: (B, 5) rows of `ddim_coefficients` gathered
     by each row's level. Returns x_prev (B, H): sqrt(ab_{k-1}) x0_hat + c_eps eps_hat + sigma noise.
+    Plain arithmetic: numpy arrays work too (ForecastChain.step_from_x0 uses it in float64).
     """
     sqrt_ab_prev, c_eps, sigma = (coefficients[:, i : i + 1] for i in (2, 3, 4))
     return sqrt_ab_prev * x0_hat + c_eps * eps_hat + sigma * noise

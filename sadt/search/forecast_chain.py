@@ -15,7 +15,7 @@ import mlx.core as mx
 import numpy as np
 
 from sadt.forecaster.model import Forecaster, normalize_context
-from sadt.forecaster.schedule import ddim_coefficients
+from sadt.forecaster.schedule import ddim_coefficients, ddim_transition
 from sadt.search.chain import Chain
 from sadt.spectral import SpectralReward
 
@@ -121,19 +121,16 @@ class ForecastChain(Chain):
         )
 
     def step_from_x0(self, states, x0_hat, steps, rng):
-        # The stochastic DDIM step is sqrt(ab_{k-1}) x0 + c_eps eps + sigma z, and x_k =
-        # sqrt(ab_k) x0_hat + sqrt(1 - ab_k) eps_hat holds exactly for the model's outputs,
-        # so (x_k, x0_hat) give eps_hat. Computed in float64; noise drawn as denoise_step's.
+        # The model's step is ddim_transition(x0_hat, eps_hat, ...), and x_k = sqrt(ab_k)
+        # x0_hat + sqrt(1 - ab_k) eps_hat holds exactly for its outputs, so (x_k, x0_hat)
+        # give eps_hat. The same transition in numpy float64; noise drawn as denoise_step's.
         n = len(steps)
         noise = rng.standard_normal((n, *self.state_shape), dtype=np.float32)
         rows = self._coefficients[np.asarray(steps)]
-        sqrt_ab, sqrt_one_minus_ab, sqrt_ab_prev, c_eps, sigma = (
-            rows[:, i : i + 1] for i in range(5)
-        )
         x = np.asarray(states, dtype=np.float64)
         x0 = np.asarray(x0_hat, dtype=np.float64)
-        eps_hat = (x - sqrt_ab * x0) / sqrt_one_minus_ab
-        return (sqrt_ab_prev * x0 + c_eps * eps_hat + sigma * noise).astype(np.float32)
+        eps_hat = (x - rows[:, 0:1] * x0) / rows[:, 1:2]
+        return ddim_transition(x0, eps_hat, rows, noise).astype(np.float32)
 
     def to_numpy(self, array) -> np.ndarray:
         return np.asarray(array) if isinstance(array, np.ndarray) else np.array(array)
