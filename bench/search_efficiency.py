@@ -1,17 +1,18 @@
 """B3 (+ S-ADT, + the B5 DTS-vs-ancestral timing): reward, Spec-W1 and CRPS against NFE.
 
     python -m bench.search_efficiency --model checkpoints/forecaster [--value checkpoints/value]
-        [--budgets 100 200 500 1000 2000] [--contexts 14] [--settings 3]
+        [--budgets 100 200 400 500 1000 2000] [--contexts 14] [--settings 3] [--seeds 1]
 
 Held-out ETTh1 test windows (rows >= 11520, never seen by the forecaster or the value
 network), horizon 96. For every reward-weight setting, method and budget: the mean reward
 of the output samples (budget / S of them for every method, as many as ancestral sampling
 affords), the reward of the chosen path, Spec-W1 (samples' mean), CRPS of the
 samples against the truth (the truth is used for scoring only, never by a sampler), NFE
-and wall time (F_phi calls included). Then, per setting: the NFE each method needs to
-reach Best-of-N's chosen reward at its largest budget, DTS's wall time over ancestral's
-(and that ratio for their denoiser calls replayed alone), and the NFE S-ADT needs to reach
-DTS's sample reward and Spec-W1 at 2000 NFE.
+and wall time (F_phi calls included), averaged over contexts (and over ``--seeds`` runs
+per context, seeded 0, 1000, ... above the context's own). Then, per setting: the NFE each
+method needs to reach Best-of-N's chosen reward at its largest budget, DTS's wall time over
+ancestral's (and that ratio for their denoiser calls replayed alone), and the NFE S-ADT
+needs to reach DTS's sample reward and Spec-W1 at 2000 NFE.
 
 The wall-time ratio comes from its own paired pass (``--timing-repeats``): per context,
 ancestral sampling and DTS at the largest budget run alternately, the ratio of their
@@ -86,16 +87,19 @@ def main(argv=None) -> dict:
     parser.add_argument("--model", default="checkpoints/forecaster")
     parser.add_argument("--value", default=None, help="ValueNetwork folder (S-ADT rows)")
     parser.add_argument("--data", default=str(common.SHARED_DATA / "ETTh1.csv"))
-    parser.add_argument("--budgets", type=int, nargs="+", default=[100, 200, 500, 1000, 2000])
+    parser.add_argument("--budgets", type=int, nargs="+", default=[100, 200, 400, 500, 1000, 2000])
     parser.add_argument("--contexts", type=int, default=14, help="held-out windows (spread)")
     parser.add_argument("--settings", type=int, default=3)
     parser.add_argument("--methods", nargs="+", default=None)
+    parser.add_argument("--seeds", type=int, default=1, help="runs per context, averaged")
     parser.add_argument("--batch", type=int, default=0, help="in-flight rollouts (0: auto)")
     parser.add_argument(
         "--timing-repeats", type=int, default=3, help="alternating runs per context (0: none)"
     )
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
+    if args.seeds < 1:
+        parser.error(f"--seeds must be >= 1, got {args.seeds}")
 
     forecaster = Forecaster.load(args.model)
     value = None
@@ -122,9 +126,10 @@ def main(argv=None) -> dict:
                         targets[i],
                         budget,
                         setting,
-                        seed,
+                        seed + 1000 * repeat,
                         tree_cfg,
                     )
+                    for repeat in range(args.seeds)
                     for seed, i in enumerate(pick)
                 ]
                 row = {"setting": s, "method": method, "budget": budget}

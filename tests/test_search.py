@@ -145,6 +145,43 @@ def test_dts_star_picks_the_argmax_descent():
     assert tree.argmax_leaf() == leaves[1]
 
 
+def test_soft_values_recompute_the_backup_at_any_lam():
+    search = TreeSearch(bimodal_1d(), TreeSearchConfig(lam=2.0), np.random.default_rng(3))
+    search.run(900)
+    tree, n = search.tree, search.tree.size
+    np.testing.assert_allclose(tree.soft_values(2.0), tree.value[:n], rtol=1e-12, atol=1e-12)
+    sharp = tree.soft_values(200.0)
+    rewards = tree.value[tree.leaves()]
+    # log-mean-exp rises with lam toward the best leaf below a node
+    assert np.all(sharp >= tree.value[:n] - 1e-12)
+    assert tree.value[0] < sharp[0] <= rewards.max() and sharp[0] > rewards.max() - 0.05
+
+
+def test_dts_star_searches_on_sharp_values_and_samples_at_lam():
+    """DTS* backs up at lam * search_lam_scale (nearly the best leaf below a node); its
+    Boltzmann samples use values recomputed at lam, the only ones whose descent is a law."""
+    cfg = replace(TreeSearchConfig(**DTS_STAR_DEFAULTS), greedy=True, lam=2.0)
+    assert cfg.value_lam == 2.0 * DTS_STAR_DEFAULTS["search_lam_scale"] > 2.0
+    search = TreeSearch(bimodal_1d(), cfg, np.random.default_rng(0))
+    search.run(900)
+    tree = search.tree
+    np.testing.assert_allclose(tree.soft_values(cfg.value_lam), tree.value[: tree.size])
+    leaves = tree.leaves()
+    at_lam = np.exp(tree.descent_log_probs(2.0, tree.soft_values(2.0))[leaves]).sum()
+    assert at_lam == pytest.approx(1.0, abs=1e-9)
+    assert np.exp(tree.descent_log_probs(2.0)[leaves]).sum() < 0.99  # the sharp values: no law
+    best = tree.value[leaves].max()  # the root's sharp value is near it, the one at lam below
+    assert tree.soft_values(2.0)[0] + 0.1 < tree.value[0] <= best < tree.value[0] + 0.05
+
+
+def test_dts_refuses_a_sharpened_backup():
+    with pytest.raises(ValueError, match="search_lam_scale is DTS\\*'s"):
+        dts(bimodal_1d(), 200, config=TreeSearchConfig(search_lam_scale=10.0))
+    for bad in (0.5, float("nan")):
+        with pytest.raises(ValueError, match="search_lam_scale must be >= 1"):
+            TreeSearchConfig(search_lam_scale=bad, greedy=True).validate()
+
+
 def test_boltzmann_descent_is_a_probability_law_over_leaves():
     result_tree = TreeSearch(CountingChain(), TreeSearchConfig(), np.random.default_rng(3))
     result_tree.run(900)
@@ -382,7 +419,7 @@ def test_tree_search_books_every_rollout_in_its_own_place(levels, greedy, batch,
         if kids and not tree.is_leaf(node):
             # a visit per child created, plus every later pass through a child
             assert tree.visits[node] == len(kids) + sum(tree.visits[c] - 1 for c in kids)
-            assert tree.value[node] == pytest.approx(tree.soft_value(node, cfg.lam))
+            assert tree.value[node] == pytest.approx(tree.soft_value(node, cfg.value_lam))
 
 
 # -- SMC ------------------------------------------------------------------------------------------
