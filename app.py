@@ -426,7 +426,12 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
                     step=1,
                     label="Horizon (steps)",
                 )
-                method = gr.Dropdown(methods, value="dts", label="Method")
+                method = gr.Dropdown(
+                    methods,
+                    value="dts",
+                    label="Method",
+                    info="DTS: a fan of steered paths. DTS*: the one best path, fewest calls.",
+                )
                 budget = gr.Slider(
                     steps,
                     MAX_BUDGET_SLIDER,
