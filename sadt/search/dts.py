@@ -162,6 +162,7 @@ class TreeSearch:
         self.expansion_nfe = [rollout_nfe[0]] + [
             nfe - reused for nfe, reused in zip(rollout_nfe, self.reuses_x0, strict=True)
         ]
+        self.cheapest_expansion = min(self.expansion_nfe)
         # Widening scale per branching index (-1 = root): (S / cost of an expansion)^bias.
         # bias > 0 lets cheap low-noise nodes branch more than costly high-noise ones.
         cost = np.maximum(np.array(self.expansion_nfe, dtype=float), 1.0)
@@ -323,7 +324,7 @@ class TreeSearch:
         busy = slot_node >= 0
         left = self.budget_end - chain.nfe - int(chain.rollout_cost(slot_k[busy]).sum())
         left += int(np.count_nonzero(self.entered))  # their first step is drawn already
-        cheapest = min(self.expansion_nfe)
+        cheapest = self.cheapest_expansion
         from_prior: list[int] = []  # slots whose target is the dummy root
         from_x0: list[int] = []  # slots whose target's denoiser output is reused
         free = np.flatnonzero(~busy).tolist()
@@ -333,8 +334,7 @@ class TreeSearch:
             path = self._traverse()
             target = path[-1]
             if tree.is_leaf(target):  # nothing to expand: a free revisit
-                for node in path[:-1]:
-                    tree.virtual[node] -= 1
+                self._release(path)
                 tree.backup([path], cfg.value_lam)
                 self.selection_cdf.clear()
                 self.leaf_hits += 1
@@ -342,8 +342,7 @@ class TreeSearch:
             k_target = int(tree.k[target])  # -1: the dummy root
             cost = self.expansion_nfe[k_target + 1]
             if cost > left:
-                for node in path[:-1]:
-                    tree.virtual[node] -= 1
+                self._release(path)
                 break
             left -= cost
             self.leaf_hits = 0  # only an unbroken run of free revisits means the tree is stuck
@@ -365,6 +364,11 @@ class TreeSearch:
             slot_node[from_prior] = tree.add(chain.initial(n, self.rng), zeros, zeros, link=False)
         if from_x0:
             self._step_from_x0(np.array(from_x0))
+
+    def _release(self, path: list[int]) -> None:
+        """Take back the virtual visits a traversal left on its way down (not its target)."""
+        for node in path[:-1]:
+            self.tree.virtual[node] -= 1
 
     def _step_from_x0(self, slots: np.ndarray) -> None:
         """Draw the first step of these slots' rollouts from their targets' known x0_hat. A
