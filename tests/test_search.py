@@ -145,33 +145,45 @@ def test_dts_star_picks_the_argmax_descent():
     assert tree.argmax_leaf() == leaves[1]
 
 
-def test_soft_values_recompute_the_backup_at_any_lam():
-    search = TreeSearch(bimodal_1d(), TreeSearchConfig(lam=2.0), np.random.default_rng(3))
-    search.run(900)
-    tree, n = search.tree, search.tree.size
-    np.testing.assert_allclose(tree.soft_values(2.0), tree.value[:n], rtol=1e-12, atol=1e-12)
-    sharp = tree.soft_values(200.0)
-    rewards = tree.value[tree.leaves()]
-    # log-mean-exp rises with lam toward the best leaf below a node
-    assert np.all(sharp >= tree.value[:n] - 1e-12)
-    assert tree.value[0] < sharp[0] <= rewards.max() and sharp[0] > rewards.max() - 0.05
-
-
 def test_dts_star_searches_on_sharp_values_and_samples_at_lam():
-    """DTS* backs up at lam * search_lam_scale (nearly the best leaf below a node); its
-    Boltzmann samples use values recomputed at lam, the only ones whose descent is a law."""
+    """DTS* backs up at lam * search_lam_scale, nearly the best leaf below a node, yet its
+    Boltzmann draws follow exp(lam r(leaf)) / prod |C(ancestor)|, the law at lam itself."""
     cfg = replace(TreeSearchConfig(**DTS_STAR_DEFAULTS), greedy=True, lam=2.0)
     assert cfg.value_lam == 2.0 * DTS_STAR_DEFAULTS["search_lam_scale"] > 2.0
     search = TreeSearch(bimodal_1d(), cfg, np.random.default_rng(0))
     search.run(900)
     tree = search.tree
-    np.testing.assert_allclose(tree.soft_values(cfg.value_lam), tree.value[: tree.size])
     leaves = tree.leaves()
-    at_lam = np.exp(tree.descent_log_probs(2.0, tree.soft_values(2.0))[leaves]).sum()
-    assert at_lam == pytest.approx(1.0, abs=1e-9)
-    assert np.exp(tree.descent_log_probs(2.0)[leaves]).sum() < 0.99  # the sharp values: no law
-    best = tree.value[leaves].max()  # the root's sharp value is near it, the one at lam below
-    assert tree.soft_values(2.0)[0] + 0.1 < tree.value[0] <= best < tree.value[0] + 0.05
+    best = tree.value[leaves].max()
+    assert best - 0.05 < tree.value[0] <= best  # at lam = 2 log-mean-exp sits far below
+    assert tree.value[0] > _soft_root(tree, 2.0) + 0.1
+    log_law = np.zeros(len(leaves))
+    for j, leaf in enumerate(leaves.tolist()):
+        node = leaf
+        while node != 0:
+            node = int(tree.parent[node])
+            log_law[j] -= math.log(len(tree.children[node]))
+    law = np.exp(2.0 * tree.value[leaves] + log_law)
+    ids = tree.boltzmann_samples(1000, 2.0, np.random.default_rng(1))
+    counts = np.array([np.sum(ids == leaf) for leaf in leaves])
+    assert np.all(np.abs(counts - 1000 * law / law.sum()) < 1.0 + 1e-9)
+    # ...and dts_star hands them lam, not the sharp one: draws at 100 x lam pile onto the
+    # best leaves (28 distinct over these seeds instead of 90)
+    results = [SAMPLERS["dts_star"](bimodal_1d(), 900, lam=2.0, seed=seed) for seed in range(5)]
+    assert sum(len(np.unique(r.samples, axis=0)) for r in results) >= 60
+
+
+def _soft_root(tree, lam):
+    """The root's soft value had the tree been backed up at ``lam``, from the leaves up."""
+
+    def value(node):
+        kids = tree.children[node]
+        if not kids:
+            return float(tree.value[node])
+        vals = np.array([value(kid) for kid in kids])
+        return float(vals.max() + math.log(np.mean(np.exp(lam * (vals - vals.max())))) / lam)
+
+    return value(0)
 
 
 def test_dts_refuses_a_sharpened_backup():

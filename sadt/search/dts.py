@@ -62,7 +62,7 @@ class TreeSearchConfig:
     # DTS* only: the tree's soft values (backups, UCT, argmax descent) use lam times this. A
     # search for the best forecast wants what the best of a subtree holds, not its tilted
     # average: at 100 x lam log-mean-exp is nearly a max. Its samples are still drawn at lam
-    # (values recomputed, Tree.soft_values). DTS must keep 1: its values define its target.
+    # (Tree.boltzmann_samples). DTS must keep 1: its values define its target.
     search_lam_scale: float = 1.0
 
     @property
@@ -436,9 +436,8 @@ def run_tree_search(
     search = TreeSearch(chain, config, np.random.default_rng(seed), value_prior=value_prior)
     search.run(budget_nfe)
     tree = search.tree
-    # Samples descend at the target's lam; a DTS* tree backed up sharper is revalued first.
-    values = None if config.value_lam == config.lam else tree.soft_values(config.lam)
-    ids = tree.boltzmann_samples(num_samples, config.lam, search.rng, values)
+    # Samples descend at the target's lam, also from a DTS* tree backed up sharper.
+    ids = tree.boltzmann_samples(num_samples, config.lam, search.rng)
     best = tree.argmax_leaf()
     stats = tree.stats() | {
         "traversals": search.traversals,
@@ -488,9 +487,8 @@ def dts_star(
     low-noise ones, with a fifth of the samples in flight, and its soft values are backed up
     at 100 x lam, nearly a max (``DTS_STAR_DEFAULTS``): on ETTh1 with the spectral reward,
     late branches of the best paths are where a search finds better forecasts per NFE. Its
-    samples are Boltzmann draws at lam (the tree revalued at lam). For forecasts, give it a
-    chain on ``late_branching`` levels (the pipeline does). ``stats["best_leaf_reward"]`` is
-    the best sample the search saw.
+    samples are Boltzmann draws at lam. For forecasts, give it a chain on ``late_branching``
+    levels (the pipeline does). ``stats["best_leaf_reward"]`` is the best sample it saw.
     """
     cfg = replace(config or TreeSearchConfig(**DTS_STAR_DEFAULTS), lam=lam, greedy=True)
     return run_tree_search("dts_star", chain, budget_nfe, cfg, seed, num_samples)

@@ -107,67 +107,43 @@ class Tree:
         for node in touched[np.argsort(-self.k[touched], kind="stable")].tolist():
             self.value[node] = self.soft_value(node, lam)
 
-    def _by_depth(self) -> tuple[np.ndarray, np.ndarray]:
-        """Node ids sorted by branching index, and where each index's run starts (-1 first)."""
-        by_depth = np.argsort(self.k[: self.size], kind="stable")
-        return by_depth, np.searchsorted(self.k[by_depth], np.arange(-1, self.leaf_index + 2))
-
-    def soft_values(self, lam: float) -> np.ndarray:
-        """Every node's soft value at ``lam``, recomputed from the leaves' rewards, deepest
-        first: what the backup at ``lam`` would have given (a DTS* tree is backed up at a
-        sharper lam, and its samples are still drawn at the target's)."""
-        n = self.size
-        values = self.value[:n].copy()
-        by_depth, bounds = self._by_depth()
-        for depth in range(self.leaf_index, -1, -1):  # children at depth, parents above
-            kids = by_depth[bounds[depth + 1] : bounds[depth + 2]]
-            if not kids.size:
-                continue
-            parents = self.parent[kids]
-            peak = np.full(n, -np.inf)
-            np.maximum.at(peak, parents, values[kids])
-            total = np.bincount(parents, np.exp(lam * (values[kids] - peak[parents])), n)
-            count = np.bincount(parents, minlength=n)
-            heads = np.flatnonzero(count)
-            values[heads] = peak[heads] + np.log(total[heads] / count[heads]) / lam
-        return values
-
     # -- output --------------------------------------------------------------------------------
     def leaves(self) -> np.ndarray:
         return np.flatnonzero(self.k[: self.size] == self.leaf_index)
 
-    def descent_log_probs(self, lam: float, values: np.ndarray | None = None) -> np.ndarray:
+    def descent_log_probs(self, lam: float) -> np.ndarray:
         """log P(reach each node) when descending from the root with P(c | n) ∝ exp(lam v(c)).
 
         With log-mean-exp values, P(c | n) = exp(lam v(c) - lam v(n)) / |C(n)|, so this
         telescopes: log P(leaf) = lam (r(leaf) - v(root)) - sum over ancestors of log |C|.
-        Computed in one vectorized pass per depth. ``values`` (default: the tree's) must be
-        soft values at ``lam`` for the telescoping to hold.
+        Computed in one vectorized pass per depth; parents precede children in id order.
         """
         n = self.size
-        values = self.value if values is None else values
         num_children = np.fromiter(map(len, self.children[:n]), dtype=np.float64, count=n)
         logp = np.full(n, -np.inf)
         logp[0] = 0.0
-        by_depth, bounds = self._by_depth()  # one sort, then a slice per depth
+        by_depth = np.argsort(self.k[:n], kind="stable")  # one sort, then a slice per depth
+        bounds = np.searchsorted(self.k[by_depth], np.arange(self.leaf_index + 2))
         for depth in range(self.leaf_index + 1):
-            nodes = by_depth[bounds[depth + 1] : bounds[depth + 2]]
+            nodes = by_depth[bounds[depth] : bounds[depth + 1]]
             par = self.parent[nodes]
             logp[nodes] = (
-                logp[par] + lam * (values[nodes] - values[par]) - np.log(num_children[par])
+                logp[par] + lam * (self.value[nodes] - self.value[par]) - np.log(num_children[par])
             )
         return logp
 
-    def boltzmann_samples(
-        self, count: int, lam: float, rng: np.random.Generator, values: np.ndarray | None = None
-    ) -> np.ndarray:
+    def boltzmann_samples(self, count: int, lam: float, rng: np.random.Generator) -> np.ndarray:
         """Leaf ids drawn by Boltzmann descent (DTS output); costs no NFE.
 
         The ``count`` draws are systematic, in random order: each has the descent law, and a
         leaf appears about count * P(leaf) times. I.i.d. draws duplicate some leaves beyond
-        their law and drop others, which widens a forecast ensemble for nothing."""
+        their law and drop others, which widens a forecast ensemble for nothing.
+
+        A leaf's law, exp(lam r(leaf)) / prod of |C| over its ancestors up to one constant,
+        reads no internal value: a tree backed up at a sharper lam (DTS*) draws at ``lam``
+        all the same, its log-probabilities shifted by one constant the resampler removes."""
         leaves = self.leaves()
-        logp = self.descent_log_probs(lam, values)[leaves]
+        logp = self.descent_log_probs(lam)[leaves]
         picks = systematic_resample(np.exp(logp - logp.max()), rng, count)
         return leaves[rng.permutation(picks)]
 
