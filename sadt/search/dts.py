@@ -97,8 +97,8 @@ class TreeSearchConfig:
 # are backed up at 100 x lam, nearly the best leaf below a node: at lam the argmax descent
 # followed a subtree's tilted average and picked 0.03-0.05 below the best leaf the search
 # had seen, and UCT explored toward averages too. With sharp values a small exploration
-# constant wins at every budget (all measured on 28 held-out ETTh1 windows that are not
-# B3's, README "Search: what the figures say").
+# constant and slower widening win at every budget (all measured on 28 held-out ETTh1
+# windows that are not B3's, README "Search: what the figures say").
 DTS_STAR_DEFAULTS = {
     "widen_c": 0.5,
     "widen_alpha": 0.4,
