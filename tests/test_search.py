@@ -155,8 +155,8 @@ def test_dts_star_searches_on_sharp_values_and_samples_at_lam():
     tree = search.tree
     leaves = tree.leaves()
     best = tree.value[leaves].max()
-    assert best - 0.05 < tree.value[0] <= best  # at lam = 2 log-mean-exp sits far below
-    assert tree.value[0] > _soft_root(tree, 2.0) + 0.1
+    assert best - 0.05 < tree.value[0] <= best
+    assert tree.value[0] > _soft_root(tree, 2.0) + 0.1  # at lam = 2 log-mean-exp sits far below
     log_law = np.zeros(len(leaves))
     for j, leaf in enumerate(leaves.tolist()):
         node = leaf

@@ -117,6 +117,8 @@ class Tree:
         With log-mean-exp values, P(c | n) = exp(lam v(c) - lam v(n)) / |C(n)|, so this
         telescopes: log P(leaf) = lam (r(leaf) - v(root)) - sum over ancestors of log |C|.
         Computed in one vectorized pass per depth; parents precede children in id order.
+        Internal nodes' figures hold for values backed up at this ``lam``; leaves' hold for
+        any backup up to one shared constant (see :meth:`boltzmann_samples`).
         """
         n = self.size
         num_children = np.fromiter(map(len, self.children[:n]), dtype=np.float64, count=n)
