@@ -32,9 +32,17 @@ TEXTS = [
 ]
 
 
-def tiny_forecaster(seed: int = 0, horizon: int = 24, num_steps: int = 6) -> Forecaster:
+def tiny_forecaster(
+    seed: int = 0,
+    horizon: int = 24,
+    num_steps: int = 6,
+    blend_bases: bool = False,
+    scaled_residual: bool = False,
+) -> Forecaster:
     mx.random.seed(seed)
     cfg = ForecasterConfig(
+        blend_bases=blend_bases,
+        scaled_residual=scaled_residual,
         context_length=96,
         horizon=horizon,
         num_steps=num_steps,

@@ -54,6 +54,10 @@ class TrainConfig:
     wide_holdout: int = 0  # last points of each wide series kept out of training, for validation
     synthetic_series: int = 0  # extra series from sadt.synthetic (0 = none)
     synthetic_length: int = 2048
+    corpus: str | None = None  # real-series corpus folder (its `train` rows; one source per
+    #                            calendar frequency group)
+    kernel_synth_series: int = 0  # KernelSynth-style series (sadt.forecaster.kernel_synth)
+    min_future: int | None = None  # shortest future a window may have (None: the horizon)
     balance_sources: bool = True  # every file (and the synthetic set) drawn equally often
     source_weights: list | None = None  # or at these relative rates (csv, wide, synthetic order)
     min_context: int = 32
@@ -138,13 +142,25 @@ def load_data(cfg: TrainConfig):
             train += [(s, source) for s in fdata.clean_segments(keep)]
             if cfg.wide_holdout >= mcfg.horizon:
                 val.setdefault(Path(path).stem, []).append((values, values.size - cfg.wide_holdout))
+    source = len(cfg.csv) + len(cfg.wide)
     if cfg.synthetic_series:
         from sadt.synthetic import SyntheticConfig, generate_batch
 
         synth = SyntheticConfig(min_length=cfg.synthetic_length, max_length=cfg.synthetic_length)
-        source = len(cfg.csv) + len(cfg.wide)
         for values, _ in generate_batch(cfg.synthetic_series, cfg.seed, synth):
             train.append((values.astype(np.float32), source))
+        source += 1
+    if cfg.kernel_synth_series:
+        from sadt.forecaster.kernel_synth import kernel_batch
+
+        for values in kernel_batch(cfg.kernel_synth_series, cfg.seed):
+            train.append((values, source))
+        source += 1
+    if cfg.corpus:
+        for _, group in sorted(fdata.read_corpus(cfg.corpus).items()):
+            for values in group:
+                train += [(s, source) for s in fdata.clean_segments(values)]
+            source += 1
     if not train:
         raise fdata.DataError("no training data: give at least one of csv, wide, synthetic_series")
     options = fdata.WindowOptions(
@@ -155,6 +171,8 @@ def load_data(cfg: TrainConfig):
         cfg.balance_sources,
         cfg.mixup_prob,
         tuple(cfg.source_weights) if cfg.source_weights else None,
+        cfg.min_future,
+        mcfg.blend_bases,
     )
     sampler = fdata.WindowSampler(
         [s for s, _ in train], [g for _, g in train], mcfg.context_length, mcfg.horizon, options
@@ -203,8 +221,8 @@ class Trainer:
                 self.model.config.horizon,
                 cfg.time_draws,
             )
-            arrays = (batch.context, batch.mask, batch.future, *diffusion)
-            self.val_batches[name] = [mx.array(a) for a in arrays]
+            arrays = (batch.context, batch.mask, batch.future, batch.future_mask, *diffusion)
+            self.val_batches[name] = [mx.array(a) for a in (*arrays, *(batch.bases or ()))]
         self._train_step = None
 
     def _schedule(self):
@@ -215,8 +233,10 @@ class Trainer:
         )
         return optim.join_schedules([warmup, decay], [cfg.warmup_steps])
 
-    def _loss(self, model, context, mask, future, times, time_index, noise):
-        diffusion, mean = model.loss(context, mask, future, times, time_index, noise)
+    def _loss(self, model, context, mask, future, future_mask, times, time_index, noise, *bases):
+        diffusion, mean = model.loss(
+            context, mask, future, times, time_index, noise, future_mask, tuple(bases) or None
+        )
         return diffusion + self.cfg.mean_loss_weight * mean, diffusion, mean
 
     def _build_step(self):
@@ -364,9 +384,11 @@ class Trainer:
             batch.context[rows],
             batch.mask[rows],
             batch.future[rows],
+            batch.future_mask[rows],
             times,
             index[rows],
             noise[rows],
+            *(b[rows] for b in batch.bases or ()),
         )
         inputs = [mx.array(a) for a in arrays]
         mx.random.seed(cfg.seed * 1_000_003 + self.step)

@@ -58,6 +58,7 @@ class ValueTrainConfig:
     split: str | None = None  # rows of every CSV to draw contexts from, "start:stop"
     wide: list | str | None = field(default_factory=list)  # M4-style wide files
     wide_holdout: int = 0  # last points of each wide series never used
+    corpus: str | None = None  # real-series corpus folder: its `train` rows are contexts too
     trees: int = 200  # harvested trees (one context + one weight draw each)
     budget: int = 1000  # NFE of each harvest search
     horizons: list = field(default_factory=lambda: [96])
@@ -126,8 +127,12 @@ def _context_pool(cfg: ValueTrainConfig, context_length: int) -> list[np.ndarray
         for values in fdata.read_wide_series(path):
             keep = values[: values.size - cfg.wide_holdout]
             pool += [s for s in fdata.clean_segments(keep) if s.size >= 64]
+    if cfg.corpus:
+        for group in fdata.read_corpus(cfg.corpus).values():
+            for values in group:
+                pool += [s for s in fdata.clean_segments(values) if s.size >= 64]
     if not pool:
-        raise fdata.DataError("no contexts to harvest from: give csv or wide files")
+        raise fdata.DataError("no contexts to harvest from: give csv, wide or corpus")
     return pool
 
 

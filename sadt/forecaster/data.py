@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sadt.forecaster.bases import base_forecasts
 from sadt.forecaster.model import context_scale
 
 
@@ -115,11 +116,14 @@ def clean_segments(values: np.ndarray) -> list[np.ndarray]:
 
 @dataclass
 class Batch:
-    """Normalized training windows: context, mask (B, L); future (B, H)."""
+    """Normalized training windows: context, mask (B, L); future, future_mask (B, H);
+    bases (base forecasts (B, K, H), features (B, F)) when the model blends them."""
 
     context: np.ndarray
     mask: np.ndarray
     future: np.ndarray
+    future_mask: np.ndarray | None = None
+    bases: tuple | None = None
 
 
 @dataclass
@@ -133,6 +137,10 @@ class WindowOptions:
     balance_sources: bool = True
     mixup_prob: float = 0.0
     source_weights: tuple[float, ...] | None = None  # relative draw rate of each source
+    # Windows may end with fewer future points than the horizon (down to this many; None:
+    # the whole horizon): short series (yearly, quarterly) train on the steps they have.
+    min_future: int | None = None
+    bases: bool = False  # compute the base forecasts (ForecasterConfig.blend_bases)
 
 
 class WindowSampler:
@@ -151,14 +159,18 @@ class WindowSampler:
     def __init__(self, series, groups, context_length, horizon, options: WindowOptions):
         self.L, self.H, self.options = context_length, horizon, options
         min_context = options.min_context
-        keep = [i for i, s in enumerate(series) if s.size >= min_context + horizon]
+        self.min_future = (
+            horizon if options.min_future is None else min(options.min_future, horizon)
+        )
+        need = min_context + self.min_future
+        keep = [i for i, s in enumerate(series) if s.size >= need]
         if not keep:
             raise DataError(
                 f"no series is long enough for one window (min_context {min_context} + "
-                f"horizon {horizon} = {min_context + horizon} points)"
+                f"future {self.min_future} = {need} points)"
             )
         self.series = [series[i] for i in keep]
-        counts = np.array([s.size - horizon - min_context + 1 for s in self.series], float)
+        counts = np.array([s.size - self.min_future - min_context + 1 for s in self.series], float)
         group = np.array([groups[i] for i in keep])
         if options.balance_sources:
             totals = {g: counts[group == g].sum() for g in np.unique(group)}
@@ -177,7 +189,8 @@ class WindowSampler:
         opts = self.options
         index = rng.choice(len(self.series), size=batch_size, p=self.probabilities)
         ends = [
-            int(rng.integers(opts.min_context, self.series[i].size - self.H + 1)) for i in index
+            int(rng.integers(opts.min_context, self.series[i].size - self.min_future + 1))
+            for i in index
         ]
         shorten = rng.random(batch_size) < opts.short_context_prob
         lengths = rng.integers(opts.min_context, self.L + 1, size=batch_size)
@@ -199,30 +212,36 @@ class WindowSampler:
 
     def _mix(self, a, b, weight: float):
         """weight * a + (1 - weight) * b, each z-scored by its own context; shorter context."""
-        n = min(a[0].size, b[0].size)
+        n, m = min(a[0].size, b[0].size), min(a[1].size, b[1].size)
         parts = []
         for context, future in (a, b):
             scale = context_scale(context[None], np.ones((1, context.size)), self.options.std_floor)
             mean, std = float(scale[0][0]), float(scale[1][0])
-            parts.append(((context[-n:] - mean) / std, (future - mean) / std))
+            parts.append(((context[-n:] - mean) / std, (future[:m] - mean) / std))
         return tuple(weight * x + (1.0 - weight) * y for x, y in zip(*parts, strict=True))
 
     def normalize(self, windows) -> Batch:
-        """[(context (n_i,), future (H,)) original scale] -> a normalized, left-padded Batch."""
+        """[(context (n_i,), future (<= H,)) original scale] -> a normalized, left-padded Batch
+        (futures right-padded with zeros, future_mask 0 there)."""
         b = len(windows)
         context, mask = np.zeros((b, self.L)), np.zeros((b, self.L))
-        future = np.zeros((b, self.H))
+        future, future_mask = np.zeros((b, self.H)), np.zeros((b, self.H))
         for row, (c, f) in enumerate(windows):
             context[row, self.L - c.size :], mask[row, self.L - c.size :] = c, 1.0
-            future[row] = f
+            future[row, : f.size], future_mask[row, : f.size] = f, 1.0
         mean, std = context_scale(context, mask, self.options.std_floor)
         context = (context - mean[:, None]) / std[:, None] * mask
-        future = (future - mean[:, None]) / std[:, None]
+        future = (future - mean[:, None]) / std[:, None] * future_mask
         clip = self.options.value_clip
+        context = np.clip(context, -clip, clip).astype(np.float32)
+        mask = mask.astype(np.float32)
+        bases = base_forecasts(context, mask, self.H) if self.options.bases else None
         return Batch(
-            np.clip(context, -clip, clip).astype(np.float32),
-            mask.astype(np.float32),
+            context,
+            mask,
             np.clip(future, -clip, clip).astype(np.float32),
+            future_mask.astype(np.float32),
+            bases,
         )
 
 
@@ -242,3 +261,42 @@ def validation_windows(series, context_length, horizon, max_windows, stride=None
         pick = np.linspace(0, len(pairs) - 1, max_windows).round().astype(int)
         pairs = [pairs[i] for i in pick]
     return pairs
+
+
+# Calendar frequency groups of the real corpus: each is one source for balancing, so a few
+# short yearly series are drawn as often as forty long 5-minute ones.
+FREQUENCY_GROUPS = {
+    "min": "minutes",
+    "5min": "minutes",
+    "10min": "minutes",
+    "30min": "minutes",
+    "h": "hourly",
+    "D": "daily",
+    "B": "daily",
+    "W-SUN": "weekly",
+    "W-FRI": "weekly",
+    "MS": "monthly",
+    "QS": "quarterly",
+    "YS": "yearly",
+}
+
+
+def read_corpus(folder: str | Path, split: str = "train") -> dict[str, list[np.ndarray]]:
+    """The real-series corpus (``MANIFEST.csv`` + ``series/*.csv``): the rows of ``split``
+    only, grouped by calendar frequency -> {group: [series (float64, NaN kept)]}.
+
+    Held-out rows (``split`` "heldout") exist for the zero-shot benchmark B6 alone: the
+    trainer never asks for them."""
+    folder = Path(folder)
+    manifest = folder / "MANIFEST.csv"
+    if not manifest.is_file():
+        raise DataError(f"{folder} has no MANIFEST.csv: is it the corpus folder?")
+    table = pd.read_csv(manifest)
+    groups: dict[str, list[np.ndarray]] = {}
+    for row in table[table["split"] == split].itertuples():
+        values = pd.read_csv(folder / row.file)["value"].to_numpy(np.float64)
+        group = FREQUENCY_GROUPS.get(row.frequency, "other")
+        groups.setdefault(group, []).append(values)
+    if not groups:
+        raise DataError(f"{manifest} lists no series with split {split!r}")
+    return groups

@@ -36,10 +36,13 @@ import numpy as np
 from mlx.utils import tree_flatten
 
 from sadt.forecaster import files
+from sadt.forecaster.bases import NUM_BASES, NUM_FEATURES, base_forecasts
 from sadt.forecaster.schedule import cosine_logsnr, ddim_coefficients, ddim_transition, level_times
 from sadt.settings import checked
 
 PREDICTIONS = ("epsilon", "v")
+LOG_SCALE_MIN, LOG_SCALE_MAX = -7.0, 3.0  # the residual spread s, normalized units
+RESIDUAL_CLIP = 20.0  # |scaled residual| cap while training (a spread far too small early)
 
 
 @dataclass
@@ -69,10 +72,28 @@ class ForecasterConfig:
     # Relative std floor of the context z-score: max(std, f * |mean|). Relative only, so a
     # series forecasts the same in any unit (an absolute floor made 1e-7-scale series noise).
     std_floor: float = 1e-9
+    # True: the mean path blends classical base forecasts (sadt.forecaster.bases: naive,
+    # seasonal naive at the context's own periods, drift, ...) with per-step learned weights,
+    # and the encoder reads them too. Frequency-free structure: what lets one model forecast
+    # minutes to years. False: the mean path is a linear map over absolute positions.
+    blend_bases: bool = False
+    # Training loss of the mean path: "mse" (its mean) or "l1" (its median: robust to the
+    # jumps and outliers of real series, and the point MASE scores).
+    mean_loss: str = "mse"
+    # True: a scale head predicts a per-step spread s (B, H) beside the mean path (both
+    # trained by the Laplace likelihood |y - mu| / s + log s: mu the median, s its mean
+    # absolute deviation), and the diffusion runs on the residual (x_0 - mu) / s. Every
+    # context's residual is then of unit size, smooth series or noisy, so the denoiser's
+    # noise matches the history's texture from the start; mean_loss is then unused.
+    scaled_residual: bool = False
 
     def __post_init__(self):
         if self.prediction not in PREDICTIONS:
             raise ValueError(f"prediction must be one of {PREDICTIONS}, got {self.prediction!r}")
+        if self.scaled_residual and self.prediction != "v":
+            raise ValueError("scaled_residual needs prediction 'v'")
+        if self.mean_loss not in ("mse", "l1"):
+            raise ValueError(f"mean_loss must be 'mse' or 'l1', got {self.mean_loss!r}")
         for name in ("context_length", "horizon", "num_steps"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -147,7 +168,8 @@ class ContextEncoder(nn.Module):
 
     def __init__(self, cfg: ForecasterConfig):
         super().__init__()
-        self.embed = nn.Linear(2 * cfg.context_length, cfg.encoder_dim)
+        extra = NUM_BASES * cfg.horizon + NUM_FEATURES if cfg.blend_bases else 0
+        self.embed = nn.Linear(2 * cfg.context_length + extra, cfg.encoder_dim)
         self.blocks = [
             ResidualMLP(cfg.encoder_dim, cfg.encoder_hidden, cfg.encoder_dropout)
             for _ in range(cfg.encoder_blocks)
@@ -155,8 +177,9 @@ class ContextEncoder(nn.Module):
         self.norm = nn.LayerNorm(cfg.encoder_dim)
         self.dropout = nn.Dropout(cfg.encoder_dropout) if cfg.encoder_dropout > 0 else None
 
-    def __call__(self, context: mx.array, mask: mx.array) -> mx.array:
-        z = self.embed(mx.concatenate([context * mask, mask], axis=-1))
+    def __call__(self, context: mx.array, mask: mx.array, extra=None) -> mx.array:
+        parts = [context * mask, mask] + ([] if extra is None else [extra])
+        z = self.embed(mx.concatenate(parts, axis=-1))
         for block in self.blocks:
             z = block(z)
         z = self.norm(z)
@@ -245,6 +268,12 @@ class Forecaster(nn.Module):
         self.linear_mean = nn.Linear(cfg.context_length, cfg.horizon)
         if cfg.feature_mean:
             self.feature_mean = nn.Linear(cfg.encoder_dim, cfg.horizon)
+        if cfg.scaled_residual:  # log of the per-step spread; zero init = spread 1
+            self.scale_head = nn.Linear(cfg.encoder_dim, cfg.horizon)
+            self.scale_head.weight = mx.zeros_like(self.scale_head.weight)
+        if cfg.blend_bases:  # per-step weights over the bases; zero init = equal weights
+            self.base_logits = nn.Linear(cfg.encoder_dim, NUM_BASES * cfg.horizon)
+            self.base_logits.weight = mx.zeros_like(self.base_logits.weight)
         self.context_modulation = nn.Linear(cfg.encoder_dim, cfg.modulation_dim)
         self.time_embedding = TimeEmbedding(cfg)
         self.denoiser = Denoiser(cfg)
@@ -257,15 +286,44 @@ class Forecaster(nn.Module):
 
     # -- conditioning -------------------------------------------------------------------
 
-    def encode(self, context: mx.array, mask: mx.array | None = None) -> mx.array:
-        """Normalized context (B, L) (+ mask, 1 = observed) -> cond (B, H + M); once per context."""
+    def encode(self, context: mx.array, mask: mx.array | None = None, bases=None) -> mx.array:
+        """Normalized context (B, L) (+ mask, 1 = observed) -> cond (B, H + M); once per context.
+
+        ``bases``: (base forecasts (B, K, H), their features (B, F)) from
+        `sadt.forecaster.bases.base_forecasts`, computed here when not given (the trainer
+        computes them with its batches)."""
+        cfg = self.config
         if mask is None:
             mask = mx.ones_like(context)
-        features = self.encoder(context, mask)
+        extra = None
+        if cfg.blend_bases:
+            if bases is None:
+                bases = base_forecasts(np.array(context), np.array(mask), cfg.horizon)
+            base, base_features = (mx.array(b) if not isinstance(b, mx.array) else b for b in bases)
+            extra = mx.concatenate([base.reshape(base.shape[0], -1), base_features], axis=-1)
+        features = self.encoder(context, mask, extra)
         mean = self.linear_mean(context * mask)
-        if self.config.feature_mean:
+        if cfg.feature_mean:
             mean = mean + self.feature_mean(features)
-        return mx.concatenate([mean, self.context_modulation(features)], axis=-1)
+        if cfg.blend_bases:
+            logits = self.base_logits(features).reshape(-1, NUM_BASES, cfg.horizon)
+            mean = mean + mx.sum(mx.softmax(logits, axis=1) * base, axis=1)
+        parts = [mean]
+        if cfg.scaled_residual:
+            parts.append(mx.clip(self.scale_head(features), LOG_SCALE_MIN, LOG_SCALE_MAX))
+        return mx.concatenate([*parts, self.context_modulation(features)], axis=-1)
+
+    @property
+    def _modulation_start(self) -> int:
+        """Where the modulation starts in cond: after mu (H) [and log s (H)]."""
+        return self.config.horizon * (2 if self.config.scaled_residual else 1)
+
+    def residual_scale(self, cond: mx.array) -> mx.array:
+        """The per-step spread s (B, H) of a scaled-residual model (ones otherwise)."""
+        h = self.config.horizon
+        if not self.config.scaled_residual:
+            return mx.ones_like(cond[:, :h])
+        return mx.exp(cond[:, h : 2 * h])
 
     def mean_path(self, cond: mx.array) -> mx.array:
         """The point forecast the diffusion is centred on: cond (B, H + M) -> (B, H) normalized."""
@@ -273,9 +331,14 @@ class Forecaster(nn.Module):
 
     def _predict(self, x_t, cond, time_modulation, sqrt_ab, sqrt_one_minus_ab):
         """Denoiser call -> (x0_hat, eps_hat), (B, H) each; sqrt_ab etc. are (B, 1)."""
+        modulation = cond[:, self._modulation_start :] + time_modulation
+        if self.config.scaled_residual:  # x_t is the noised residual (x_0 - mu) / s itself
+            out = self.denoiser(x_t, modulation)
+            eps_hat = sqrt_ab * out + sqrt_one_minus_ab * x_t
+            return sqrt_ab * x_t - sqrt_one_minus_ab * out, eps_hat
         mean = mx.stop_gradient(self.mean_path(cond))
         u = x_t - sqrt_ab * mean  # the noised residual x_0 - mean
-        out = self.denoiser(u, cond[:, self.config.horizon :] + time_modulation)
+        out = self.denoiser(u, modulation)
         if self.config.prediction == "epsilon":
             eps_hat = out
             x0_hat = (x_t - sqrt_one_minus_ab * eps_hat) / sqrt_ab
@@ -300,7 +363,12 @@ class Forecaster(nn.Module):
     def _step_rows(self, x_t, level, cond, noise, time_table, coefficients):
         rows = coefficients[level]  # (B, 5)
         x0_hat, eps_hat = self._predict(x_t, cond, time_table[level], rows[:, 0:1], rows[:, 1:2])
-        return ddim_transition(x0_hat, eps_hat, rows, noise), x0_hat
+        x_prev = ddim_transition(x0_hat, eps_hat, rows, noise)
+        if self.config.scaled_residual:  # back to the forecast: estimates, and final samples
+            mean, scale = self.mean_path(cond), self.residual_scale(cond)
+            x_prev = mx.where((level == 1)[:, None], mean + scale * x_prev, x_prev)
+            x0_hat = mean + scale * x0_hat
+        return x_prev, x0_hat
 
     def step(self, x_t: mx.array, level: mx.array, cond: mx.array, noise: mx.array):
         """One stochastic DDIM (eta = 1) transition per row from `level` to `level - 1`.
@@ -309,6 +377,8 @@ class Forecaster(nn.Module):
         from `encode`; noise (B, H) standard normal from the caller. Returns (x_prev, x0_hat),
         (B, H) each: x0_hat is the Tweedie estimate of the same denoiser call; from level 1,
         x_prev is the final sample (no noise added). Exactly one NFE per row.
+        With ``scaled_residual`` the states above level 0 are residuals (x_0 - mu) / s, while
+        final samples and x0_hat are forecasts in the normalized space, as without it.
         """
         rows = int(x_t.shape[0])
         self.nfe += rows
@@ -359,18 +429,35 @@ class Forecaster(nn.Module):
 
     # -- training -----------------------------------------------------------------------
 
-    def loss(self, context, mask, future, times, time_index, noise) -> tuple[mx.array, mx.array]:
+    def loss(
+        self, context, mask, future, times, time_index, noise, future_mask=None, bases=None
+    ) -> tuple[mx.array, mx.array]:
         """(diffusion loss, mean-path MSE) for one batch, all normalized.
 
         context, mask (B, L); future (B, H); times (G,) in (0, 1]; time_index (B, K) int32
         picks each row's time among `times` (few distinct times keep the time MLP cheap);
-        noise (B, K, H): K noise levels per context share one encoder pass.
+        noise (B, K, H): K noise levels per context share one encoder pass. ``future_mask``
+        (B, H), 1 where the future is known: short series train on the steps they have.
         """
         batch, k = time_index.shape
-        cond = self.encode(context, mask)
-        mean_loss = mx.mean((self.mean_path(cond) - future) ** 2)
+        cond = self.encode(context, mask, bases)
+        if future_mask is None:
+            future_mask = mx.ones_like(future)
+        known = mx.maximum(mx.sum(future_mask), 1.0)
+        error = self.mean_path(cond) - future
+        if self.config.scaled_residual:  # Laplace likelihood: the median and its spread
+            log_scale = cond[:, self.config.horizon : 2 * self.config.horizon]
+            error = mx.abs(error) * mx.exp(-log_scale) + log_scale
+        else:
+            error = mx.abs(error) if self.config.mean_loss == "l1" else error**2
+        mean_loss = mx.sum(future_mask * error) / known
+        target = future
+        if self.config.scaled_residual:  # the diffusion's data: the scaled residual
+            mean = mx.stop_gradient(self.mean_path(cond))
+            scale = mx.stop_gradient(self.residual_scale(cond))
+            target = mx.clip((future - mean) / scale, -RESIDUAL_CLIP, RESIDUAL_CLIP) * future_mask
         cond = mx.repeat(cond, k, axis=0)
-        x0 = mx.repeat(future, k, axis=0)
+        x0 = mx.repeat(target, k, axis=0)
         index = time_index.reshape(-1)
         noise = noise.reshape(batch * k, -1)
         logsnr = cosine_logsnr(times, self.config.logsnr_min, self.config.logsnr_max)
@@ -380,9 +467,10 @@ class Forecaster(nn.Module):
         time_modulation = self.time_embedding(times)[index]
         x0_hat, eps_hat = self._predict(x_t, cond, time_modulation, sqrt_ab, sqrt_one_minus_ab)
         if self.config.prediction == "epsilon":
-            diffusion_loss = mx.mean((eps_hat - noise) ** 2)
+            error = (eps_hat - noise) ** 2
         else:  # the v error, written through x0_hat: v - v_hat = (x0_hat - x0) / sqrt(1 - ab)
-            diffusion_loss = mx.mean(((x0_hat - x0) / sqrt_one_minus_ab) ** 2)
+            error = ((x0_hat - x0) / sqrt_one_minus_ab) ** 2
+        diffusion_loss = mx.sum(mx.repeat(future_mask, k, axis=0) * error) / (k * known)
         return diffusion_loss, mean_loss
 
     # -- files --------------------------------------------------------------------------
