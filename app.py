@@ -52,6 +52,7 @@ METHOD_LABELS = {
 }
 NUM_SAMPLES = 64  # paths drawn per forecast: the quantiles and the paths shown come from these
 MAX_BUDGET_SLIDER = 20_000
+MAX_HORIZON_SLIDER = 720  # longer horizons: Pipeline.forecast and the CLI take up to 2000
 MAX_UPLOAD = "10mb"
 QUEUE_SIZE = 64  # requests waiting beyond this are turned away with "queue is full"
 FILE_TYPES = [".csv", ".tsv", ".txt", ".json"]
@@ -362,6 +363,10 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
         history followed by the chosen path."""
         series = load_series(file, example, column)
         budget = whole(budget, "budget", steps, MAX_BUDGET_SLIDER)
+        horizon = whole(horizon, "horizon", 0, MAX_HORIZON_SLIDER) or pipe.default_horizon(series)
+        # The budget is per block of the model's native horizon: longer forecasts continue
+        # each path block by block, and each block needs its own denoiser calls.
+        budget *= -(-horizon // pipe.native_horizon)
         paths = whole(paths, "paths to show", 0, NUM_SAMPLES)
         bands = tuple(number(w, "band weight") for w in (low, mid, high))
         progress(0, desc="searching")
@@ -369,7 +374,7 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
             result = worker.run(
                 pipe.forecast,
                 series,
-                horizon=whole(horizon, "horizon", 8, pipe.max_horizon),
+                horizon=horizon,
                 method=method,
                 budget=budget,
                 gamma=number(gamma, "gamma"),
@@ -420,11 +425,13 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
                     allow_custom_value=True,
                 )
                 horizon = gr.Slider(
-                    8,
-                    pipe.max_horizon,
-                    value=min(96, pipe.max_horizon),
+                    0,
+                    MAX_HORIZON_SLIDER,
+                    value=0,
                     step=1,
                     label="Horizon (steps)",
+                    info="0: automatic from the series' frequency (48 for hourly, 18 for "
+                    "monthly data, ...), never longer than the history.",
                 )
                 method = gr.Dropdown(
                     methods,
@@ -437,7 +444,7 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
                     MAX_BUDGET_SLIDER,
                     value=max(1000, steps),
                     step=1,
-                    label="Search budget (NFE)",
+                    label="Search budget (NFE per block of the model's horizon)",
                     info=f"Denoiser calls; one path costs {steps}.",
                 )
                 with gr.Accordion("Spectral reward", open=False):

@@ -52,10 +52,16 @@ def _parser() -> argparse.ArgumentParser:
         "--horizon",
         type=int,
         default=None,
-        help="steps to forecast, from 8 to the model's maximum (default: that maximum)",
+        help="steps to forecast, 1 to 2000 (default: by the series' frequency, e.g. 48 for "
+        "hourly, 18 for monthly data, never longer than the history)",
     )
     fc.add_argument("--method", default="dts", help=_methods_help())
-    fc.add_argument("--budget", type=int, default=1000, help="denoiser calls (NFE)")
+    fc.add_argument(
+        "--budget",
+        type=int,
+        default=None,
+        help="denoiser calls (NFE); default 1000 per block of the model's native horizon",
+    )
     fc.add_argument("--gamma", type=float, default=1.0, help="spectral reward weight")
     fc.add_argument(
         "--bands",
@@ -69,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     fc.add_argument("--samples", type=int, default=64, help="sample paths, 1 to 1000")
     fc.add_argument(
         "--seed", type=whole_at_least(0), default=0, help="random seed, a whole number >= 0"
+    )
+    fc.add_argument(
+        "--nonnegative",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="clip the forecast at 0 (auto: when the history never goes below 0)",
     )
     fc.add_argument("--out", help="write the forecast CSV here (default: print it)")
     sub.choices["describe"].add_argument("--question", default=None)
@@ -111,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             args.lam,
             args.samples,
             args.seed,
+            nonnegative={"auto": None, "yes": True, "no": False}[args.nonnegative],
         )
         frame = forecast.to_dataframe()
         if out is not None:

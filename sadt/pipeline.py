@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from sadt.horizon import default_horizon
 from sadt.search import SAMPLERS
 from sadt.search.chain import BudgetError
 from sadt.search.dts import TreeSearchConfig
@@ -31,6 +32,8 @@ from sadt.spectral import spec_w1
 QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 AMORTIZED = ("sadt", "sadt_smc")
 MAX_BUDGET = 100_000
+MAX_HORIZON = 2000  # beyond the model's native block, sample paths continue themselves
+DEFAULT_BUDGET = 1000  # NFE per block of the model's native horizon
 MAX_SEED = 2**32 - 1
 
 
@@ -173,7 +176,18 @@ class Pipeline:
     # -- describe -------------------------------------------------------------------------------
     @property
     def max_horizon(self) -> int:
+        """The longest horizon a forecast may ask for (continued past the native block)."""
+        return MAX_HORIZON
+
+    @property
+    def native_horizon(self) -> int:
+        """Steps the forecaster draws in one block; longer horizons continue block by block."""
         return self.forecaster.config.horizon
+
+    def default_horizon(self, series) -> int:
+        """The horizon used when none is given: by the series' frequency and length."""
+        series = _as_series(series)
+        return default_horizon(series.values, series.freq)
 
     @property
     def methods(self) -> list[str]:
@@ -202,26 +216,37 @@ class Pipeline:
         series,
         horizon: int | None = None,
         method: str = "dts",
-        budget: int = 1000,
+        budget: int | None = None,
         gamma: float = 1.0,
         band_weights=(1.0, 1.0, 1.0),
         lam: float = 1.0,
         num_samples: int = 64,
         seed: int = 0,
         progress: Callable[[float, str], None] | None = None,
+        nonnegative: bool | None = None,
     ) -> Forecast:
         """Forecast ``horizon`` steps of ``series`` with ``method`` under a budget of NFE.
 
+        ``horizon`` None: `default_horizon` (by the series' frequency, never longer than
+        the history). Horizons past the model's native block continue each sample path
+        from its own earlier blocks. ``budget`` None: 1000 NFE per block.
         The spectral reward (weight ``gamma``, ``band_weights`` for low/mid/high
         frequencies) steers the search toward forecasts whose spectrum looks like the
         history's, at inverse temperature ``lam``. ``progress(fraction, text)`` is called
-        as denoiser calls are spent.
+        as denoiser calls are spent. ``nonnegative``: clip the forecast at 0; None (the
+        default) does so when the history never goes below 0 (counts, sales, rainfall).
         """
         series = _as_series(series)
-        horizon = self.max_horizon if horizon is None else horizon
+        horizon = default_horizon(series.values, series.freq) if horizon is None else horizon
+        blocks = -(-horizon // self.native_horizon) if _is_whole(horizon) and horizon > 0 else 1
+        budget = DEFAULT_BUDGET * blocks if budget is None else budget
         self._check(method, horizon, budget, gamma, band_weights, lam, num_samples, seed)
+        if nonnegative is None:
+            nonnegative = bool(np.min(series.values) >= 0)
+        elif not isinstance(nonnegative, (bool, np.bool_)):
+            raise ValueError(f"nonnegative must be True, False or None, got {nonnegative!r}")
         # DTS* searches where the reward is decided: new samples and the last few steps.
-        levels = method_branch_levels(method, self.forecaster.config.num_steps)
+        levels = method_branch_levels(method, self.forecaster.config.num_steps * blocks)
         chain = ForecastChain(
             self.forecaster,
             series.values,
@@ -252,8 +277,12 @@ class Pipeline:
             raise ValueError(str(err)) from None
         samples = chain.to_original(result.samples)
         chosen = chain.to_original(result.chosen[None])[0]
-        context = series.values[-self.forecaster.config.context_length :]
+        if nonnegative:
+            samples, chosen = np.maximum(samples, 0.0), np.maximum(chosen, 0.0)
         stats = dict(result.stats)
+        stats["nonnegative"] = bool(nonnegative)
+        stats["blocks"] = blocks
+        context = series.values[-self.forecaster.config.context_length :]
         if len(context) >= 8 and horizon >= 8:
             stats["spec_w1"] = float(spec_w1(samples, context).mean())
             stats["spec_w1_chosen"] = float(spec_w1(chosen, context)[0])
@@ -272,6 +301,78 @@ class Pipeline:
             future_timestamps(series, horizon),
         )
 
+    def forecast_many(self, series_list, horizon: int | None = None, **kwargs) -> list[Forecast]:
+        """Forecast several series. Plain ancestral sampling within the native horizon runs
+        them through the model together (64 series per denoiser batch); every other method,
+        and longer horizons, forecast one series at a time. Same arguments as `forecast`."""
+        series_list = [_as_series(s) for s in series_list]
+        method = kwargs.get("method", "dts")
+        horizons = [
+            default_horizon(s.values, s.freq) if horizon is None else horizon for s in series_list
+        ]
+        batched = method == "ancestral" and all(
+            _is_whole(h) and 1 <= h <= self.native_horizon for h in horizons
+        )
+        if not batched or not series_list:
+            return [
+                self.forecast(s, h, **kwargs) for s, h in zip(series_list, horizons, strict=True)
+            ]
+        return self._ancestral_many(series_list, horizons, **kwargs)
+
+    def _ancestral_many(
+        self,
+        series_list,
+        horizons,
+        method="ancestral",
+        budget=None,
+        gamma=1.0,
+        band_weights=(1.0, 1.0, 1.0),
+        lam=1.0,
+        num_samples=64,
+        seed=0,
+        progress=None,
+        nonnegative=None,
+    ) -> list[Forecast]:
+        budget = DEFAULT_BUDGET if budget is None else budget
+        for h in set(horizons):
+            self._check(method, h, budget, gamma, band_weights, lam, num_samples, seed)
+        steps = self.forecaster.config.num_steps
+        n = min(budget // steps, num_samples)
+        start = time.perf_counter()
+        context_length = self.forecaster.config.context_length
+        contexts = [s.values[-context_length:] for s in series_list]
+        draws = self.forecaster.sample_many(contexts, n, seed)
+        seconds = (time.perf_counter() - start) / len(series_list)
+        out = []
+        for series, h, paths, context in zip(series_list, horizons, draws, contexts, strict=True):
+            samples = paths[:, :h]
+            clip = bool(np.min(series.values) >= 0) if nonnegative is None else nonnegative
+            if clip:
+                samples = np.maximum(samples, 0.0)
+            rewards = np.zeros(n)
+            if h >= 8 and len(context) >= 8:
+                from sadt.spectral import SpectralReward
+
+                reward = SpectralReward.from_context(context, h, gamma, tuple(band_weights))
+                rewards = reward(samples)
+            best = int(np.argmax(rewards))
+            stats = {"particles": n, "nonnegative": clip, "blocks": 1, "batched": True}
+            out.append(
+                Forecast(
+                    samples,
+                    samples[best],
+                    rewards,
+                    float(rewards[best]),
+                    n * steps,
+                    seconds,
+                    method,
+                    stats,
+                    series,
+                    future_timestamps(series, h),
+                )
+            )
+        return out
+
     def predict_df(
         self,
         df: pd.DataFrame,
@@ -281,18 +382,28 @@ class Pipeline:
         horizon: int | None = None,
         **kwargs,
     ) -> pd.DataFrame:
-        """Forecast every series of a long DataFrame; one long DataFrame back (with the id)."""
+        """Forecast every series of a long DataFrame; one long DataFrame back (with the id).
+
+        With ``method="ancestral"`` the series go through the model together (see
+        `forecast_many`); ``horizon`` None gives each series its own default horizon."""
         missing = [c for c in (id_column, timestamp_column, target) if c not in df.columns]
         if missing:
             raise SeriesError(
                 f"the DataFrame has no column {missing[0]!r}; its columns are {list(df.columns)}"
             )
-        frames = []
+        items, series_list = [], []
         for item, group in df.groupby(id_column, sort=False):
-            series = read_series(
-                group[[timestamp_column, target]], column=target, timestamp_column=timestamp_column
+            series_list.append(
+                read_series(
+                    group[[timestamp_column, target]],
+                    column=target,
+                    timestamp_column=timestamp_column,
+                )
             )
-            out = self.forecast(series, horizon, **kwargs).to_dataframe()
+            items.append(item)
+        frames = []
+        for item, fc in zip(items, self.forecast_many(series_list, horizon, **kwargs), strict=True):
+            out = fc.to_dataframe()
             out.insert(0, id_column, item)
             frames.append(out)
         return pd.concat(frames, ignore_index=True)
@@ -304,15 +415,16 @@ class Pipeline:
             raise ValueError(
                 f"unknown method {method!r}{hint}; available: {', '.join(self.methods)}"
             )
-        if not _is_whole(horizon) or not 8 <= horizon <= self.max_horizon:
+        if not _is_whole(horizon) or not 1 <= horizon <= self.max_horizon:
             raise ValueError(
-                f"horizon must be a whole number from 8 to {self.max_horizon}, got {horizon}"
+                f"horizon must be a whole number from 1 to {self.max_horizon}, got {horizon}"
             )
-        steps = self.forecaster.config.num_steps
+        blocks = -(-horizon // self.native_horizon)
+        steps = self.forecaster.config.num_steps * blocks
         if not _is_whole(budget) or not steps <= budget <= MAX_BUDGET:
             raise ValueError(
                 f"budget must be a whole number of denoiser calls from {steps} "
-                f"(one sample) to {MAX_BUDGET}, got {budget}"
+                f"(one sample of {horizon} steps) to {MAX_BUDGET}, got {budget}"
             )
         if not (_is_number(gamma) and 0 <= gamma <= 100):
             raise ValueError(f"gamma must be a number between 0 and 100, got {gamma!r}")

@@ -60,7 +60,7 @@ def test_forecast_help_lists_the_methods_and_the_horizon_default(capsys):
     text = " ".join(capsys.readouterr().out.split())
     for method in ("ancestral", "best_of_n", "smc", "dts_star", "sadt", "sadt_smc"):
         assert method in text
-    assert "default: that maximum" in text
+    assert "default: by the series' frequency" in text
 
 
 def _copy(saved, tmp_path, breaker):

@@ -74,9 +74,10 @@ def test_progress_reports_fractions(pipe, csv):
     ("kwargs", "message"),
     [
         ({"method": "magic"}, "unknown method 'magic'.*available: ancestral"),
-        ({"horizon": 500}, "horizon must be a whole number from 8 to 24"),
-        ({"horizon": 3}, "horizon must be"),
-        ({"budget": 2}, "budget must be a whole number of denoiser calls from 6"),
+        ({"horizon": 5000}, "horizon must be a whole number from 1 to 2000"),
+        ({"horizon": 0}, "horizon must be"),
+        ({"horizon": 24, "budget": 2}, "budget must be a whole number of denoiser calls from 6"),
+        ({"horizon": 25, "budget": 6}, r"from 12 \(one sample of 25 steps\)"),
         ({"budget": 10**9}, "budget must be"),
         ({"gamma": -1.0}, "gamma must be a number between 0 and 100"),
         ({"gamma": "1"}, "gamma must be a number between 0 and 100, got '1'"),

@@ -14,7 +14,7 @@ def _readme_commands() -> list[str]:
 
 def test_readme_opens_with_the_app_command_then_the_test_command():
     app, tests = _readme_commands()[:2]
-    assert app.endswith("pip install -e . && python app.py")
+    assert app.endswith('pip install -e ".[app]" && python app.py')
     assert 'pip install -e ".[test]"' in tests and "python -m pytest" in tests
     assert "ruff format --check ." in tests and "ruff check ." in tests
 
@@ -35,3 +35,15 @@ def test_tests_run_offline():
 
     assert os.environ["HF_HUB_OFFLINE"] == "1"
     assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"
+
+
+def test_import_sadt_needs_no_app_dependencies():
+    """gradio and plotly are the [app] extra: the library imports without them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['gradio'] = None; sys.modules['plotly'] = None\n"
+        "import sadt, sadt.pipeline, sadt.hub, sadt.cli"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

@@ -137,6 +137,24 @@ def _checkpoint_forecaster(checkpoint: Path) -> str | None:
     return forecaster
 
 
+def training_datasets(forecaster_dir: Path) -> list[str]:
+    """What the forecaster was trained on, from its train.forecaster checkpoint's settings
+    (the card's `datasets`); the ETTh1 + M4 default when there is no checkpoint."""
+    meta = checkpoint_metadata(Path(forecaster_dir) / "checkpoint.safetensors", "sadt") or {}
+    config = meta.get("config") if isinstance(meta.get("config"), dict) else None
+    if config is None:
+        return ["ETTh1", "M4-hourly", "synthetic"]
+    names = [Path(p).stem for p in config.get("csv") or []]
+    names += ["M4-hourly" if "M4" in str(p) else Path(p).stem for p in config.get("wide") or []]
+    if config.get("corpus"):
+        names.append("sadt real-series corpus (train split)")
+    if config.get("kernel_synth_series"):
+        names.append("KernelSynth-style synthetic")
+    if config.get("synthetic_series"):
+        names.append("synthetic")
+    return names
+
+
 def half(model) -> None:
     """Store a model's floating-point weights as float16."""
     model.set_dtype(mx.float16)
@@ -249,7 +267,7 @@ def _assemble(args, name: str) -> Pipeline:
     card = {
         "model_name": name,
         "repo_id": args.repo or f"<user>/{name}",
-        "datasets": ["ETTh1", "M4-hourly", "synthetic"],
+        "datasets": training_datasets(Path(args.forecaster)),
         "metrics": metrics,
     }
     if base and "/" in str(base) and not Path(str(base)).exists():
