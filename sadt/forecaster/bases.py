@@ -16,7 +16,9 @@ from __future__ import annotations
 import numpy as np
 
 NUM_BASES = 8
-NUM_FEATURES = 8
+NUM_FEATURES = 10
+SCALE_LAGS = (1, 2, 4, 8, 16, 32, 64, 128, 256)  # lags the naive error scale is measured at
+MIN_SCALE = 1e-4  # floor of the naive error scale (normalized units)
 MIN_ACF = 0.2  # a period needs at least this autocorrelation to count
 
 
@@ -66,8 +68,28 @@ def _seasonal(x: np.ndarray, period: int, horizon: int, seasons: int) -> np.ndar
     return out / seasons
 
 
-def base_forecasts_one(x: np.ndarray, horizon: int, length: int) -> tuple[np.ndarray, np.ndarray]:
-    """Observed normalized context x (n,) -> bases (NUM_BASES, H), features (NUM_FEATURES,)."""
+def naive_error_scale(x: np.ndarray, horizon: int) -> np.ndarray:
+    """How far the series moves in h steps: mean |x_t - x_{t-h}| over the context for
+    h = 1..H (measured at SCALE_LAGS, interpolated in log-log between them; lags the context
+    cannot hold take the longest it can), floored at MIN_SCALE: (H,).
+
+    The error of a naive forecast h steps ahead: a frequency-free prior for the spread of
+    the forecast, tiny for a smooth series, large for a noisy one."""
+    n = x.size
+    if n < 2:
+        return np.ones(horizon)
+    lags = sorted({min(lag, n - 1) for lag in SCALE_LAGS if lag <= max(horizon, 1)} | {1})
+    errors = np.array([np.abs(x[lag:] - x[:-lag]).mean() for lag in lags])
+    errors = np.maximum(errors, MIN_SCALE)
+    h = np.arange(1, horizon + 1)
+    if len(lags) == 1:
+        return np.full(horizon, errors[0])
+    return np.exp(np.interp(np.log(h), np.log(lags), np.log(errors)))
+
+
+def base_forecasts_one(x: np.ndarray, horizon: int, length: int):
+    """Observed normalized context x (n,) -> bases (NUM_BASES, H), features (NUM_FEATURES,),
+    naive error scale (H,)."""
     n = x.size
     h = np.arange(1, horizon + 1)
     last = x[-1]
@@ -101,6 +123,7 @@ def base_forecasts_one(x: np.ndarray, horizon: int, length: int) -> tuple[np.nda
     )
     lag1 = float(np.corrcoef(x[:-1], x[1:])[0, 1]) if n > 3 and np.std(x) > 0 else 0.0
     diff_std = float(np.std(np.diff(x))) if n > 2 else 0.0
+    scale = naive_error_scale(x, horizon)
     features = np.array(
         [
             np.log(p1) / np.log(length),
@@ -111,21 +134,25 @@ def base_forecasts_one(x: np.ndarray, horizon: int, length: int) -> tuple[np.nda
             np.nan_to_num(lag1),
             diff_std,
             slope * horizon,
+            np.log(scale[0]),
+            np.log(scale[-1]),
         ]
     )
-    return np.clip(bases, -20.0, 20.0), np.clip(features, -20.0, 20.0)
+    return np.clip(bases, -20.0, 20.0), np.clip(features, -20.0, 20.0), scale
 
 
 def base_forecasts(values: np.ndarray, mask: np.ndarray, horizon: int):
-    """Normalized, left-padded contexts (B, L) and masks -> bases (B, NUM_BASES, H) and
-    features (B, NUM_FEATURES), float32. Only each row's observed points are read."""
+    """Normalized, left-padded contexts (B, L) and masks -> bases (B, NUM_BASES, H),
+    features (B, NUM_FEATURES) and naive error scales (B, H), float32. Only each row's
+    observed points are read."""
     values, mask = np.asarray(values, np.float64), np.asarray(mask)
     rows, length = values.shape
     bases = np.zeros((rows, NUM_BASES, horizon), np.float32)
     features = np.zeros((rows, NUM_FEATURES), np.float32)
+    scales = np.ones((rows, horizon), np.float32)
     for i in range(rows):
         x = values[i][mask[i] > 0]
         if x.size == 0:
             continue
-        bases[i], features[i] = base_forecasts_one(x, horizon, length)
-    return bases, features
+        bases[i], features[i], scales[i] = base_forecasts_one(x, horizon, length)
+    return bases, features, scales

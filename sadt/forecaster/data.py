@@ -148,7 +148,8 @@ class WindowSampler:
 
     A window's horizon ends inside its series and its context holds between `min_context`
     and L observed points (fewer at a series' start, or when shortened on purpose with
-    probability `short_context_prob`, so short user contexts are in-distribution).
+    probability `short_context_prob` to a log-uniform length, so short user contexts are
+    in-distribution).
     `groups` gives each series a source index; with `balance_sources` every source is
     drawn equally often (or at the rates `source_weights` gives, in source order), otherwise
     every window is equally likely. With probability
@@ -193,7 +194,9 @@ class WindowSampler:
             for i in index
         ]
         shorten = rng.random(batch_size) < opts.short_context_prob
-        lengths = rng.integers(opts.min_context, self.L + 1, size=batch_size)
+        # Log-uniform lengths: a user's 12 yearly points are as likely as 700 hourly ones.
+        low, high = np.log(opts.min_context), np.log(self.L + 1)
+        lengths = np.exp(rng.uniform(low, high, size=batch_size)).astype(np.int64)
         windows = []
         for i, end, short, length in zip(index, ends, shorten, lengths, strict=True):
             n_ctx = min(self.L, end, int(length) if short else self.L)

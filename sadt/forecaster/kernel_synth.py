@@ -112,7 +112,8 @@ def kernel_series(rng: np.random.Generator, cfg: KernelSynthConfig | None = None
             x = x * (1.0 + 0.5 * part)  # multiplicative structure
         else:
             x = x + part * rng.uniform(0.2, 1.0)
-    x = x + rng.standard_normal(n) * rng.uniform(0.0, 0.3) * (np.std(x) + 1e-3)
+    # Observation noise from nearly none (a 5-minute temperature) to a third of the signal.
+    x = x + rng.standard_normal(n) * 10 ** rng.uniform(-3, -0.5) * (np.std(x) + 1e-3)
     x = _extras(rng, x, cfg)
     if rng.random() < cfg.count_prob:
         x = _counts(rng, x)

@@ -41,7 +41,7 @@ from sadt.forecaster.schedule import cosine_logsnr, ddim_coefficients, ddim_tran
 from sadt.settings import checked
 
 PREDICTIONS = ("epsilon", "v")
-LOG_SCALE_MIN, LOG_SCALE_MAX = -7.0, 3.0  # the residual spread s, normalized units
+LOG_SCALE_MIN, LOG_SCALE_MAX = -9.0, 3.0  # the residual spread s, normalized units
 RESIDUAL_CLIP = 20.0  # |scaled residual| cap while training (a spread far too small early)
 
 
@@ -82,7 +82,8 @@ class ForecasterConfig:
     mean_loss: str = "mse"
     # True: a scale head predicts a per-step spread s (B, H) beside the mean path (both
     # trained by the Laplace likelihood |y - mu| / s + log s: mu the median, s its mean
-    # absolute deviation), and the diffusion runs on the residual (x_0 - mu) / s. Every
+    # absolute deviation), as a multiple of the naive forecast's error h steps ahead in the
+    # context (with blend_bases), and the diffusion runs on (x_0 - mu) / s. Every
     # context's residual is then of unit size, smooth series or noisy, so the denoiser's
     # noise matches the history's texture from the start; mean_loss is then unused.
     scaled_residual: bool = False
@@ -268,12 +269,15 @@ class Forecaster(nn.Module):
         self.linear_mean = nn.Linear(cfg.context_length, cfg.horizon)
         if cfg.feature_mean:
             self.feature_mean = nn.Linear(cfg.encoder_dim, cfg.horizon)
-        if cfg.scaled_residual:  # log of the per-step spread; zero init = spread 1
+        if cfg.scaled_residual:  # log of the per-step spread over the naive error's
             self.scale_head = nn.Linear(cfg.encoder_dim, cfg.horizon)
             self.scale_head.weight = mx.zeros_like(self.scale_head.weight)
-        if cfg.blend_bases:  # per-step weights over the bases; zero init = equal weights
+        if cfg.blend_bases:  # per-step weights over the bases; zero init: half on naive
             self.base_logits = nn.Linear(cfg.encoder_dim, NUM_BASES * cfg.horizon)
             self.base_logits.weight = mx.zeros_like(self.base_logits.weight)
+            bias = np.zeros((NUM_BASES, cfg.horizon), np.float32)
+            bias[0] = np.log(NUM_BASES - 1)  # naive: the safest start for any series
+            self.base_logits.bias = mx.array(bias.reshape(-1))
         self.context_modulation = nn.Linear(cfg.encoder_dim, cfg.modulation_dim)
         self.time_embedding = TimeEmbedding(cfg)
         self.denoiser = Denoiser(cfg)
@@ -289,18 +293,21 @@ class Forecaster(nn.Module):
     def encode(self, context: mx.array, mask: mx.array | None = None, bases=None) -> mx.array:
         """Normalized context (B, L) (+ mask, 1 = observed) -> cond (B, H + M); once per context.
 
-        ``bases``: (base forecasts (B, K, H), their features (B, F)) from
-        `sadt.forecaster.bases.base_forecasts`, computed here when not given (the trainer
-        computes them with its batches)."""
+        ``bases``: (base forecasts (B, K, H), their features (B, F), naive error scales
+        (B, H)) from `sadt.forecaster.bases.base_forecasts`, computed here when not given
+        (the trainer computes them with its batches)."""
         cfg = self.config
         if mask is None:
             mask = mx.ones_like(context)
-        extra = None
+        extra, log_naive = None, 0.0
         if cfg.blend_bases:
             if bases is None:
                 bases = base_forecasts(np.array(context), np.array(mask), cfg.horizon)
-            base, base_features = (mx.array(b) if not isinstance(b, mx.array) else b for b in bases)
+            base, base_features, naive_scale = (
+                mx.array(b) if not isinstance(b, mx.array) else b for b in bases
+            )
             extra = mx.concatenate([base.reshape(base.shape[0], -1), base_features], axis=-1)
+            log_naive = mx.log(naive_scale)
         features = self.encoder(context, mask, extra)
         mean = self.linear_mean(context * mask)
         if cfg.feature_mean:
@@ -310,7 +317,8 @@ class Forecaster(nn.Module):
             mean = mean + mx.sum(mx.softmax(logits, axis=1) * base, axis=1)
         parts = [mean]
         if cfg.scaled_residual:
-            parts.append(mx.clip(self.scale_head(features), LOG_SCALE_MIN, LOG_SCALE_MAX))
+            log_scale = log_naive + self.scale_head(features)  # a multiple of the naive error
+            parts.append(mx.clip(log_scale, LOG_SCALE_MIN, LOG_SCALE_MAX))
         return mx.concatenate([*parts, self.context_modulation(features)], axis=-1)
 
     @property
