@@ -236,7 +236,7 @@ class Pipeline:
         as denoiser calls are spent. ``nonnegative``: clip the forecast at 0; None (the
         default) does so when the history never goes below 0 (counts, sales, rainfall).
         """
-        series = _as_series(series)
+        series = _as_series(series, allow_constant=True)
         horizon = default_horizon(series.values, series.freq) if horizon is None else horizon
         blocks = -(-horizon // self.native_horizon) if _is_whole(horizon) and horizon > 0 else 1
         budget = DEFAULT_BUDGET * blocks if budget is None else budget
@@ -245,6 +245,12 @@ class Pipeline:
             nonnegative = bool(np.min(series.values) >= 0)
         elif not isinstance(nonnegative, (bool, np.bool_)):
             raise ValueError(f"nonnegative must be True, False or None, got {nonnegative!r}")
+        if _is_constant(series.values):  # nothing varies: the forecast is the constant
+            flat = np.full((num_samples, horizon), series.values[-1])
+            stats = {"constant": True, "nonnegative": nonnegative, "blocks": blocks}
+            stamps = future_timestamps(series, horizon)
+            rewards = np.zeros(num_samples)
+            return Forecast(flat, flat[0], rewards, 0.0, 0, 0.0, method, stats, series, stamps)
         # DTS* searches where the reward is decided: new samples and the last few steps.
         levels = method_branch_levels(method, self.forecaster.config.num_steps * blocks)
         chain = ForecastChain(
@@ -465,9 +471,13 @@ def _band(weights) -> np.ndarray | None:
     return np.asarray(items, dtype=float) if all(_is_number(w) for w in items) else None
 
 
-def _as_series(series, min_length: int | None = None) -> Series:
+def _as_series(series, min_length: int | None = None, allow_constant: bool = False) -> Series:
     if isinstance(series, Series):
         return series
     if min_length is None:
-        return read_series(series)
-    return read_series(series, min_length=min_length)
+        return read_series(series, allow_constant=allow_constant)
+    return read_series(series, min_length=min_length, allow_constant=allow_constant)
+
+
+def _is_constant(values: np.ndarray) -> bool:
+    return bool(np.std(values) <= 1e-12 * np.max(np.abs(values)))

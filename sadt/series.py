@@ -43,7 +43,7 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 from pandas.tseries.offsets import Tick
 
-MIN_LENGTH = 32  # fewest observations a forecast can start from
+MIN_LENGTH = 8  # fewest observations a forecast can start from (the model trains from 8)
 MAX_BYTES = 200 * 1024 * 1024
 MAX_ABS_VALUE = 1e150
 MAX_MISSING_FRACTION = 0.2
@@ -143,11 +143,13 @@ def read_series(
     column: str | int | None = None,
     timestamp_column: str | None = None,
     min_length: int = MIN_LENGTH,
+    allow_constant: bool = False,
 ) -> Series:
     """Read, clean and validate one series; raises SeriesError and nothing else.
 
     `column` is a name or a 0-based position among the numeric columns (default: the
-    last numeric column). `timestamp_column` overrides timestamp detection.
+    last numeric column). `timestamp_column` overrides timestamp detection. A constant
+    series is refused unless `allow_constant` (a forecast of one is that constant).
     """
     column = int(column) if isinstance(column, np.integer) else column
     if column is not None and (isinstance(column, bool) or not isinstance(column, (str, int))):
@@ -170,7 +172,7 @@ def read_series(
             stamps = _local_zone(stamps, table[stamp_name])
             values, stamps, freq = _align_to_timestamps(values, stamps)
         values, stamps = _trim_missing(values, stamps)
-        _validate(values, min_length)
+        _validate(values, min_length, allow_constant)
         values, interpolated = _fill_gaps(values, stamps)
     return Series(values, stamps, freq, name, interpolated)
 
@@ -839,7 +841,7 @@ def _trim_missing(
     return values[first:stop], None if stamps is None else stamps[first:stop]
 
 
-def _validate(values: np.ndarray, min_length: int) -> None:
+def _validate(values: np.ndarray, min_length: int, allow_constant: bool = False) -> None:
     """Refuses infinite or overflowing values, too short series and constant series;
     `values` may still hold NaN for missing values."""
     bad = np.flatnonzero(np.isinf(values) | (np.abs(values) > MAX_ABS_VALUE))
@@ -855,7 +857,7 @@ def _validate(values: np.ndarray, min_length: int) -> None:
             "are needed. Pass a longer series."
         )
     known = values[~np.isnan(values)]
-    if np.std(known) <= 1e-12 * np.max(np.abs(known)):
+    if not allow_constant and np.std(known) <= 1e-12 * np.max(np.abs(known)):
         raise SeriesError(
             f"The series is constant (every value is {known[0]:g}) or varies too little to "
             "measure, so there is nothing to describe or forecast. Pick another column."
