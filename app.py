@@ -506,7 +506,27 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
         def no_columns():  # built at event time: a component made here would be rendered
             return gr.Dropdown(choices=[], value=None)
 
-        column.input(lambda: no_results, None, results, **instant).then(
+        # A run: describe, forecast, describe the forecast. A new input cancels a run still in
+        # progress, so no stream goes on writing beside the next series.
+        described = run.click(lambda: no_results, None, results, **instant).then(
+            describe, source, description, api_name="describe", **model_work
+        )
+        forecasted = described.success(
+            forecast,
+            forecast_inputs,
+            [fan, spectrum, stats, download, last_forecast],
+            api_name="forecast",
+            **model_work,
+        )
+        forecast_described = forecasted.success(
+            describe_forecast,
+            last_forecast,
+            forecast_description,
+            api_name="describe_forecast",
+            **model_work,
+        )
+        running = [described, forecasted, forecast_described]
+        column.input(lambda: no_results, None, results, cancels=running, **instant).then(
             preview, source, [fan, summary], api_name="preview", **light_work
         )
         # Upload: the file replaces the example; its columns fill the picker; show it.
@@ -515,6 +535,7 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
             None,
             [example, fan, summary, *results],
             api_name="_upload",
+            cancels=running,
             **instant,
         ).then(columns, file, column, api_name="columns", **light_work).success(
             preview, source, [fan, summary], api_name="_preview_upload", **light_work, **private
@@ -523,6 +544,7 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
             lambda: (no_columns(), *no_series, *no_results),
             None,
             [column, fan, summary, *results],
+            cancels=running,
             **instant,
         )
         example.input(
@@ -530,27 +552,13 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
             None,
             [file, column, fan, summary, *results],
             api_name="_example",
+            cancels=running,
             **instant,
         ).then(
             preview, source, [fan, summary], api_name="_preview_example", **light_work, **private
         )
         demo.load(
             preview, source, [fan, summary], api_name="_preview_load", **light_work, **private
-        )
-        run.click(lambda: no_results, None, results, **instant).then(
-            describe, source, description, api_name="describe", **model_work
-        ).success(
-            forecast,
-            forecast_inputs,
-            [fan, spectrum, stats, download, last_forecast],
-            api_name="forecast",
-            **model_work,
-        ).success(
-            describe_forecast,
-            last_forecast,
-            forecast_description,
-            api_name="describe_forecast",
-            **model_work,
         )
     return demo
 
