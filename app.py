@@ -39,17 +39,10 @@ import numpy as np
 
 from sadt import plots
 from sadt.app_examples import DEFAULT_EXAMPLE, example_names, load_example
+from sadt.search.methods import METHODS
 from sadt.series import Series, SeriesError, describe_freq, list_columns, read_series
 
-METHOD_LABELS = {
-    "dts": "DTS",
-    "dts_star": "DTS*",
-    "sadt": "S-ADT",
-    "sadt_smc": "S-ADT (SMC)",
-    "best_of_n": "Best-of-N",
-    "smc": "SMC",
-    "ancestral": "ancestral",
-}
+METHOD_LABELS = {name: m.label for name, m in METHODS.items()}
 NUM_SAMPLES = 64  # paths drawn per forecast: the quantiles and the paths shown come from these
 MAX_BUDGET_SLIDER = 20_000
 MAX_HORIZON_SLIDER = 720  # longer horizons: Pipeline.forecast and the CLI take up to 2000

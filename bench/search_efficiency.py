@@ -32,10 +32,9 @@ from bench import common
 from bench.forecast_etth1 import etth1_windows
 from sadt.forecaster import Forecaster
 from sadt.metrics import crps
-from sadt.search import SAMPLERS
-from sadt.search.amortized import sadt, sadt_smc
 from sadt.search.dts import TreeSearchConfig
-from sadt.search.forecast_chain import ForecastChain, method_branch_levels
+from sadt.search.forecast_chain import ForecastChain
+from sadt.search.methods import METHODS
 from sadt.spectral import spec_w1
 
 SETTINGS = [  # (gamma, band weights, lam): what the app's sliders set
@@ -46,23 +45,25 @@ SETTINGS = [  # (gamma, band weights, lam): what the app's sliders set
 
 
 def run_method(method, forecaster, value, context, target, budget, setting, seed, tree_cfg):
-    levels = method_branch_levels(method, forecaster.config.num_steps)
+    spec = METHODS[method]
+    levels = spec.branch_levels(forecaster.config.num_steps)
     chain = ForecastChain(
         forecaster, context, 96, setting["gamma"], setting["band_weights"], branch_levels=levels
     )
     # Every method returns as many samples as ancestral sampling affords at this budget:
     # the sample-based CRPS is biased upward for small ensembles (by about E|X - X'| / 2n),
     # so unequal counts would compare ensemble sizes, not samplers.
-    kwargs = {"lam": setting["lam"], "num_samples": budget // chain.num_steps, "seed": seed}
-    if method in ("dts", "sadt"):
-        kwargs["config"] = tree_cfg
-    if method == "best_of_n":
-        kwargs["mode"] = "argmax"
-    sampler = {"sadt": sadt, "sadt_smc": sadt_smc}.get(method) or SAMPLERS[method]
-    if method in ("sadt", "sadt_smc"):
-        kwargs["value"] = value
+    # The registry's settings, as the pipeline runs them (Best-of-N resamples by exp(lam r)).
     start = time.perf_counter()
-    result = sampler(chain, budget, **kwargs)
+    result = spec.run(
+        chain,
+        budget,
+        tree_config=tree_cfg,
+        value=value,
+        lam=setting["lam"],
+        num_samples=budget // chain.num_steps,
+        seed=seed,
+    )
     seconds = time.perf_counter() - start
     samples = chain.to_original(result.samples)
     return {

@@ -30,12 +30,13 @@ def whole_at_least(low: int):
 
 
 def _methods_help() -> str:
-    from sadt.pipeline import AMORTIZED
-    from sadt.search import SAMPLERS
+    from sadt.search.methods import METHODS
 
+    plain = [m.name for m in METHODS.values() if not m.needs_value]
+    amortized = [m.name for m in METHODS.values() if m.needs_value]
     return (
-        f"search method: {', '.join(SAMPLERS)}; with a value network also "
-        f"{', '.join(AMORTIZED)} (default: %(default)s)"
+        f"search method: {', '.join(plain)}; with a value network also "
+        f"{', '.join(amortized)} (default: %(default)s)"
     )
 
 

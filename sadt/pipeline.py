@@ -21,16 +21,15 @@ import numpy as np
 import pandas as pd
 
 from sadt.horizon import default_horizon
-from sadt.search import SAMPLERS
 from sadt.search.chain import BudgetError
 from sadt.search.dts import TreeSearchConfig
-from sadt.search.forecast_chain import ForecastChain, method_branch_levels
+from sadt.search.forecast_chain import ForecastChain
+from sadt.search.methods import AMORTIZED, METHODS
 from sadt.series import Series, SeriesError, read_series
 from sadt.settings import checked
 from sadt.spectral import spec_w1
 
 QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-AMORTIZED = ("sadt", "sadt_smc")
 MAX_BUDGET = 100_000
 MAX_HORIZON = 2000  # beyond the model's native block, sample paths continue themselves
 DEFAULT_BUDGET = 1000  # NFE per block of the model's native horizon
@@ -192,8 +191,7 @@ class Pipeline:
     @property
     def methods(self) -> list[str]:
         """Forecast methods this pipeline can run (S-ADT needs a value network)."""
-        names = list(SAMPLERS)
-        return names + list(AMORTIZED) if self.value is not None else names
+        return [m.name for m in METHODS.values() if self.value is not None or not m.needs_value]
 
     def stream_describe(
         self, series, question: str | None = None, max_tokens: int = 160, temperature: float = 0.0
@@ -251,8 +249,9 @@ class Pipeline:
             stamps = future_timestamps(series, horizon)
             rewards = np.zeros(num_samples)
             return Forecast(flat, flat[0], rewards, 0.0, 0, 0.0, method, stats, series, stamps)
+        spec = METHODS[method]
         # DTS* searches where the reward is decided: new samples and the last few steps.
-        levels = method_branch_levels(method, self.forecaster.config.num_steps * blocks)
+        levels = spec.branch_levels(self.forecaster.config.num_steps * blocks)
         chain = ForecastChain(
             self.forecaster,
             series.values,
@@ -264,21 +263,17 @@ class Pipeline:
         )
         if progress is not None:
             chain.on_nfe = lambda nfe: progress(min(nfe / budget, 1.0), f"{nfe}/{budget} NFE")
-        kwargs = {"lam": lam, "num_samples": num_samples, "seed": seed}
-        if method in ("dts", "sadt"):  # DTS* keeps its own search-oriented widening
-            kwargs["config"] = self.search.tree_config()
-        if method == "best_of_n":
-            kwargs["mode"] = "resample"
-        if method in AMORTIZED:
-            from sadt.search.amortized import sadt, sadt_smc
-
-            sampler = {"sadt": sadt, "sadt_smc": sadt_smc}[method]
-            kwargs["value"] = self.value
-        else:
-            sampler = SAMPLERS[method]
         start = time.perf_counter()
-        try:
-            result = sampler(chain, int(budget), **kwargs)
+        try:  # DTS* keeps its own search-oriented widening (it takes no tree settings)
+            result = spec.run(
+                chain,
+                int(budget),
+                tree_config=self.search.tree_config(),
+                value=self.value,
+                lam=lam,
+                num_samples=num_samples,
+                seed=seed,
+            )
         except BudgetError as err:
             raise ValueError(str(err)) from None
         samples = chain.to_original(result.samples)

@@ -73,7 +73,7 @@ def test_progress_reports_fractions(pipe, csv):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"method": "magic"}, "unknown method 'magic'.*available: ancestral"),
+        ({"method": "magic"}, "unknown method 'magic'.*available: dts, dts_star"),
         ({"horizon": 5000}, "horizon must be a whole number from 1 to 2000"),
         ({"horizon": 0}, "horizon must be"),
         ({"horizon": 24, "budget": 2}, "budget must be a whole number of denoiser calls from 6"),

@@ -519,3 +519,26 @@ def test_in_flight_batch_follows_budget_share_and_bounds():
     for bad in ({"batch_share": 0.0}, {"batch_min": 0}, {"batch_min": 65}):
         with pytest.raises(ValueError, match="batch_share .* batch_min"):
             TreeSearchConfig(**bad).validate()
+
+
+def test_samplers_refuse_a_misspelt_keyword():
+    from sadt.search.methods import METHODS
+
+    for name in ("ancestral", "best_of_n", "smc", "dts", "dts_star"):
+        with pytest.raises(TypeError, match="confg"):
+            METHODS[name].sampler(CountingChain(), 300, confg=TreeSearchConfig())
+
+
+def test_the_registry_runs_each_method_with_its_defaults():
+    from sadt.search.methods import METHODS, method
+
+    assert METHODS["best_of_n"].defaults == {"mode": "resample"}
+    assert METHODS["dts_star"].branch_levels(20) == [20, 3, 2, 0]
+    assert METHODS["dts"].branch_levels(20) is None
+    with pytest.raises(ValueError, match="needs a value network"):
+        METHODS["sadt"].run(CountingChain(), 300)
+    with pytest.raises(ValueError, match="unknown method 'dtss'; available: dts, dts_star"):
+        method("dtss")
+    a = METHODS["best_of_n"].run(CountingChain(), 300, seed=3)
+    b = SAMPLERS["best_of_n"](CountingChain(), 300, seed=3, mode="resample")
+    np.testing.assert_array_equal(a.samples, b.samples)

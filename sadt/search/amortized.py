@@ -30,7 +30,6 @@ def sadt(
     seed: int = 0,
     config: TreeSearchConfig | None = None,
     greedy: bool = False,
-    **_,
 ) -> SearchResult:
     """S-ADT tree search guided by ``value``; Boltzmann selection (or UCT with ``greedy``)."""
     cfg = replace(config or TreeSearchConfig(), lam=lam, greedy=greedy)

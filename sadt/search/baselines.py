@@ -24,9 +24,17 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def ancestral(
-    chain: Chain, budget_nfe: int, num_samples: int | None = None, seed: int = 0, **_
+    chain: Chain,
+    budget_nfe: int,
+    num_samples: int | None = None,
+    seed: int = 0,
+    lam: float = 1.0,
+    config=None,
 ) -> SearchResult:
     """Plain batched sampling from p_theta: as many samples as the budget pays for.
+
+    ``lam`` and ``config`` are part of every sampler's signature (sadt.search.methods);
+    unsteered sampling has no use for them.
 
     ``num_samples`` caps the count (a fan chart rarely needs more than 64).
     The chosen path is the highest-reward sample, so the column "reward of the
@@ -49,7 +57,7 @@ def best_of_n(
     mode: str = "argmax",
     num_samples: int | None = None,
     seed: int = 0,
-    **_,
+    config=None,
 ) -> SearchResult:
     """Best-of-N: N = budget // S ancestral samples, then select.
 
@@ -81,7 +89,7 @@ def smc(
     num_samples: int | None = None,
     seed: int = 0,
     potential=None,
-    **_,
+    config=None,
 ) -> SearchResult:
     """SMC / Feynman-Kac steering with K = budget // S particles.
 

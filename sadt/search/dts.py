@@ -465,7 +465,6 @@ def dts(
     num_samples: int = 64,
     seed: int = 0,
     config: TreeSearchConfig | None = None,
-    **_,
 ) -> SearchResult:
     """Diffusion Tree Sampling: samples from p(x) exp(lam r(x)) by Boltzmann descent."""
     cfg = replace(config or TreeSearchConfig(), lam=lam, greedy=False)
@@ -479,7 +478,6 @@ def dts_star(
     num_samples: int = 64,
     seed: int = 0,
     config: TreeSearchConfig | None = None,
-    **_,
 ) -> SearchResult:
     """Diffusion Tree Search: UCT on soft values while searching, argmax descent for the pick.
 

@@ -54,12 +54,6 @@ def late_branching(num_steps: int) -> list[int]:
     return [num_steps, 3, 2, 0] if num_steps > 3 else list(range(num_steps, 0, -1)) + [0]
 
 
-def method_branch_levels(method: str, num_steps: int) -> list[int] | None:
-    """The branching levels a sampler runs on: DTS* searches on ``late_branching`` levels,
-    every other method on the chain's regular ones (None)."""
-    return late_branching(num_steps) if method == "dts_star" else None
-
-
 class ForecastChain(Chain):
     """Reverse diffusion of ``forecaster`` for one context, branching every ``branch_every``
     denoising steps, or at ``branch_levels`` (S, ..., 0) when given. ``horizon`` (≤ the
