@@ -9,7 +9,7 @@ A pipeline folder:
     tslm/           the describer (sadt.tslm_io): trainable weights, tokenizer, base LLM
                     embedded in tslm/llm/ or referenced by Hub id
     value/          optional: S-ADT's value network          (sadt.value)
-    README.md       the model card, rendered from the top-level model_card.md
+    README.md       the model card, rendered from sadt/model_card.md (package data)
 
 Only JSON and safetensors are ever read: nothing is unpickled and no remote code runs.
 ``load_pipeline(None)`` is the bundled default (sadt/assets/sadt-tiny).
@@ -28,7 +28,8 @@ from sadt.forecaster.files import ModelFileError, atomic_write
 
 FORMAT_VERSION = 1
 BUNDLED = Path(__file__).resolve().parent / "assets" / "sadt-tiny"
-TEMPLATE = Path(__file__).resolve().parents[1] / "model_card.md"
+# Package data (a wheel ships it); the repository's top-level model_card.md links here.
+TEMPLATE = Path(__file__).resolve().parent / "model_card.md"
 # What a pipeline repo may contain; anything else on the Hub is never downloaded.
 ALLOWED = ["*.json", "*.safetensors", "*.md", "*.txt", "*.model", "*.jinja"]
 
@@ -364,7 +365,7 @@ def render_model_card(pipe, template: Path = TEMPLATE) -> str:
     ``pipe.card`` may hold: model_name, repo_id, license, base_model (a Hub id),
     datasets (list), metrics ({dataset: {metric: value}}).
     """
-    text = template.read_text() if template.is_file() else _FALLBACK_CARD
+    text = template.read_text()
     card = pipe.card or {}
     fc = pipe.forecaster.config
     base = card.get("base_model")
@@ -427,13 +428,3 @@ def _metrics_table(metrics: dict) -> str:
         if rows
         else ("(not measured yet)")
     )
-
-
-_FALLBACK_CARD = """---
-library_name: mlx
-pipeline_tag: time-series-forecasting
-license: {{ license }}
-base_model: {{ base_model }}
----
-# {{ model_name }}
-"""

@@ -47,3 +47,12 @@ def test_import_sadt_needs_no_app_dependencies():
         "import sadt, sadt.pipeline, sadt.hub, sadt.cli"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_the_model_card_template_is_package_data_and_the_top_level_file_is_it():
+    from sadt.hub import TEMPLATE
+
+    assert TEMPLATE.parent == ROOT / "sadt"
+    assert (ROOT / "model_card.md").resolve() == TEMPLATE.resolve()
+    text = (ROOT / "pyproject.toml").read_text()
+    assert '"model_card.md"' in text.split("[tool.setuptools.package-data]")[1]
