@@ -111,6 +111,14 @@ class Forecast:
     def horizon(self) -> int:
         return self.samples.shape[1]
 
+    def __repr__(self) -> str:
+        """One line: method, horizon, paths, calls, and where the median goes."""
+        return (
+            f"Forecast({self.method!r}, horizon {self.horizon}, {len(self.samples)} paths, "
+            f"{self.nfe} NFE, median {self.median[0]:.4g} … {self.median[-1]:.4g}, "
+            f"of {self.history!r})"
+        )
+
     def to_dataframe(self) -> pd.DataFrame:
         """Long format, one row per forecast step: ``timestamp`` (or ``step``), ``mean``,
         ``"0.1"`` … ``"0.9"``, ``chosen``. This is also the CSV the app offers."""

@@ -100,7 +100,7 @@ class SeriesError(ValueError):
     """A user mistake in the input; the message says what is wrong and what to do."""
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Series:
     """One cleaned series: `values` (T,) float64, finite, original scale.
 
@@ -125,6 +125,14 @@ class Series:
 
     def __len__(self) -> int:
         return len(self.values)
+
+    def __repr__(self) -> str:
+        """One line, never the values: Series('load', 720 values, freq='h', 2024-01-01 …)."""
+        span = ""
+        if self.timestamps is not None and len(self.timestamps):
+            span = f", {self.timestamps[0]} … {self.timestamps[-1]}"
+        freq = f", freq={self.freq!r}" if self.freq else ""
+        return f"Series({self.name!r}, {len(self)} values{freq}{span})"
 
     @property
     def filled(self) -> int:

@@ -232,3 +232,15 @@ def test_a_constant_history_forecasts_the_constant_and_short_ones_forecast():
     assert short.samples.shape[1] == 4 and np.isfinite(short.samples).all()
     with pytest.raises(ValueError, match="at least 8"):
         pipe.forecast(np.arange(5.0), horizon=3)
+
+
+def test_series_and_forecast_print_in_one_short_line():
+    stamps = pd.date_range("2024-01-01", periods=500, freq="h")
+    series = Series(np.sin(np.arange(500) / 4.0) + 3, stamps, "h", "load")
+    assert repr(series) == (
+        "Series('load', 500 values, freq='h', 2024-01-01 00:00:00 … 2024-01-21 19:00:00)"
+    )
+    fc = Pipeline(tiny_forecaster(blend_bases=True)).forecast(series, 12, method="ancestral")
+    text = repr(fc)
+    assert text.startswith("Forecast('ancestral', horizon 12, 64 paths, 384 NFE, median ")
+    assert "\n" not in text and len(text) < 200
