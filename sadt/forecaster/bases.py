@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 NUM_BASES = 8
-NUM_FEATURES = 10
+NUM_FEATURES = 10 + NUM_BASES  # ..., and each base's backtest error
 SCALE_LAGS = (1, 2, 4, 8, 16, 32, 64, 128, 256)  # lags the naive error scale is measured at
 MIN_SCALE = 1e-4  # floor of the naive error scale (normalized units)
 MIN_ACF = 0.2  # a period needs at least this autocorrelation to count
@@ -87,22 +87,18 @@ def naive_error_scale(x: np.ndarray, horizon: int) -> np.ndarray:
     return np.exp(np.interp(np.log(h), np.log(lags), np.log(errors)))
 
 
-def base_forecasts_one(x: np.ndarray, horizon: int, length: int):
-    """Observed normalized context x (n,) -> bases (NUM_BASES, H), features (NUM_FEATURES,),
-    naive error scale (H,)."""
+def _candidates(x: np.ndarray, horizon: int, p1: int, p2: int) -> tuple[np.ndarray, float]:
+    """The NUM_BASES classical forecasts of x (n,) at periods p1, p2: ((K, H), slope)."""
     n = x.size
     h = np.arange(1, horizon + 1)
     last = x[-1]
-    periods = detect_periods(x)
-    p1, a1 = periods[0] if periods else (1, 0.0)
-    p2, a2 = periods[1] if len(periods) > 1 else (p1, 0.0)
     window = int(min(n, max(8, p1)))
     level = x[-window:].mean()
     span = int(min(n - 1, max(2 * p1, 16)))
     slope = (x[-1] - x[-1 - span]) / span if span >= 1 else 0.0
     if p1 > 1:
         seasonal = _seasonal(x, p1, horizon, 1)
-        average = _seasonal(x, p1, horizon, min(4, n // p1))
+        average = _seasonal(x, p1, horizon, max(1, min(4, n // p1)))
         last_mean = x[-p1:].mean()
         prev_mean = x[-2 * p1 : -p1].mean() if n >= 2 * p1 else last_mean
         drifted = seasonal + np.ceil(h / p1) * (last_mean - prev_mean)
@@ -121,9 +117,28 @@ def base_forecasts_one(x: np.ndarray, horizon: int, length: int):
             np.full(horizon, x.mean()),
         ]
     )
+    return bases, slope
+
+
+def base_forecasts_one(x: np.ndarray, horizon: int, length: int):
+    """Observed normalized context x (n,) -> bases (NUM_BASES, H), features (NUM_FEATURES,),
+    naive error scale (H,)."""
+    n = x.size
+    periods = detect_periods(x)
+    p1, a1 = periods[0] if periods else (1, 0.0)
+    p2, a2 = periods[1] if len(periods) > 1 else (p1, 0.0)
+    bases, slope = _candidates(x, horizon, p1, p2)
+    scale = naive_error_scale(x, horizon)
+    # How each base would have done on the context's own last steps, from the points before
+    # them (relative to the naive error there): classical model selection, at any frequency.
+    held = max(1, min(horizon, n // 3))
+    backtest = np.zeros(NUM_BASES)
+    if n - held >= 4:
+        past, _ = _candidates(x[:-held], held, p1, p2)
+        errors = np.abs(past - x[-held:]).mean(axis=1)
+        backtest = np.log((errors + 1e-6) / (naive_error_scale(x, held)[-1] + 1e-6))
     lag1 = float(np.corrcoef(x[:-1], x[1:])[0, 1]) if n > 3 and np.std(x) > 0 else 0.0
     diff_std = float(np.std(np.diff(x))) if n > 2 else 0.0
-    scale = naive_error_scale(x, horizon)
     features = np.array(
         [
             np.log(p1) / np.log(length),
@@ -136,6 +151,7 @@ def base_forecasts_one(x: np.ndarray, horizon: int, length: int):
             slope * horizon,
             np.log(scale[0]),
             np.log(scale[-1]),
+            *backtest,
         ]
     )
     return np.clip(bases, -20.0, 20.0), np.clip(features, -20.0, 20.0), scale
