@@ -253,6 +253,8 @@ def search_summary(forecast, budget: int) -> dict:
     note = search_note(forecast, budget)
     if note:
         summary["note"] = note
+    if "collapsed" in stats:  # the fan's band understates the uncertainty: say it first
+        summary = {"warning": stats["collapsed"], **summary}
     return summary
 
 

@@ -291,6 +291,14 @@ class Pipeline:
         stats = dict(result.stats)
         stats["nonnegative"] = bool(nonnegative)
         stats["blocks"] = blocks
+        distinct = len(np.unique(samples, axis=0))
+        if len(samples) >= 4 and distinct < len(samples) / 4:
+            # A strong tilt piles the draws onto a few paths: the band then says nothing.
+            stats["collapsed"] = (
+                f"only {distinct} distinct paths among {len(samples)} samples: the steering "
+                "(gamma x lambda) is strong enough to collapse the fan, so its quantiles "
+                "understate the uncertainty; lower gamma or lambda, or use ancestral sampling"
+            )
         context = series.values[-self.forecaster.config.context_length :]
         if len(context) >= 8 and horizon >= 8:
             stats["spec_w1"] = float(spec_w1(samples, context).mean())

@@ -370,7 +370,10 @@ def test_statistics_say_when_a_method_coincides_with_another(model_dir):
     ancestral = stats("ancestral", 6000)
     assert "rest of the budget" in ancestral["note"] and ancestral["NFE used"] == 64 * 6
     assert ancestral["distinct paths"] == 64
-    assert stats("dts", 6)["distinct paths"] == 1  # one rollout, drawn 64 times
+    one_path = stats("dts", 6)
+    assert one_path["distinct paths"] == 1  # one rollout, drawn 64 times
+    assert list(one_path)[0] == "warning" and "1 distinct paths among 64" in one_path["warning"]
+    assert "warning" not in ancestral
 
 
 # -- bad input ------------------------------------------------------------------------------------

@@ -244,3 +244,12 @@ def test_series_and_forecast_print_in_one_short_line():
     text = repr(fc)
     assert text.startswith("Forecast('ancestral', horizon 12, 64 paths, 384 NFE, median ")
     assert "\n" not in text and len(text) < 200
+
+
+def test_a_collapsed_fan_says_so():
+    pipe = Pipeline(tiny_forecaster(blend_bases=True), search=SearchSettings(batch=8))
+    history = np.sin(np.arange(120) / 3.0) * 4 + 10
+    steered = pipe.forecast(history, 24, method="best_of_n", budget=60, gamma=10, lam=50)
+    assert "distinct paths" in steered.stats["collapsed"]
+    plain = pipe.forecast(history, 24, method="ancestral", budget=60)
+    assert "collapsed" not in plain.stats
