@@ -5,6 +5,7 @@ import mlx.core as mx
 import numpy as np
 import pandas as pd
 import pytest
+from test_forecast_chain import assert_steps_from_x0_match_the_denoiser
 from tiny_models import tiny_forecaster
 
 from sadt.forecaster.bases import NUM_BASES, base_forecasts, detect_periods, naive_error_scale
@@ -198,14 +199,7 @@ def test_scaled_residual_steps_from_a_known_x0_hat_like_the_denoiser():
     """States above level 0 are residuals, final samples and x0_hat are forecasts: a tree's
     step from a stored x0_hat still follows the denoiser's law, the last step included."""
     chain = ForecastChain(scaled_model(), np.sin(np.arange(120) / 3.0) * 4 + 10)
-    states = chain.initial(5, np.random.default_rng(0))
-    for level in range(chain.num_steps, 0, -1):
-        steps = np.full(5, level)
-        stepped, x0_hat = chain.denoise_step(states, steps, np.random.default_rng(level))
-        stepped, x0_hat = np.array(stepped), np.array(x0_hat)
-        drawn = chain.step_from_x0(states, x0_hat, steps, np.random.default_rng(level))
-        np.testing.assert_allclose(drawn, stepped, atol=2e-5 * np.abs(stepped).max())
-        states = stepped
+    assert_steps_from_x0_match_the_denoiser(chain, lowest=1)  # the last step decodes
 
 
 def test_scaled_residual_spread_sets_the_samples_spread():
