@@ -86,12 +86,14 @@ def freq_key(freq: str) -> str:
     return "W" if freq.startswith("W") else freq
 
 
-def corpus_datasets(folder, limit: int | None = None) -> dict[str, list[Window]]:
+def corpus_datasets(folder, limit: int | None = None, split: str = "heldout"):
     """Held-out corpus series -> {"source/freq": windows}: the last min(5, n // H - 1)
-    non-overlapping windows of each series, history everything before (>= 32 points)."""
+    non-overlapping windows of each series, history everything before (>= 32 points).
+    ``split="train"`` gives the same windows of the training series (for design checks that
+    must not look at the held-out rows)."""
     manifest = pd.read_csv(folder / "MANIFEST.csv")
     out: dict[str, list[Window]] = {}
-    for row in manifest[manifest["split"] == "heldout"].itertuples():
+    for row in manifest[manifest["split"] == split].itertuples():
         key = freq_key(row.frequency)
         horizon, period = HORIZONS[key], PERIODS[key]
         values = pd.read_csv(folder / row.file)["value"].to_numpy(np.float64)
@@ -235,6 +237,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--baselines", default="AutoETS,fracast")
     parser.add_argument("--corpus", default=str(common.SHARED_DATA / "corpus"))
     parser.add_argument("--no-in-domain", action="store_true", help="skip ETTh1 and M4 rows")
+    parser.add_argument(
+        "--split",
+        default="heldout",
+        choices=("heldout", "train"),
+        help="corpus rows to score (train: design checks on seen series, not B6)",
+    )
     parser.add_argument("--limit", type=int, default=None, help="windows per data set (quick)")
     parser.add_argument(
         "--ets-in-domain",
@@ -249,10 +257,10 @@ def main(argv=None) -> dict:
     corpus = Path(args.corpus)
     if not (corpus / "MANIFEST.csv").is_file():
         parser.error(f"no corpus at {corpus} (expected its MANIFEST.csv)")
-    datasets = corpus_datasets(corpus, args.limit)
+    datasets = corpus_datasets(corpus, args.limit, args.split)
     in_domain = {} if args.no_in_domain else in_domain_datasets(args.limit)
     everything = {**datasets, **in_domain}
-    print(f"{len(datasets)} held-out data sets, {sum(map(len, datasets.values()))} windows")
+    print(f"{len(datasets)} {args.split} data sets, {sum(map(len, datasets.values()))} windows")
 
     forecasters = {"seasonal naive": seasonal_naive}
     for method in filter(None, args.methods.split(",")):
