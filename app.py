@@ -361,7 +361,7 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
         horizon = whole(horizon, "horizon", 0, MAX_HORIZON_SLIDER) or pipe.default_horizon(series)
         # The budget is per block of the model's native horizon: longer forecasts continue
         # each path block by block, and each block needs its own denoiser calls.
-        budget *= -(-horizon // pipe.native_horizon)
+        budget *= pipe.blocks(horizon)
         paths = whole(paths, "paths to show", 0, NUM_SAMPLES)
         bands = tuple(number(w, "band weight") for w in (low, mid, high))
         progress(0, desc="searching")

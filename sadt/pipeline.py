@@ -25,7 +25,7 @@ from sadt.search.chain import BudgetError
 from sadt.search.dts import TreeSearchConfig
 from sadt.search.forecast_chain import ForecastChain
 from sadt.search.methods import AMORTIZED, METHODS
-from sadt.series import Series, SeriesError, read_series
+from sadt.series import Series, SeriesError, is_constant, read_series
 from sadt.settings import checked
 from sadt.spectral import spec_w1
 
@@ -193,8 +193,12 @@ class Pipeline:
 
     def default_horizon(self, series) -> int:
         """The horizon used when none is given: by the series' frequency and length."""
-        series = _as_series(series)
+        series = _as_series(series, allow_constant=True)
         return default_horizon(series.values, series.freq)
+
+    def blocks(self, horizon: int) -> int:
+        """Native blocks a forecast of ``horizon`` steps runs (each a full reverse diffusion)."""
+        return -(-horizon // self.native_horizon)
 
     @property
     def methods(self) -> list[str]:
@@ -243,15 +247,12 @@ class Pipeline:
         default) does so when the history never goes below 0 (counts, sales, rainfall).
         """
         series = _as_series(series, allow_constant=True)
-        horizon = default_horizon(series.values, series.freq) if horizon is None else horizon
-        blocks = -(-horizon // self.native_horizon) if _is_whole(horizon) and horizon > 0 else 1
+        horizon = self.default_horizon(series) if horizon is None else horizon
+        blocks = self.blocks(horizon) if _is_whole(horizon) and horizon > 0 else 1
         budget = DEFAULT_BUDGET * blocks if budget is None else budget
         self._check(method, horizon, budget, gamma, band_weights, lam, num_samples, seed)
-        if nonnegative is None:
-            nonnegative = bool(np.min(series.values) >= 0)
-        elif not isinstance(nonnegative, (bool, np.bool_)):
-            raise ValueError(f"nonnegative must be True, False or None, got {nonnegative!r}")
-        if _is_constant(series.values):  # nothing varies: the forecast is the constant
+        nonnegative = _nonnegative(series, nonnegative)
+        if is_constant(series.values):  # nothing varies: the forecast is the constant
             flat = np.full((num_samples, horizon), series.values[-1])
             stats = {"constant": True, "nonnegative": nonnegative, "blocks": blocks}
             stamps = future_timestamps(series, horizon)
@@ -322,13 +323,13 @@ class Pipeline:
         """Forecast several series. Plain ancestral sampling within the native horizon runs
         them through the model together (64 series per denoiser batch); every other method,
         and longer horizons, forecast one series at a time. Same arguments as `forecast`."""
-        series_list = [_as_series(s) for s in series_list]
+        series_list = [_as_series(s, allow_constant=True) for s in series_list]
         method = kwargs.get("method", "dts")
-        horizons = [
-            default_horizon(s.values, s.freq) if horizon is None else horizon for s in series_list
-        ]
+        horizons = [self.default_horizon(s) if horizon is None else horizon for s in series_list]
+        # Constant series take forecast()'s shortcut: the batch holds series that vary.
         batched = method == "ancestral" and all(
-            _is_whole(h) and 1 <= h <= self.native_horizon for h in horizons
+            _is_whole(h) and 1 <= h <= self.native_horizon and not is_constant(s.values)
+            for s, h in zip(series_list, horizons, strict=True)
         )
         if not batched or not series_list:
             return [
@@ -363,7 +364,7 @@ class Pipeline:
         out = []
         for series, h, paths, context in zip(series_list, horizons, draws, contexts, strict=True):
             samples = paths[:, :h]
-            clip = bool(np.min(series.values) >= 0) if nonnegative is None else nonnegative
+            clip = _nonnegative(series, nonnegative)
             if clip:
                 samples = np.maximum(samples, 0.0)
             rewards = np.zeros(n)
@@ -436,8 +437,7 @@ class Pipeline:
             raise ValueError(
                 f"horizon must be a whole number from 1 to {self.max_horizon}, got {horizon}"
             )
-        blocks = -(-horizon // self.native_horizon)
-        steps = self.forecaster.config.num_steps * blocks
+        steps = self.forecaster.config.num_steps * self.blocks(horizon)
         if not _is_whole(budget) or not steps <= budget <= MAX_BUDGET:
             raise ValueError(
                 f"budget must be a whole number of denoiser calls from {steps} "
@@ -482,13 +482,19 @@ def _band(weights) -> np.ndarray | None:
     return np.asarray(items, dtype=float) if all(_is_number(w) for w in items) else None
 
 
+def _nonnegative(series: Series, setting) -> bool:
+    """Whether to clip a forecast at 0: ``setting``, or (None) when the history never goes
+    below 0."""
+    if setting is None:
+        return bool(np.min(series.values) >= 0)
+    if not isinstance(setting, (bool, np.bool_)):
+        raise ValueError(f"nonnegative must be True, False or None, got {setting!r}")
+    return bool(setting)
+
+
 def _as_series(series, min_length: int | None = None, allow_constant: bool = False) -> Series:
     if isinstance(series, Series):
         return series
     if min_length is None:
         return read_series(series, allow_constant=allow_constant)
     return read_series(series, min_length=min_length, allow_constant=allow_constant)
-
-
-def _is_constant(values: np.ndarray) -> bool:
-    return bool(np.std(values) <= 1e-12 * np.max(np.abs(values)))

@@ -849,6 +849,12 @@ def _trim_missing(
     return values[first:stop], None if stamps is None else stamps[first:stop]
 
 
+def is_constant(values: np.ndarray) -> bool:
+    """Whether the known (non-NaN) values vary too little to measure."""
+    known = values[~np.isnan(values)]
+    return bool(np.std(known) <= 1e-12 * np.max(np.abs(known)))
+
+
 def _validate(values: np.ndarray, min_length: int, allow_constant: bool = False) -> None:
     """Refuses infinite or overflowing values, too short series and constant series;
     `values` may still hold NaN for missing values."""
@@ -864,10 +870,10 @@ def _validate(values: np.ndarray, min_length: int, allow_constant: bool = False)
             f"The series has {len(values)} values after cleaning; at least {min_length} "
             "are needed. Pass a longer series."
         )
-    known = values[~np.isnan(values)]
-    if not allow_constant and np.std(known) <= 1e-12 * np.max(np.abs(known)):
+    if not allow_constant and is_constant(values):
+        first = values[~np.isnan(values)][0]
         raise SeriesError(
-            f"The series is constant (every value is {known[0]:g}) or varies too little to "
+            f"The series is constant (every value is {first:g}) or varies too little to "
             "measure, so there is nothing to describe or forecast. Pick another column."
         )
 

@@ -247,3 +247,13 @@ def test_a_collapsed_fan_says_so():
     assert "distinct paths" in steered.stats["collapsed"]
     plain = pipe.forecast(history, 24, method="ancestral", budget=60)
     assert "collapsed" not in plain.stats
+
+
+def test_forecast_many_takes_a_constant_series_like_forecast():
+    pipe = Pipeline(tiny_forecaster(blend_bases=True))
+    series = [np.full(40, 3.0), np.sin(np.arange(80.0) / 3) + 5]
+    out = pipe.forecast_many(series, 10, method="ancestral", budget=6 * 16)
+    assert out[0].stats["constant"] and np.all(out[0].samples == 3.0)
+    assert out[1].samples.shape == (16, 10) and np.isfinite(out[1].samples).all()
+    with pytest.raises(ValueError, match="nonnegative must be"):
+        pipe.forecast_many(series[1:], 10, method="ancestral", budget=60, nonnegative="yes")
