@@ -71,20 +71,50 @@ def test_normalize_context_pads_short_and_keeps_the_last_points_of_long():
     assert std > 0  # a flat context still has a usable scale
 
 
+@pytest.mark.parametrize("scaling", ["context", "recent"])
 @pytest.mark.parametrize("scale, offset", [(1e-9, 0.0), (1e12, 0.0), (0.22, 1e6), (1e-7, 3e-6)])
-def test_normalized_context_is_the_same_in_any_unit(scale, offset):
+def test_normalized_context_is_the_same_in_any_unit(scale, offset, scaling):
     # A series' forecast must not depend on its unit: an absolute std floor once turned a
     # 1e-7-scale series into noise around 0.
     x = np.sin(np.arange(300) / 5.0) + 0.1 * np.random.default_rng(0).standard_normal(300)
-    reference, _, _, _ = normalize_context(x, 256)
-    values, mask, mean, std = normalize_context(offset + scale * x, 256)
+    reference, _, _, ref_std = normalize_context(x, 256, scaling=scaling)
+    values, mask, mean, std = normalize_context(offset + scale * x, 256, scaling=scaling)
     np.testing.assert_allclose(values, reference, atol=1e-4)
-    np.testing.assert_allclose(std, scale * x[-256:].std(), rtol=1e-6)
+    np.testing.assert_allclose(std, scale * ref_std, rtol=1e-6)
+    if scaling == "context":
+        np.testing.assert_allclose(ref_std, x[-256:].std(), rtol=1e-6)
+    else:
+        np.testing.assert_allclose(ref_std, x[-128:].std(), rtol=1e-6)  # the recent half
 
 
-def test_constant_context_normalizes_to_zeros():
+def test_recent_scaling_keeps_recent_points_apart_under_a_huge_old_value():
+    # A yearly count series with one disaster year 1000x its usual level, long ago.
+    rng = np.random.default_rng(1)
+    x = 50.0 + 10.0 * rng.standard_normal(60)
+    x[5] = 1e5
+    whole, _, _, _ = normalize_context(x, 64)
+    recent, _, _, std = normalize_context(x, 64, scaling="recent", clip=20.0)
+    assert np.ptp(whole[-30:]) < 0.01  # the z-score squashes the recent half flat
+    assert np.ptp(recent[-30:]) > 2.0 and std == pytest.approx(x[-32:].std(), rel=1e-6)
+    assert recent.max() == 20.0  # the old value is capped as the trainer caps its windows
+
+
+def test_recent_scaling_falls_back_when_the_recent_half_is_flat():
+    # An intermittent series whose recent half is all zeros still gets the whole history's
+    # spread, not a vanishing scale that would blow the old counts up.
+    x = np.r_[np.tile([0.0, 0.0, 4.0], 30), np.zeros(90)]
+    _, _, mean, std = normalize_context(x, 256, scaling="recent")
+    assert mean == 0.0 and std == pytest.approx(x.std(), rel=1e-6)
+    with pytest.raises(ValueError, match="scaling"):
+        normalize_context(x, 256, scaling="median")
+    with pytest.raises(ValueError, match="scaling"):
+        ForecasterConfig(scaling="median")
+
+
+@pytest.mark.parametrize("scaling", ["context", "recent"])
+def test_constant_context_normalizes_to_zeros(scaling):
     for level in (0.0, 5.0, -1e9):
-        values, mask, mean, std = normalize_context(np.full(64, level), 64)
+        values, mask, mean, std = normalize_context(np.full(64, level), 64, scaling=scaling)
         assert np.all(values == 0) and mean == level and np.isfinite(std) and std > 0
 
 

@@ -257,3 +257,19 @@ def test_forecast_many_takes_a_constant_series_like_forecast():
     assert out[1].samples.shape == (16, 10) and np.isfinite(out[1].samples).all()
     with pytest.raises(ValueError, match="nonnegative must be"):
         pipe.forecast_many(series[1:], 10, method="ancestral", budget=60, nonnegative="yes")
+
+
+def test_training_windows_are_scaled_as_inference_scales_contexts():
+    # The trainer's windows and the model's input must agree, or the model sees at
+    # inference a scale it never trained on (the recent-half scaling, with its clip).
+    rng = np.random.default_rng(3)
+    series = [np.r_[rng.standard_normal(30) * 1e4, 5.0 + rng.standard_normal(90)] for _ in range(2)]
+    opts = WindowOptions(min_context=8, value_clip=20.0, scaling="recent")
+    sampler = WindowSampler(series, [0, 0], 128, 8, opts)
+    context, future = series[0][:112], series[0][112:120]
+    batch = sampler.normalize([(context, future)])
+    model = tiny_forecaster(context_length=128, horizon=8, scaling="recent", input_clip=20.0)
+    values, mask, mean, std = model.normalize(context)
+    np.testing.assert_allclose(batch.context[0], values, atol=1e-5)
+    np.testing.assert_allclose(batch.future[0], (future - mean) / std, rtol=1e-5, atol=1e-5)
+    assert np.abs(values).max() == 20.0 and np.ptp(values[-56:]) > 2.0

@@ -38,12 +38,14 @@ def tiny_forecaster(
     num_steps: int = 6,
     blend_bases: bool = False,
     scaled_residual: bool = False,
+    **settings,
 ) -> Forecaster:
+    """A forecaster of a few thousand weights; ``settings`` override ForecasterConfig's."""
     mx.random.seed(seed)
     cfg = ForecasterConfig(
         blend_bases=blend_bases,
         scaled_residual=scaled_residual,
-        context_length=96,
+        context_length=settings.pop("context_length", 96),
         horizon=horizon,
         num_steps=num_steps,
         encoder_dim=32,
@@ -53,6 +55,7 @@ def tiny_forecaster(
         denoiser_hidden=32,
         denoiser_blocks=1,
         time_features=16,
+        **settings,
     )
     model = Forecaster(cfg)
     mx.eval(model.parameters())

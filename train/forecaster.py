@@ -173,6 +173,7 @@ def load_data(cfg: TrainConfig):
         tuple(cfg.source_weights) if cfg.source_weights else None,
         cfg.min_future,
         mcfg.blend_bases,
+        mcfg.scaling,
     )
     sampler = fdata.WindowSampler(
         [s for s, _ in train], [g for _, g in train], mcfg.context_length, mcfg.horizon, options

@@ -141,6 +141,7 @@ class WindowOptions:
     # the whole horizon): short series (yearly, quarterly) train on the steps they have.
     min_future: int | None = None
     bases: bool = False  # compute the base forecasts (ForecasterConfig.blend_bases)
+    scaling: str = "context"  # as ForecasterConfig.scaling
 
 
 class WindowSampler:
@@ -218,7 +219,9 @@ class WindowSampler:
         n, m = min(a[0].size, b[0].size), min(a[1].size, b[1].size)
         parts = []
         for context, future in (a, b):
-            scale = context_scale(context[None], np.ones((1, context.size)), self.options.std_floor)
+            scale = context_scale(
+                context[None], np.ones((1, context.size)), self.options.std_floor, self.options.scaling
+            )
             mean, std = float(scale[0][0]), float(scale[1][0])
             parts.append(((context[-n:] - mean) / std, (future[:m] - mean) / std))
         return tuple(weight * x + (1.0 - weight) * y for x, y in zip(*parts, strict=True))
@@ -232,7 +235,7 @@ class WindowSampler:
         for row, (c, f) in enumerate(windows):
             context[row, self.L - c.size :], mask[row, self.L - c.size :] = c, 1.0
             future[row, : f.size], future_mask[row, : f.size] = f, 1.0
-        mean, std = context_scale(context, mask, self.options.std_floor)
+        mean, std = context_scale(context, mask, self.options.std_floor, self.options.scaling)
         context = (context - mean[:, None]) / std[:, None] * mask
         future = (future - mean[:, None]) / std[:, None] * future_mask
         clip = self.options.value_clip

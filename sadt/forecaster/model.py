@@ -1,6 +1,7 @@
 """The conditional diffusion forecaster: a DDPM over the normalized horizon given the context.
 
-Scales. A context is z-scored by its own mean and std (`normalize_context`); the horizon is
+Scales. A context is z-scored by its own location and scale (`normalize_context`, by the
+whole context or its recent half: `ForecasterConfig.scaling`); the horizon is
 modelled in that same normalized space and mapped back to the original scale only in
 `sample` / `sample_many`. Every array below is normalized unless its name says otherwise.
 
@@ -72,6 +73,12 @@ class ForecasterConfig:
     # Relative std floor of the context z-score: max(std, f * |mean|). Relative only, so a
     # series forecasts the same in any unit (an absolute floor made 1e-7-scale series noise).
     std_floor: float = 1e-9
+    # How a context is scaled (`context_scale`): "context" (its whole mean and std) or
+    # "recent" (its last half, robustly floored: old outliers do not squash recent points).
+    scaling: str = "context"
+    # |normalized context| cap at inference; set it to the trainer's value_clip, so a
+    # context is seen as the trainer's windows were (None: no cap, as older folders had).
+    input_clip: float | None = None
     # True: the mean path blends classical base forecasts (sadt.forecaster.bases: naive,
     # seasonal naive at the context's own periods, drift, ...) with per-step learned weights,
     # and the encoder reads them too. Frequency-free structure: what lets one model forecast
@@ -93,6 +100,8 @@ class ForecasterConfig:
             raise ValueError(f"prediction must be one of {PREDICTIONS}, got {self.prediction!r}")
         if self.scaled_residual and self.prediction != "v":
             raise ValueError("scaled_residual needs prediction 'v'")
+        if self.scaling not in SCALINGS:
+            raise ValueError(f"scaling must be one of {SCALINGS}, got {self.scaling!r}")
         if self.mean_loss not in ("mse", "l1"):
             raise ValueError(f"mean_loss must be 'mse' or 'l1', got {self.mean_loss!r}")
         for name in ("context_length", "horizon", "num_steps"):
@@ -113,32 +122,69 @@ class ForecasterConfig:
         return cls(**checked(cls, d, "forecaster model"))
 
 
-def context_scale(context: np.ndarray, mask: np.ndarray, std_floor: float):
-    """Per-row mean and std of the observed context: (B, L), (B, L) -> (B,), (B,) float64.
+SCALINGS = ("context", "recent")
+RECENT_MIN = 32  # "recent" scaling reads at least this many points (or all there are)
+ROBUST_FLOOR = 0.1  # "recent" std floor, as a fraction of the whole context's robust std
 
-    The std is floored at ``std_floor * |mean|`` (float noise on a near-constant series must
-    not become a signal), which scales with the series' unit. A row with no spread at all
-    gets std 1: its normalized context is zeros whatever the scale."""
+
+def context_scale(context: np.ndarray, mask: np.ndarray, std_floor: float, scaling="context"):
+    """Per-row location and scale of the observed context: (B, L), (B, L) -> (B,), (B,) float64.
+
+    ``"context"``: the mean and std of the whole observed context. ``"recent"``: those of its
+    last half (at least `RECENT_MIN` points), the std floored at `ROBUST_FLOOR` x the whole
+    context's robust std (1.4826 MAD), so a few huge old values (a disaster year, a crash)
+    no longer squash the recent points together, and a calm recent stretch of a wild series
+    does not blow up. Either way the std is floored at ``std_floor * |location|`` (float
+    noise on a near-constant series must not become a signal), a row whose window has no
+    spread falls back to the whole context's std, and one with no spread at all gets 1."""
+    if scaling not in SCALINGS:
+        raise ValueError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
+    mask = np.asarray(mask, dtype=np.float64)
     count = np.maximum(mask.sum(axis=1), 1.0)
     mean = (context * mask).sum(axis=1) / count
-    var = (((context - mean[:, None]) * mask) ** 2).sum(axis=1) / count
-    std = np.maximum(np.sqrt(var), std_floor * np.abs(mean))
+    full_std = np.sqrt((((context - mean[:, None]) * mask) ** 2).sum(axis=1) / count)
+    if scaling == "context":
+        std = full_std
+    else:
+        # Rank of each observed point counted from the end: 1 for the last one.
+        rank = np.cumsum(mask[:, ::-1], axis=1)[:, ::-1]
+        width = np.maximum(np.minimum(count, RECENT_MIN), np.floor(count / 2))
+        window = mask * (rank <= width[:, None])
+        wcount = np.maximum(window.sum(axis=1), 1.0)
+        mean = (context * window).sum(axis=1) / wcount
+        std = np.sqrt((((context - mean[:, None]) * window) ** 2).sum(axis=1) / wcount)
+        observed = np.where(mask > 0, context, np.nan)
+        with np.errstate(all="ignore"):
+            median = np.nanmedian(observed, axis=1)
+            mad = np.nanmedian(np.abs(observed - median[:, None]), axis=1)
+        std = np.maximum(std, ROBUST_FLOOR * 1.4826 * np.nan_to_num(mad))
+    std = np.maximum(std, std_floor * np.abs(mean))
+    std = np.where(std > 0, std, full_std)
     return mean, np.where(std > 0, std, 1.0)
 
 
-def normalize_context(context: np.ndarray, length: int, std_floor: float = 1e-9):
+def normalize_context(
+    context: np.ndarray,
+    length: int,
+    std_floor: float = 1e-9,
+    scaling: str = "context",
+    clip: float | None = None,
+):
     """Raw context (L',) original scale -> (values (L,), mask (L,), mean, std).
 
-    z-scored by the context's own mean/std; contexts longer than `length` keep their last
-    `length` points, shorter ones are left-padded with zeros and mask 0 (values float32).
+    Scaled by `context_scale` (``scaling``) and clipped to +-``clip`` when given (the
+    trainer clips its windows so); contexts longer than `length` keep their last `length`
+    points, shorter ones are left-padded with zeros and mask 0 (values float32).
     """
     c = np.asarray(context, dtype=np.float64).reshape(-1)[-length:]
     if c.size == 0:
         raise ValueError("the context is empty")
     values, mask = np.zeros(length), np.zeros(length)
     values[length - c.size :], mask[length - c.size :] = c, 1.0
-    mean, std = context_scale(values[None], mask[None], std_floor)
+    mean, std = context_scale(values[None], mask[None], std_floor, scaling)
     values = (values - mean[0]) / std[0] * mask
+    if clip is not None:
+        values = np.clip(values, -clip, clip)
     return values.astype(np.float32), mask.astype(np.float32), float(mean[0]), float(std[0])
 
 
@@ -400,6 +446,13 @@ class Forecaster(nn.Module):
         table = self._time_table()
         return fn(x_t, level, cond, noise, table, self._level_table.coefficients)
 
+    def normalize(self, context: np.ndarray):
+        """Raw context (L',) -> (values (L,), mask (L,), mean, std) as this model reads it."""
+        cfg = self.config
+        return normalize_context(
+            context, cfg.context_length, cfg.std_floor, cfg.scaling, cfg.input_clip
+        )
+
     def sample_normalized(self, cond: mx.array, n: int, rng: np.random.Generator) -> mx.array:
         """Ancestral sampling for each cond row: cond (B, C) -> x_0 (B, n, H) normalized."""
         batch, steps, horizon = cond.shape[0], self.config.num_steps, self.config.horizon
@@ -418,10 +471,7 @@ class Forecaster(nn.Module):
         rng = np.random.default_rng(seed)
         out = []
         for start in range(0, len(contexts), chunk):
-            scaled = [
-                normalize_context(c, self.config.context_length, self.config.std_floor)
-                for c in contexts[start : start + chunk]
-            ]
+            scaled = [self.normalize(c) for c in contexts[start : start + chunk]]
             values, masks, means, stds = (np.stack(column) for column in zip(*scaled, strict=True))
             cond = self.encode(mx.array(values), mx.array(masks))
             x = np.array(self.sample_normalized(cond, n, rng), dtype=np.float64)

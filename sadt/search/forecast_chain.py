@@ -25,7 +25,7 @@ import functools
 import mlx.core as mx
 import numpy as np
 
-from sadt.forecaster.model import Forecaster, normalize_context
+from sadt.forecaster.model import Forecaster
 from sadt.forecaster.schedule import ddim_coefficients, ddim_transition
 from sadt.search.chain import Chain
 from sadt.spectral import MIN_LENGTH, SpectralReward
@@ -105,9 +105,7 @@ class ForecastChain(Chain):
         self._coefficients = np.asarray(
             ddim_coefficients(cfg.num_steps, cfg.logsnr_min, cfg.logsnr_max), dtype=np.float64
         )
-        values, mask, self.mean, self.std = normalize_context(
-            context, cfg.context_length, cfg.std_floor
-        )
+        values, mask, self.mean, self.std = forecaster.normalize(context)
         self.cond = forecaster.encode(mx.array(values[None]), mx.array(mask[None]))
         mx.eval(self.cond)
         self.observed = np.asarray(values[mask > 0], dtype=np.float64)
@@ -149,9 +147,8 @@ class ForecastChain(Chain):
         blocks, normalized), the continued context z-scored again; cached per prefix."""
         key = prefix.tobytes()
         if key not in self._block_cache:
-            cfg = self.forecaster.config
             extended = np.concatenate([self.observed, prefix.astype(np.float64)])
-            values, mask, mean, std = normalize_context(extended, cfg.context_length, cfg.std_floor)
+            values, mask, mean, std = self.forecaster.normalize(extended)
             cond = self.forecaster.encode(mx.array(values[None]), mx.array(mask[None]))
             mx.eval(cond)
             self._block_cache[key] = (cond, mean, std)
