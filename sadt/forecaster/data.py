@@ -220,7 +220,10 @@ class WindowSampler:
         parts = []
         for context, future in (a, b):
             scale = context_scale(
-                context[None], np.ones((1, context.size)), self.options.std_floor, self.options.scaling
+                context[None],
+                np.ones((1, context.size)),
+                self.options.std_floor,
+                self.options.scaling,
             )
             mean, std = float(scale[0][0]), float(scale[1][0])
             parts.append(((context[-n:] - mean) / std, (future[:m] - mean) / std))
