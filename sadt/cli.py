@@ -1,6 +1,7 @@
 """The `sadt` command: forecast or describe a series file from the shell.
 
 sadt forecast load.csv --horizon 48 --method dts --budget 1000 --out forecast.csv
+sadt forecast load.csv --backtest 3     # first: how it would have done on the last 3 horizons
 sadt describe load.csv [--question "Is there a trend?"]
 """
 
@@ -84,6 +85,18 @@ def _parser() -> argparse.ArgumentParser:
         help="clip the forecast at 0 (auto: when the history never goes below 0)",
     )
     fc.add_argument("--out", help="write the forecast CSV here (default: print it)")
+    fc.add_argument(
+        "--history", action="store_true", help="put the observed values before the forecast"
+    )
+    fc.add_argument("--paths", help="also write every sample path here (CSV, long format)")
+    fc.add_argument(
+        "--backtest",
+        type=whole_at_least(0),
+        default=0,
+        metavar="WINDOWS",
+        help="first forecast the last WINDOWS stretches of the horizon from the history "
+        "before each, and print how that went against seasonal naive (default: 0, none)",
+    )
     sub.choices["describe"].add_argument("--question", default=None)
     return parser
 
@@ -107,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         out = check_out_file(args.out) if getattr(args, "out", None) else None
+        paths = check_out_file(args.paths) if getattr(args, "paths", None) else None
         series = sadt.read_series(args.file, column=args.column)
         pipe = sadt.from_pretrained(args.model, describer=args.command == "describe")
         if args.command == "describe":
@@ -114,27 +128,30 @@ def main(argv: list[str] | None = None) -> int:
                 print(piece, end="", flush=True)
             print()
             return 0
-        forecast = pipe.forecast(
-            series,
-            args.horizon,
-            args.method,
-            args.budget,
-            args.gamma,
-            tuple(args.bands),
-            args.lam,
-            args.samples,
-            args.seed,
-            nonnegative={"auto": None, "yes": True, "no": False}[args.nonnegative],
-        )
-        frame = forecast.to_dataframe()
+        settings = {
+            "method": args.method,
+            "budget": args.budget,
+            "gamma": args.gamma,
+            "band_weights": tuple(args.bands),
+            "lam": args.lam,
+            "num_samples": args.samples,
+            "seed": args.seed,
+            "nonnegative": {"auto": None, "yes": True, "no": False}[args.nonnegative],
+        }
+        if args.backtest:  # on stderr: stdout stays the forecast CSV
+            backtest = pipe.backtest(series, args.horizon, args.backtest, **settings)
+            print(backtest.summary(), file=sys.stderr)
+        forecast = pipe.forecast(series, args.horizon, **settings)
+        if paths is not None:
+            forecast.paths_to_csv(paths)
         if out is not None:
-            frame.to_csv(out, index=False)
+            forecast.to_csv(out, history=args.history)
             print(
-                f"wrote {len(frame)} forecast steps to {out} "
+                f"wrote {forecast.horizon} forecast steps to {out} "
                 f"({forecast.nfe} NFE, {forecast.wall_time:.2f} s)"
             )
         else:
-            print(frame.to_csv(index=False), end="")
+            print(forecast.to_csv(history=args.history), end="")
     except (SeriesError, ValueError, OSError) as err:  # OSError: missing or unwritable files
         print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2

@@ -20,7 +20,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from sadt.horizon import default_horizon
+from sadt.backtest import (
+    MIN_HISTORY,
+    Backtest,
+    BacktestWindow,
+    backtest_horizon,
+    seasonal_naive,
+)
+from sadt.horizon import default_horizon, season_length
 from sadt.search.chain import BudgetError
 from sadt.search.dts import TreeSearchConfig
 from sadt.search.forecast_chain import ForecastChain
@@ -34,6 +41,7 @@ MAX_BUDGET = 100_000
 MAX_HORIZON = 2000  # beyond the model's native block, sample paths continue themselves
 DEFAULT_BUDGET = 1000  # NFE per block of the model's native horizon
 MAX_SEED = 2**32 - 1
+MAX_BACKTEST_WINDOWS = 20
 
 
 @dataclass
@@ -126,11 +134,56 @@ class Forecast:
         for q, row in zip(QUANTILES, self.quantiles, strict=True):
             frame[str(q)] = row
         frame["chosen"] = self.chosen
-        if self.timestamps is not None:
-            frame.insert(0, "timestamp", self.timestamps)
-        else:
-            frame.insert(0, "step", np.arange(len(self.history), len(self.history) + self.horizon))
+        frame.insert(0, *self._time_column())
         return frame
+
+    def _time_column(self) -> tuple[str, object]:
+        if self.timestamps is not None:
+            return "timestamp", self.timestamps
+        return "step", np.arange(len(self.history), len(self.history) + self.horizon)
+
+    def to_csv(self, path=None, history: bool = False, decimals: int | None = None):
+        """The forecast as a user's CSV (what the app and the CLI write): a ``series``
+        column with the series' name, the `to_dataframe` columns rounded to the data's own
+        precision (``decimals`` None: `Series.decimals`), and with ``history`` the observed
+        values first (column ``observed``; empty on forecast rows). Returns the text when
+        ``path`` is None."""
+        frame = self.to_dataframe()
+        if history:
+            name, _ = self._time_column()
+            past = self.history.timestamps if name == "timestamp" else np.arange(len(self.history))
+            observed = pd.DataFrame({name: past, "observed": self.history.values})
+            frame = pd.concat([observed, frame], ignore_index=True)
+        frame.insert(0, "series", self.history.name)
+        return _rounded(frame, self.history, decimals).to_csv(path, index=False)
+
+    def paths_dataframe(self) -> pd.DataFrame:
+        """Every sample path in long format: ``series``, ``path`` (0-based), the time column
+        and ``value``: for people who want the joint paths, not only their quantiles."""
+        name, times = self._time_column()
+        n, h = self.samples.shape
+        return pd.DataFrame(
+            {
+                "series": self.history.name,
+                "path": np.repeat(np.arange(n), h),
+                name: np.tile(np.asarray(times), n),
+                "value": self.samples.reshape(-1),
+            }
+        )
+
+    def paths_to_csv(self, path=None, decimals: int | None = None):
+        """`paths_dataframe` as CSV, rounded like `to_csv`."""
+        return _rounded(self.paths_dataframe(), self.history, decimals).to_csv(path, index=False)
+
+
+def _rounded(frame: pd.DataFrame, series: Series, decimals: int | None) -> pd.DataFrame:
+    """Float columns rounded to ``decimals`` (None: the series' own precision)."""
+    digits = series.decimals if decimals is None else int(decimals)
+    floats = frame.select_dtypes("float").columns
+    frame[floats] = frame[floats].round(digits)
+    if digits == 0:  # counts: write 12, not 12.0 (Int64 keeps the empty cells empty)
+        frame[floats] = frame[floats].astype("Int64")
+    return frame
 
 
 def future_timestamps(series: Series, horizon: int) -> pd.DatetimeIndex | None:
@@ -292,6 +345,12 @@ class Pipeline:
         stats = dict(result.stats)
         stats["nonnegative"] = bool(nonnegative)
         stats["blocks"] = blocks
+        if horizon > len(series):
+            stats["longer_than_history"] = (
+                f"the forecast ({horizon} steps) is longer than the history it is based on "
+                f"({len(series)} values): its far end extrapolates well beyond what the data "
+                "shows; treat it with care or shorten the horizon"
+            )
         distinct = len(np.unique(samples, axis=0))
         if len(samples) >= 4 and distinct < len(samples) / 4:
             # A strong tilt piles the draws onto a few paths: the band then says nothing.
@@ -318,6 +377,58 @@ class Pipeline:
             series,
             future_timestamps(series, horizon),
         )
+
+    def backtest(
+        self,
+        series,
+        horizon: int | None = None,
+        windows: int = 1,
+        progress: Callable[[float, str], None] | None = None,
+        **settings,
+    ) -> Backtest:
+        """Forecast the last ``windows`` stretches of ``horizon`` steps of ``series``, each
+        from the history before it, with the same ``settings`` as `forecast` (method,
+        budget, gamma, ...), and score them against what happened and against seasonal
+        naive (`sadt.backtest.Backtest`: MAE, coverage of the 10-90 % band, ``summary()``).
+
+        ``horizon`` None: the series' default horizon. A series too short to hold out
+        that much gets shorter windows (``Backtest.horizon`` says how long)."""
+        series = _as_series(series, allow_constant=True)
+        requested = self.default_horizon(series) if horizon is None else horizon
+        if not _is_whole(windows) or not 1 <= windows <= MAX_BACKTEST_WINDOWS:
+            raise ValueError(
+                f"backtest windows must be a whole number from 1 to {MAX_BACKTEST_WINDOWS}, "
+                f"got {windows!r}"
+            )
+        if not _is_whole(requested) or not 1 <= requested <= self.max_horizon:
+            raise ValueError(
+                f"horizon must be a whole number from 1 to {self.max_horizon}, got {requested}"
+            )
+        length = backtest_horizon(len(series), requested, windows)
+        if length < 1:
+            raise ValueError(
+                f"the series has {len(series)} values: a backtest needs at least "
+                f"{MIN_HISTORY + windows} to hold {windows} step(s) back and forecast them "
+                f"from {MIN_HISTORY} or more"
+            )
+        season_values = series.values[: len(series) - windows * length]
+        season = season_length(season_values, series.freq)
+        out = []
+        for k in range(windows, 0, -1):
+            start = len(series) - k * length
+            history = series.head(start)
+            report = None
+            if progress is not None:
+                done = windows - k
+
+                def report(fraction, text, done=done):
+                    progress((done + fraction) / windows, f"backtest {done + 1}/{windows}: {text}")
+
+            forecast = self.forecast(history, length, progress=report, **settings)
+            actual = series.values[start : start + length]
+            naive = seasonal_naive(history.values, length, season)
+            out.append(BacktestWindow(start, forecast, actual, naive))
+        return Backtest(series, out, season, requested)
 
     def forecast_many(self, series_list, horizon: int | None = None, **kwargs) -> list[Forecast]:
         """Forecast several series. Plain ancestral sampling within the native horizon runs

@@ -135,9 +135,20 @@ class Series:
         return f"Series({self.name!r}, {len(self)} values{freq}{span})"
 
     @property
+    def decimals(self) -> int:
+        """The decimals the values are written with (2 for prices in cents, 0 for counts);
+        for values with no short decimal form, enough for 6 significant digits."""
+        return value_decimals(self.values[~self.interpolated])
+
+    @property
     def filled(self) -> int:
         """How many interior missing values were filled by interpolation."""
         return int(self.interpolated.sum())
+
+    def head(self, n: int) -> Series:
+        """The first `n` observations: the history a backtest forecasts from."""
+        stamps = None if self.timestamps is None else self.timestamps[:n]
+        return Series(self.values[:n], stamps, self.freq, self.name, self.interpolated[:n])
 
     def tail(self, n: int) -> Series:
         """The last `n` observations (all of them when n >= len)."""
@@ -804,6 +815,9 @@ def _align_to_timestamps(
     freq = pd.infer_freq(stamps)
     if freq is not None:
         return values, stamps, freq
+    business = _business_day_grid(stamps)
+    if business is not None:  # trading days: weekends are not gaps, holidays are
+        return pd.Series(values, index=stamps).reindex(business).to_numpy(), business, "B"
     steps, counts = np.unique(np.diff(stamps.asi8), return_counts=True)
     step = int(steps[np.argmax(counts)])
     if counts.max() < MOST * (len(stamps) - 1) or np.any(steps % step):
@@ -819,6 +833,20 @@ def _align_to_timestamps(
     grid = pd.date_range(stamps[0], stamps[-1], freq=pd.Timedelta(step))
     values = pd.Series(values, index=stamps).reindex(grid).to_numpy()
     return values, grid, pd.infer_freq(grid) or to_offset(pd.Timedelta(step)).freqstr
+
+
+def _business_day_grid(stamps: pd.DatetimeIndex) -> pd.DatetimeIndex | None:
+    """The business-day grid of daily data on weekdays only (a market's trading days, a
+    few holidays missing), or None for anything else."""
+    if len(stamps) < 10 or (stamps.dayofweek >= 5).any() or (stamps != stamps.normalize()).any():
+        return None
+    days = np.diff(stamps.asi8) // pd.Timedelta(days=1).value
+    if np.median(days) != 1:
+        return None
+    grid = pd.bdate_range(stamps[0], stamps[-1], tz=stamps.tz)
+    if len(stamps) < (1 - MAX_MISSING_FRACTION) * len(grid) or not stamps.isin(grid).all():
+        return None
+    return grid
 
 
 def _spell_offset(freq: str | pd.Timedelta, one: str) -> str:
@@ -847,6 +875,22 @@ def _trim_missing(
         raise SeriesError("The chosen column has no numbers in it; pick another column.")
     first, stop = int(np.argmax(present)), len(values) - int(np.argmax(present[::-1]))
     return values[first:stop], None if stamps is None else stamps[first:stop]
+
+
+def value_decimals(values: np.ndarray, most: int = 8) -> int:
+    """How precisely the data was recorded: the fewest decimals (up to ``most``, and at
+    most 9 significant digits) that write every value exactly, else enough for 6
+    significant digits of the largest value."""
+    x = np.asarray(values, dtype=np.float64)
+    x = x[np.isfinite(x)][:10_000]
+    top = float(np.max(np.abs(x))) if x.size else 0.0
+    if top == 0:
+        return 0
+    magnitude = int(np.floor(np.log10(top)))
+    for d in range(most + 1):
+        if np.all(np.abs(np.round(x, d) - x) <= 1e-12 * np.maximum(1.0, np.abs(x))):
+            return int(np.clip(d, 0, max(8 - magnitude, 0)))
+    return int(np.clip(5 - magnitude, 0, 15))
 
 
 def is_constant(values: np.ndarray) -> bool:

@@ -5,6 +5,7 @@ import json
 import shutil
 
 import mlx.core as mx
+import pandas as pd
 import pytest
 from tiny_models import hourly_csv, tiny_forecaster, tiny_pipeline
 
@@ -211,3 +212,39 @@ def test_push_names_an_unreadable_value_checkpoint(saved, tmp_path, capsys):
         _push(saved, f"--value={value}", "--out", str(tmp_path / "o"), parts=("forecaster",)) == 2
     )
     assert f"{checkpoint} is not a readable value-network checkpoint" in _error(capsys)
+
+
+def test_forecast_backtests_first_and_writes_paths_and_history(saved, csv, tmp_path, capsys):
+    out, paths = tmp_path / "fc.csv", tmp_path / "paths.csv"
+    code = _forecast(
+        csv,
+        saved,
+        "--horizon",
+        "12",
+        "--backtest",
+        "2",
+        "--history",
+        "--out",
+        str(out),
+        "--paths",
+        str(paths),
+        "--samples",
+        "3",
+        "--method",
+        "ancestral",
+    )
+    assert code == 0
+    captured = capsys.readouterr()
+    assert "Backtest on the last 2 stretches of 12 steps" in captured.err
+    assert "seasonal naive (a season of 24 steps)" in captured.err
+    frame = pd.read_csv(out)
+    assert frame["series"].nunique() == 1 and frame["observed"].notna().sum() == 300
+    assert len(frame) == 312 and frame["0.5"].notna().sum() == 12
+    assert len(pd.read_csv(paths)) == 3 * 12
+
+
+def test_a_too_short_series_for_its_backtest_is_one_sentence(saved, tmp_path, capsys):
+    short = tmp_path / "short.csv"
+    short.write_text("value\n" + "".join(f"{v}\n" for v in (1, 3, 2, 5, 4, 6, 5, 8, 7)))
+    assert _forecast(short, saved, "--backtest", "3") == 2
+    assert "a backtest needs at least 11" in _error(capsys)

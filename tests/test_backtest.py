@@ -1,0 +1,157 @@
+"""Backtests, time units and the user's CSV: Pipeline.backtest against seasonal naive, the
+horizon in the series' own time, trading-day calendars, downloads rounded to the data."""
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from tiny_models import tiny_pipeline
+
+from sadt.backtest import backtest_horizon, seasonal_naive
+from sadt.horizon import season_length, steps_as_time
+from sadt.series import Series, read_series, value_decimals
+
+
+@pytest.fixture(scope="module")
+def pipe(tmp_path_factory):
+    return tiny_pipeline(tmp_path_factory.mktemp("pipe"))
+
+
+def daily(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    values = 50 + 10 * np.sin(2 * np.pi * np.arange(n) / 7) + rng.normal(0, 1, n)
+    return Series(values.round(1), pd.date_range("2024-01-01", periods=n, freq="D"), "D", "visits")
+
+
+def test_backtest_hides_each_window_and_scores_it_against_seasonal_naive(pipe):
+    series = daily()
+    bt = pipe.backtest(series, horizon=10, windows=3, method="ancestral", budget=60, seed=2)
+    assert [w.start for w in bt.windows] == [90, 100, 110] and bt.horizon == 10 and bt.season == 7
+    for w in bt.windows:
+        # each forecast saw only the history before its window, and continues its calendar
+        assert len(w.forecast.history) == w.start
+        assert w.forecast.timestamps[0] == series.timestamps[w.start]
+        np.testing.assert_array_equal(w.actual, series.values[w.start : w.start + 10])
+        np.testing.assert_array_equal(w.naive, np.resize(series.values[w.start - 7 : w.start], 10))
+    errors = np.concatenate([np.abs(w.forecast.median - w.actual) for w in bt.windows])
+    assert bt.mae == pytest.approx(errors.mean())
+    inside = np.concatenate(
+        [
+            (w.actual >= w.forecast.quantiles[0]) & (w.actual <= w.forecast.quantiles[-1])
+            for w in bt.windows
+        ]
+    )
+    assert bt.coverage == pytest.approx(inside.mean())
+    text = bt.summary()
+    assert "3 stretches of 10 steps" in text and "seasonal naive" in text
+    assert ("better" in text) == (bt.mae <= bt.naive_mae)
+    frame = bt.to_dataframe()
+    assert len(frame) == 30 and {"window", "timestamp", "actual", "0.5", "seasonal_naive"} <= set(
+        frame.columns
+    )
+    again = pipe.backtest(series, horizon=10, windows=3, method="ancestral", budget=60, seed=2)
+    assert again.mae == bt.mae  # same settings, same seed: the same backtest
+
+
+def test_backtest_of_a_short_series_shortens_its_windows_or_says_why_not(pipe):
+    short = daily(20)
+    bt = pipe.backtest(short, horizon=30, windows=1, method="ancestral", budget=60)
+    assert bt.horizon == 12 and bt.requested_horizon == 30 and "not 30" in bt.summary()
+    with pytest.raises(ValueError, match="at least 10"):
+        pipe.backtest(Series(np.arange(9.0)), windows=2)
+    with pytest.raises(ValueError, match="windows"):
+        pipe.backtest(short, windows=0)
+    assert backtest_horizon(100, 48, 3) == 30 and backtest_horizon(8, 5, 1) == 0
+
+
+def test_seasonal_naive_repeats_the_last_season():
+    np.testing.assert_array_equal(seasonal_naive(np.arange(10.0), 5, 3), [7, 8, 9, 7, 8])
+    np.testing.assert_array_equal(seasonal_naive(np.arange(10.0), 3, 1), [9, 9, 9])
+
+
+@pytest.mark.parametrize(
+    "steps, freq, text",
+    [
+        (48, "h", "48 steps = 2 days"),
+        (36, "h", "36 steps = 36 hours"),
+        (720, "h", "720 steps = 30 days"),
+        (96, "5min", "96 steps = 8 hours"),
+        (1, "D", "1 step = 1 day"),
+        (20, "B", "20 steps = 20 business days"),
+        (13, "W-SUN", "13 steps = 13 weeks"),
+        (18, "MS", "18 steps = 18 months"),
+        (8, "QS-OCT", "8 steps = 2 years"),
+        (6, "YS-JAN", "6 steps = 6 years"),
+        (2000, "D", "2000 steps = 5.5 years"),
+        (7, None, "7 steps"),
+    ],
+)
+def test_steps_read_in_the_series_own_time(steps, freq, text):
+    assert steps_as_time(steps, freq) == text
+
+
+@pytest.mark.parametrize(
+    "freq, season",
+    [
+        ("h", 24),
+        ("10min", 144),
+        ("min", 60),
+        ("D", 7),
+        ("B", 5),
+        ("W-SUN", 52),
+        ("MS", 12),
+        ("QS", 4),
+        ("YS", 1),
+    ],
+)
+def test_season_by_calendar(freq, season):
+    assert season_length(np.zeros(400), freq) == season
+    assert season_length(np.zeros(2 * season - 1), freq) == 1 or season == 1  # < two seasons
+
+
+def test_season_without_a_calendar_is_the_strongest_cycle():
+    x = np.sin(2 * np.pi * np.arange(300) / 17)
+    assert season_length(x) == 17 and season_length(np.random.default_rng(0).normal(size=300)) >= 1
+
+
+def test_trading_days_get_a_business_day_calendar():
+    days = pd.bdate_range("2024-01-01", periods=60)
+    days = days.delete([10, 30])  # two market holidays
+    text = "date,close\n" + "".join(
+        f"{d.date()},{100 + i * 0.25:.2f}\n" for i, d in enumerate(days)
+    )
+    series = read_series(io.StringIO(text))
+    assert series.freq == "B" and len(series) == 60 and series.filled == 2
+    assert (series.timestamps.dayofweek < 5).all() and series.decimals == 2
+
+
+def test_value_decimals_is_the_recorded_precision():
+    assert value_decimals(np.array([3.0, 12.0])) == 0
+    assert value_decimals(np.array([79.01857, 77.704285])) == 6
+    assert value_decimals(np.array([0.1 + 0.2, 1.5])) == 1
+    assert value_decimals(np.random.default_rng(0).random(5)) == 6  # 6 significant digits
+
+
+def test_forecast_csv_is_named_rounded_and_can_carry_the_history(pipe):
+    series = daily()
+    fc = pipe.forecast(series, 5, method="ancestral", budget=60)
+    frame = pd.read_csv(io.StringIO(fc.to_csv()))
+    assert (frame["series"] == "visits").all() and len(frame) == 5
+    assert np.allclose(frame["0.5"], fc.median.round(1)) and (frame["0.5"] * 10 % 1 == 0).all()
+    full = pd.read_csv(io.StringIO(fc.to_csv(history=True)))
+    assert len(full) == 125 and full["observed"].iloc[:120].tolist() == series.values.tolist()
+    assert full["0.5"].iloc[:120].isna().all() and full["observed"].iloc[120:].isna().all()
+    paths = pd.read_csv(io.StringIO(fc.paths_to_csv()))
+    assert len(paths) == fc.samples.size and paths["path"].nunique() == len(fc.samples)
+    first = paths[paths["path"] == 0]["value"].to_numpy()
+    np.testing.assert_allclose(first, fc.samples[0].round(1))
+
+
+def test_a_forecast_longer_than_its_history_says_so(pipe):
+    fc = pipe.forecast(np.sin(np.arange(20.0)), 30, method="ancestral", budget=60)
+    assert "longer than the history" in fc.stats["longer_than_history"]
+    assert (
+        "longer_than_history"
+        not in pipe.forecast(np.sin(np.arange(40.0)), 30, method="ancestral", budget=60).stats
+    )
