@@ -13,6 +13,19 @@ connection: analytics are off and the bundled model is read from disk.
 from __future__ import annotations
 
 import os
+import signal
+import sys
+
+
+def leave_quietly(signum, frame) -> None:
+    """Ctrl-C or SIGTERM while the app is still importing: nothing is running yet."""
+    print("sadt app: stopped before it started.", file=sys.stderr)
+    os._exit(0)
+
+
+if __name__ == "__main__":  # a stop in the first seconds must not print a traceback
+    signal.signal(signal.SIGINT, leave_quietly)
+    signal.signal(signal.SIGTERM, leave_quietly)
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
@@ -23,10 +36,10 @@ import sadt  # first: loads the fast BLAS before mlx.core
 import argparse
 import contextvars
 import functools
+import html
 import queue
+import re
 import shutil
-import signal
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -39,6 +52,7 @@ import numpy as np
 
 from sadt import plots
 from sadt.app_examples import DEFAULT_EXAMPLE, example_names, load_example
+from sadt.horizon import steps_as_time
 from sadt.search.methods import METHODS
 from sadt.series import Series, SeriesError, describe_freq, list_columns, read_series
 
@@ -47,6 +61,8 @@ NUM_SAMPLES = 64  # paths drawn per forecast: the quantiles and the paths shown 
 MAX_BUDGET_SLIDER = 20_000
 MAX_HORIZON_SLIDER = 720  # longer horizons: Pipeline.forecast and the CLI take up to 2000
 MAX_UPLOAD = "10mb"
+BACKTEST_WINDOWS = 3  # default rolling windows of the app's backtest (0 turns it off)
+MAX_BACKTEST_WINDOWS = 5
 QUEUE_SIZE = 64  # requests waiting beyond this are turned away with "queue is full"
 FILE_TYPES = [".csv", ".tsv", ".txt", ".json"]
 NO_DESCRIBER = "(This model has no describer: load a pipeline with a tslm/ part to get one.)"
@@ -108,16 +124,26 @@ class ForecastFiles:
         self.root = Path(tempfile.mkdtemp(prefix="sadt-app-"))
         self.keep_seconds = keep_seconds
 
-    def write(self, forecast) -> str:
+    def write(self, forecast, history: bool = False) -> tuple[str, str]:
+        """(forecast CSV, sample paths CSV), named after the series and the method."""
         for old in self.root.iterdir():
             if time.time() - old.stat().st_mtime > self.keep_seconds:
                 shutil.rmtree(old, ignore_errors=True)
-        path = Path(tempfile.mkdtemp(dir=self.root)) / "sadt-forecast.csv"
-        forecast.to_dataframe().to_csv(path, index=False)
-        return str(path)
+        folder = Path(tempfile.mkdtemp(dir=self.root))
+        stem = f"{file_stem(forecast.history.name)}-{forecast.method}"
+        table, paths = folder / f"{stem}-forecast.csv", folder / f"{stem}-paths.csv"
+        forecast.to_csv(table, history=history)
+        forecast.paths_to_csv(paths)
+        return str(table), str(paths)
 
     def close(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def file_stem(name: str) -> str:
+    """A series name as a safe file name part: "Load (kW)" -> "load-kw"."""
+    stem = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60]
+    return stem or "series"
 
 
 def user_error(message: str) -> gr.Error:
@@ -249,13 +275,85 @@ def search_summary(forecast, budget: int) -> dict:
     ):
         if key in stats:
             summary[label] = shown(stats[key])
-    summary["wall time (s)"] = shown(forecast.wall_time, 3)
+    summary["search time (s)"] = shown(forecast.wall_time, 3)
     note = search_note(forecast, budget)
     if note:
         summary["note"] = note
-    if "collapsed" in stats:  # the fan's band understates the uncertainty: say it first
-        summary = {"warning": stats["collapsed"], **summary}
+    warnings = [stats[k] for k in ("collapsed", "longer_than_history") if k in stats]
+    if warnings:  # what makes the fan misleading comes first
+        summary = {"warning": " ".join(w[0].upper() + w[1:] + "." for w in warnings), **summary}
     return summary
+
+
+# Statistics in plain words: (label, what it means), shown with the value on hover.
+GLOSSARY = {
+    "warning": ("Warning", "Something that makes the fan chart misleading."),
+    "method": ("Method", "How the forecast paths were drawn and which one was chosen."),
+    "NFE used": (
+        "Model calls used",
+        "Denoiser evaluations (NFE) the search spent; one path costs one call per step.",
+    ),
+    "NFE budget": ("Model call budget", "The most model calls the search may spend."),
+    "tree size (nodes)": ("Search tree size", "Partial forecasts the tree search kept."),
+    "tree depth": ("Tree depth", "Denoising steps from pure noise to a finished path."),
+    "leaves": ("Finished paths in the tree", "Complete forecast paths the tree holds."),
+    "particles": ("Paths carried", "Forecast paths drawn side by side."),
+    "resamples": (
+        "Resampling rounds",
+        "Times weak paths were dropped and strong ones copied.",
+    ),
+    "steps drawn without NFE": (
+        "Steps reused",
+        "Denoising steps taken from an earlier model call instead of a new one.",
+    ),
+    "reward (chosen path)": (
+        "Spectral match, chosen path",
+        "The spectral reward: how close a path's spectrum is to the history's "
+        "(0 is a perfect match; more negative is further).",
+    ),
+    "reward (mean of samples)": (
+        "Spectral match, average path",
+        "The spectral reward averaged over the sample paths.",
+    ),
+    "distinct paths": (
+        "Different paths",
+        "How many of the sample paths differ; few means the band is too narrow.",
+    ),
+    "Spec-W1 (chosen path)": (
+        "Spectrum distance, chosen path",
+        "Distance between the shapes of the path's and the history's spectra "
+        "(Wasserstein-1; 0 is the same shape).",
+    ),
+    "Spec-W1 (mean over samples)": (
+        "Spectrum distance, paths",
+        "The same distance, averaged over the sample paths.",
+    ),
+    "Spec-W1 (mean forecast)": (
+        "Spectrum distance, mean forecast",
+        "The same for the average of the paths (averaging smooths the texture away).",
+    ),
+    "search time (s)": ("Search time (s)", "Seconds the model and the search ran."),
+    "your wait (s)": (
+        "Your wait (s)",
+        "Seconds from the request to the results: reading the file, the search, the plots "
+        "and the CSV.",
+    ),
+    "note": ("Note", "Why this result may equal another method's."),
+}
+
+
+def stats_html(summary: dict) -> str:
+    """The statistics as a small table in plain words; the explanation shows on hover."""
+    rows = []
+    for key, value in summary.items():
+        label, meaning = GLOSSARY.get(key, (key, ""))
+        color = "color:#b45309;font-weight:600;" if key in ("warning", "note") else ""
+        rows.append(
+            f'<tr title="{html.escape(meaning)}" style="cursor:help;{color}">'
+            f'<th style="text-align:left;font-weight:500;padding:2px 10px 2px 0">'
+            f"{html.escape(label)}</th><td>{html.escape(str(value))}</td></tr>"
+        )
+    return f'<table class="sadt-stats" style="width:100%">{"".join(rows)}</table>'
 
 
 def shown(value, digits: int = 4) -> float:
@@ -351,17 +449,16 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
         lam,
         paths,
         seed,
+        with_history=False,
         progress=gr.Progress(),  # noqa: B008  (gradio's way of asking for a progress bar)
     ):
         """Forecast with the chosen search; returns the fan chart, the spectra, the search
-        statistics, the CSV (Forecast.to_dataframe) and, for /describe_forecast, the
+        statistics (a table in plain words, and the same as JSON), the forecast CSV (with
+        the history when asked), the sample paths CSV and, for /describe_forecast, the
         history followed by the chosen path."""
+        started = time.perf_counter()
         series = load_series(file, example, column)
-        budget = whole(budget, "budget", steps, MAX_BUDGET_SLIDER)
-        horizon = whole(horizon, "horizon", 0, MAX_HORIZON_SLIDER) or pipe.default_horizon(series)
-        # The budget is per block of the model's native horizon: longer forecasts continue
-        # each path block by block, and each block needs its own denoiser calls.
-        budget *= pipe.blocks(horizon)
+        horizon, budget = horizon_and_budget(series, horizon, budget)
         paths = whole(paths, "paths to show", 0, NUM_SAMPLES)
         bands = tuple(number(w, "band weight") for w in (low, mid, high))
         progress(0, desc="searching")
@@ -380,13 +477,85 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
                 progress=lambda fraction, text: progress(fraction, desc=text),
             )
         context = series.values[-context_length:]
+        fan_chart = plots.fan_chart(result, paths)
+        spectra = plots.spectrum_chart(result, context, paths, bands)
+        table, sample_paths = files.write(result, history=bool(with_history))
+        summary = search_summary(result, budget)
+        summary["your wait (s)"] = shown(time.perf_counter() - started, 3)
         return (
-            plots.fan_chart(result, paths),
-            plots.spectrum_chart(result, context, paths, bands),
-            search_summary(result, budget),
-            files.write(result),
+            fan_chart,
+            spectra,
+            stats_html(summary),
+            summary,
+            table,
+            sample_paths,
             with_forecast(result),
         )
+
+    def horizon_and_budget(series: Series, horizon, budget) -> tuple[int, int]:
+        """The horizon (0: the series' default) and the whole budget: the slider's is per
+        block of the model's native horizon, and each block needs its own calls."""
+        budget = whole(budget, "budget", steps, MAX_BUDGET_SLIDER)
+        horizon = whole(horizon, "horizon", 0, MAX_HORIZON_SLIDER) or pipe.default_horizon(series)
+        return horizon, budget * pipe.blocks(horizon)
+
+    def backtest(
+        file,
+        example,
+        column,
+        horizon,
+        method,
+        budget,
+        gamma,
+        low,
+        mid,
+        high,
+        lam,
+        seed,
+        windows,
+        progress=gr.Progress(),  # noqa: B008
+    ):
+        """Forecast the last `windows` horizons from the history before each, with the same
+        settings: the overlay chart and the figures against seasonal naive."""
+        series = load_series(file, example, column)
+        windows = whole(windows, "backtest windows", 0, MAX_BACKTEST_WINDOWS)
+        if windows == 0:
+            return None, "Backtest off (set the backtest windows above 0 to see one)."
+        horizon, budget = horizon_and_budget(series, horizon, budget)
+        progress(0, desc="backtest")
+        try:
+            result = worker.run(
+                pipe.backtest,
+                series,
+                horizon,
+                windows,
+                method=method,
+                budget=budget,
+                gamma=number(gamma, "gamma"),
+                band_weights=tuple(number(w, "band weight") for w in (low, mid, high)),
+                lam=number(lam, "lambda"),
+                num_samples=NUM_SAMPLES,
+                seed=whole(seed, "seed", 0, 2**32 - 1),
+                progress=lambda fraction, text: progress(fraction, desc=text),
+            )
+        except (SeriesError, ValueError) as err:  # e.g. too short: say so, keep the forecast
+            return None, f"No backtest: {err}."
+        return plots.backtest_chart(result), result.summary()
+
+    def horizon_note(file, example, column, horizon) -> str:
+        """The horizon in the series' own time ("48 steps = 2 days")."""
+        try:
+            series = load_series(file, example, column)
+        except gr.Error:
+            return ""
+        chosen = whole(horizon, "horizon", 0, MAX_HORIZON_SLIDER)
+        steps_ = chosen or pipe.default_horizon(series)
+        text = steps_as_time(steps_, series.freq)
+        if not chosen:
+            return f"Automatic horizon: {text}."
+        if steps_ > len(series):
+            return f"{text}: longer than the history ({len(series)} values)."
+        return f"{text}."
 
     def describe_forecast(combined: Series | None):
         """The describer's text about the history followed by the chosen forecast path."""
@@ -402,7 +571,9 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
         with gr.Row():
             with gr.Column(scale=1, min_width=300):
                 file = gr.File(
-                    label="Series file (CSV, TSV or JSON)", file_types=FILE_TYPES, elem_id="upload"
+                    label="Series file (CSV, TSV or JSON, up to 10 MB)",
+                    file_types=FILE_TYPES,
+                    elem_id="upload",
                 )
                 example = gr.Dropdown(
                     example_names(),
@@ -424,10 +595,13 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
                     MAX_HORIZON_SLIDER,
                     value=0,
                     step=1,
-                    label="Horizon (steps)",
-                    info="0: automatic from the series' frequency (48 for hourly, 18 for "
-                    "monthly data, ...), never longer than the history.",
+                    label="Horizon (steps; 0 = automatic)",
+                    info="Automatic: by the series' frequency (48 for hourly, 18 for monthly "
+                    f"data, ...), never longer than the history. Up to {MAX_HORIZON_SLIDER} "
+                    "steps here; Python and the CLI take up to 2000.",
+                    elem_id="horizon",
                 )
+                horizon_time = gr.Markdown(elem_id="horizon-time")
                 method = gr.Dropdown(
                     methods,
                     value="dts",
@@ -441,6 +615,16 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
                     step=1,
                     label="Search budget (NFE per block of the model's horizon)",
                     info=f"Denoiser calls; one path costs {steps}.",
+                )
+                windows = gr.Slider(
+                    0,
+                    MAX_BACKTEST_WINDOWS,
+                    value=BACKTEST_WINDOWS,
+                    step=1,
+                    label="Backtest windows",
+                    info="Forecast the last few horizons from the history before each, to see "
+                    "how the model would have done (0: no backtest).",
+                    elem_id="windows",
                 )
                 with gr.Accordion("Spectral reward", open=False):
                     gamma = gr.Slider(
@@ -460,7 +644,7 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
                     )
                 paths = gr.Slider(0, NUM_SAMPLES, value=16, step=1, label="Sample paths to show")
                 # No `minimum`: whole() checks the range and names the field in its message.
-                seed = gr.Number(0, precision=0, label="Seed")
+                seed = gr.Number(0, precision=0, label="Seed", elem_id="seed")
                 run = gr.Button("Describe & forecast", variant="primary", elem_id="run")
             with gr.Column(scale=3):
                 summary = gr.Markdown(label="Series summary", elem_id="summary")
@@ -480,13 +664,29 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
                 fan = gr.Plot(label="Forecast", elem_id="fan")
                 with gr.Row():
                     spectrum = gr.Plot(label="Spectra", scale=3, elem_id="spectrum")
-                    stats = gr.JSON(label="Search statistics", scale=2, elem_id="stats")
-                download = gr.File(label="Forecast CSV", interactive=False, elem_id="download")
+                    with gr.Column(scale=2):
+                        stats = gr.HTML(label="Search statistics", elem_id="stats")
+                        with gr.Accordion("Statistics as JSON", open=False):
+                            stats_json = gr.JSON(label="Search statistics", elem_id="stats-json")
+                backtest_text = gr.Markdown(elem_id="backtest-summary")
+                backtest_plot = gr.Plot(label="Backtest", elem_id="backtest")
+                with gr.Row():
+                    download = gr.File(label="Forecast CSV", interactive=False, elem_id="download")
+                    paths_download = gr.File(
+                        label="Sample paths CSV (long format)",
+                        interactive=False,
+                        elem_id="paths-download",
+                    )
+                with_history = gr.Checkbox(
+                    False, label="Put the history in the forecast CSV", elem_id="with-history"
+                )
 
         source = [file, example, column]
         settings = [horizon, method, budget, gamma, low, mid, high, lam, paths, seed]
-        forecast_inputs = source + settings
-        for component in forecast_inputs:
+        forecast_inputs = source + settings + [with_history]
+        backtest_inputs = source + [horizon, method, budget, gamma, low, mid, high, lam, seed]
+        backtest_inputs += [windows]
+        for component in [*forecast_inputs, windows]:
             quiet_checks(component)
         model_work = {"concurrency_id": "model", "concurrency_limit": 1}
         light_work = {"concurrency_id": "files", "concurrency_limit": 4}
@@ -494,7 +694,8 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
         instant = {"api_visibility": "private", "queue": False}  # clearing outputs: no queue
         # What a run produced: cleared whenever the input changes or a new run starts, so no
         # output ever shows a previous series' results next to the current one.
-        results = [description, forecast_description, spectrum, stats, download, last_forecast]
+        results = [description, forecast_description, spectrum, stats, stats_json, download]
+        results += [paths_download, backtest_plot, backtest_text, last_forecast]
         no_results = (None,) * len(results)
         no_series = (None, "")  # fan (the preview chart) and summary
 
@@ -509,21 +710,32 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
         forecasted = described.success(
             forecast,
             forecast_inputs,
-            [fan, spectrum, stats, download, last_forecast],
+            [fan, spectrum, stats, stats_json, download, paths_download, last_forecast],
             api_name="forecast",
             **model_work,
         )
-        forecast_described = forecasted.success(
+        backtested = forecasted.success(
+            backtest,
+            backtest_inputs,
+            [backtest_plot, backtest_text],
+            api_name="backtest",
+            **model_work,
+        )
+        forecast_described = backtested.success(
             describe_forecast,
             last_forecast,
             forecast_description,
             api_name="describe_forecast",
             **model_work,
         )
-        running = [described, forecasted, forecast_described]
+        running = [described, forecasted, backtested, forecast_described]
+        horizon_inputs = [*source, horizon]
+        horizon.change(
+            horizon_note, horizon_inputs, horizon_time, api_name="horizon_note", **light_work
+        )
         column.input(lambda: no_results, None, results, cancels=running, **instant).then(
             preview, source, [fan, summary], api_name="preview", **light_work
-        )
+        ).then(horizon_note, horizon_inputs, horizon_time, **light_work, **private)
         # Upload: the file replaces the example; its columns fill the picker; show it.
         file.upload(
             lambda: (None, *no_series, *no_results),
@@ -534,7 +746,7 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
             **instant,
         ).then(columns, file, column, api_name="columns", **light_work).success(
             preview, source, [fan, summary], api_name="_preview_upload", **light_work, **private
-        )
+        ).then(horizon_note, horizon_inputs, horizon_time, **light_work, **private)
         file.clear(
             lambda: (no_columns(), *no_series, *no_results),
             None,
@@ -551,10 +763,10 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
             **instant,
         ).then(
             preview, source, [fan, summary], api_name="_preview_example", **light_work, **private
-        )
+        ).then(horizon_note, horizon_inputs, horizon_time, **light_work, **private)
         demo.load(
             preview, source, [fan, summary], api_name="_preview_load", **light_work, **private
-        )
+        ).then(horizon_note, horizon_inputs, horizon_time, **light_work, **private)
     return demo
 
 
@@ -581,21 +793,23 @@ def stop_on_signal(signum, frame) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Load the model and serve until Ctrl-C or SIGTERM, which stop it cleanly (exit 0)
+    at any moment, the model still loading included."""
     args = parse_args(argv)
-    worker = ModelThread()
-    try:
-        pipe = worker.run(sadt.from_pretrained, args.model)
-    except (ValueError, OSError) as err:
-        worker.close()
-        hint = "" if args.model else " Start the app with --model REPO_OR_PATH (or SADT_MODEL)."
-        print(f"sadt app: cannot load the model: {err}.{hint}", file=sys.stderr)
-        return 2
-    files = ForecastFiles()
-    demo = build_app(pipe, worker, files)
-    demo.queue(default_concurrency_limit=2, max_size=QUEUE_SIZE)
     # Containers (and Spaces) stop with SIGTERM: shut down as cleanly as on Ctrl-C.
+    signal.signal(signal.SIGINT, stop_on_signal)
     signal.signal(signal.SIGTERM, stop_on_signal)
+    worker, files = ModelThread(), None
     try:
+        try:
+            pipe = worker.run(sadt.from_pretrained, args.model)
+        except (ValueError, OSError) as err:
+            hint = "" if args.model else " Start the app with --model REPO_OR_PATH (or SADT_MODEL)."
+            print(f"sadt app: cannot load the model: {err}.{hint}", file=sys.stderr)
+            return 2
+        files = ForecastFiles()
+        demo = build_app(pipe, worker, files)
+        demo.queue(default_concurrency_limit=2, max_size=QUEUE_SIZE)
         demo.launch(
             server_name=args.host,
             server_port=args.port,
@@ -605,9 +819,12 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:  # e.g. the port is taken
         print(f"sadt app: cannot start the server: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # stopped before the server ran (launch handles it after)
+        print("sadt app: stopped.", file=sys.stderr)
     finally:
         worker.close()
-        files.close()
+        if files is not None:
+            files.close()
     return 0
 
 

@@ -216,3 +216,74 @@ def spectrum_chart(
     fig.update_yaxes(type="log", exponentformat="power")
     fig.update_xaxes(range=[0, freq[-1] + 0.5 / horizon])
     return _layout(fig, "Spectra (what the spectral reward compares)", "cycles per step", "power")
+
+
+def backtest_chart(backtest, history_points: int | None = None) -> go.Figure:
+    """What happened over the backtest windows (and some history before them), each
+    window's 10-90% band and median forecast made without it, and seasonal naive.
+
+    `backtest` is a `sadt.backtest.Backtest`; the history shown before the first window is
+    its last `history_points` points (default: two windows' worth, at least 48)."""
+    series, windows = backtest.series, backtest.windows
+    first = windows[0].start
+    keep = history_points or max(2 * backtest.horizon * len(windows), 48)
+    start = max(first - keep, 0)
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=_history_x(series, start),
+            y=series.values[start:],
+            name="what happened",
+            mode="lines",
+            line={"color": HISTORY, "width": 1.4},
+        )
+    )
+    for k, w in enumerate(windows):
+        x = _history_x(series, w.start)[: len(w.actual)]
+        lo, hi = w.forecast.quantiles[0], w.forecast.quantiles[-1]
+        shown = k == 0  # one legend entry per kind, however many windows
+        fig.add_trace(
+            go.Scatter(
+                x=x, y=lo, mode="lines", line={"width": 0}, showlegend=False, legendgroup="band"
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=hi,
+                name="10–90% band",
+                mode="lines",
+                line={"width": 0},
+                fill="tonexty",
+                fillcolor=BAND,
+                legendgroup="band",
+                showlegend=shown,
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=w.forecast.median,
+                name="median forecast",
+                mode="lines",
+                line={"color": MEDIAN, "width": 2},
+                legendgroup="median",
+                showlegend=shown,
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=w.naive,
+                name="seasonal naive",
+                mode="lines",
+                line={"color": "#6b7280", "width": 1.5, "dash": "dash"},
+                legendgroup="naive",
+                showlegend=shown,
+            )
+        )
+        fig.add_vline(x=x[0], line={"color": "#9ca3af", "width": 1, "dash": "dot"})
+    x_title = "time" if series.timestamps is not None else "step"
+    count = f"{len(windows)} windows" if len(windows) > 1 else "1 window"
+    title = f"Backtest: {count} of {backtest.horizon} steps, each forecast without it"
+    return _layout(fig, title, x_title, series.name)

@@ -34,7 +34,8 @@ from sadt.app_examples import EXAMPLES
 
 ROOT = Path(__file__).resolve().parents[1]
 MALFORMED = Path(__file__).resolve().parent / "fixtures" / "malformed"
-ENDPOINTS = {"/columns", "/preview", "/describe", "/forecast", "/describe_forecast"}
+ENDPOINTS = {"/columns", "/preview", "/describe", "/forecast", "/describe_forecast", "/backtest"}
+ENDPOINTS |= {"/horizon_note"}
 EXAMPLE = "Hourly electricity load (daily and weekly cycle)"
 NO_STAMPS = "Noisy cycle without timestamps"
 
@@ -147,8 +148,16 @@ def forecast_args(file=None, example=EXAMPLE, column=None, **overrides) -> list:
         "lam": 1.0,
         "paths": 16,
         "seed": 0,
+        "with_history": False,
     } | overrides
     return [file, example, column, *args.values()]
+
+
+def backtest_args(file=None, example=EXAMPLE, column=None, windows=3, **overrides) -> list:
+    """/backtest's inputs in order: the forecast's settings (no paths) and the windows."""
+    args = forecast_args(file, example, column, **overrides)
+    del args[11]  # paths to show
+    return [*args[:-1], windows]
 
 
 def traces(plot: dict) -> list[dict]:
@@ -219,7 +228,9 @@ def test_every_action_is_a_named_endpoint(client):
 
 # -- happy paths ----------------------------------------------------------------------------------
 def test_forecast_on_an_example_draws_fan_and_spectra_within_budget(client):
-    fan, spectrum, stats, csv_path = client.predict(*forecast_args(), api_name="/forecast")
+    fan, spectrum, table, stats, csv_path, paths_path = client.predict(
+        *forecast_args(), api_name="/forecast"
+    )
     names = [t.get("name") for t in traces(fan)]
     assert names == ["history", "sample paths (16)", "10%", "10–90% band", "median", "chosen path"]
     history = traces(fan)[0]
@@ -231,7 +242,8 @@ def test_forecast_on_an_example_draws_fan_and_spectra_within_budget(client):
     assert stats["method"] == "DTS" and 0 < stats["NFE used"] <= stats["NFE budget"] == 1000
     assert stats["tree size (nodes)"] > 0 and stats["tree depth"] >= 2
     assert stats["reward (chosen path)"] >= stats["reward (mean of samples)"] - 1e-9
-    assert 0 <= stats["Spec-W1 (chosen path)"] < 0.5 and stats["wall time (s)"] > 0
+    assert 0 <= stats["Spec-W1 (chosen path)"] < 0.5 and stats["search time (s)"] > 0
+    assert stats["your wait (s)"] >= stats["search time (s)"]
     frame = pd.read_csv(csv_path)
     assert len(frame) == 24 and frame["timestamp"].iloc[0] == "2024-01-31 00:00:00"
 
@@ -247,14 +259,14 @@ def test_uploaded_csv_with_timestamps_end_to_end(client, tmp_path):
     description = client.predict(upload, None, "load", api_name="/describe")
     assert isinstance(description, str) and "300 points" in description
 
-    fan, spectrum, stats, csv_path = client.predict(
+    fan, spectrum, table, stats, csv_path, paths_path = client.predict(
         *forecast_args(upload, None, "load", horizon=16, paths=5), api_name="/forecast"
     )
     assert stats["NFE used"] <= 1000
     assert "sample paths (5)" in [t.get("name") for t in traces(fan)]
     frame = pd.read_csv(csv_path, parse_dates=["timestamp"])
     quantiles = [f"0.{k}" for k in range(1, 10)]
-    assert list(frame.columns) == ["timestamp", "mean", *quantiles, "chosen"]
+    assert list(frame.columns) == ["series", "timestamp", "mean", *quantiles, "chosen"]
     start = pd.Timestamp("2024-01-01") + pd.Timedelta(hours=300)  # right after the history
     assert list(frame["timestamp"]) == list(pd.date_range(start, periods=16, freq="h"))
     assert np.all(np.diff(frame[quantiles].to_numpy(), axis=1) >= -1e-9)
@@ -265,7 +277,9 @@ def test_uploaded_csv_with_timestamps_end_to_end(client, tmp_path):
 
 
 def test_a_series_without_timestamps_gets_numbered_steps(client):
-    fan, _, _, csv_path = client.predict(*forecast_args(example=NO_STAMPS), api_name="/forecast")
+    fan, _, _, _, csv_path, _ = client.predict(
+        *forecast_args(example=NO_STAMPS), api_name="/forecast"
+    )
     assert coordinates(traces(fan)[0], "x")[-1] == 399
     assert pd.read_csv(csv_path)["step"].tolist() == list(range(400, 424))
 
@@ -283,17 +297,72 @@ def test_a_series_without_timestamps_gets_numbered_steps(client):
     ],
 )
 def test_every_method_runs_from_the_app(client, method, label, stat):
-    *_, stats, _ = client.predict(*forecast_args(method=method, budget=120), api_name="/forecast")
+    _, _, _, stats, *_ = client.predict(
+        *forecast_args(method=method, budget=120), api_name="/forecast"
+    )
     assert stats["method"] == label and stats["NFE used"] <= 120 and stats[stat] > 0
 
 
 def test_spectral_weights_reach_the_search(client):
     def reward(**weights):
-        *_, stats, _ = client.predict(*forecast_args(**weights), api_name="/forecast")
+        _, _, _, stats, *_ = client.predict(*forecast_args(**weights), api_name="/forecast")
         return stats["reward (chosen path)"]
 
     assert reward(gamma=0.0) == 0.0  # no steering: every path scores 0
     assert reward(low=1.0, mid=0.0, high=0.0) != reward(low=0.0, mid=0.0, high=1.0)
+
+
+def test_backtest_overlays_each_window_and_compares_with_seasonal_naive(client):
+    chart, text = client.predict(*backtest_args(budget=120), api_name="/backtest")
+    names = {t.get("name") for t in traces(chart)}
+    assert {"what happened", "10–90% band", "median forecast", "seasonal naive"} <= names
+    medians = [t for t in traces(chart) if t.get("name") == "median forecast"]
+    assert len(medians) == 3 and all(len(coordinates(t, "y")) == 24 for t in medians)
+    assert text.startswith("Backtest on the last 3 stretches of 24 steps")
+    assert re.search(r"\d+% (better|worse) than repeating the last season", text)
+    assert "fell inside the 10–90% band" in text
+    off_chart, off = client.predict(*backtest_args(windows=0), api_name="/backtest")
+    assert off_chart is None and off.startswith("Backtest off")
+
+
+def test_a_series_too_short_to_backtest_says_so_and_still_forecasts(client, tmp_path):
+    short = tmp_path / "short.csv"
+    short.write_text("value\n" + "".join(f"{v}\n" for v in (3, 1, 4, 1, 5, 9, 2, 6, 5)))
+    upload = handle_file(str(short))
+    chart, text = client.predict(*backtest_args(upload, None, horizon=0), api_name="/backtest")
+    assert chart is None and text.startswith("No backtest: the series has 9 values")
+    _, _, _, stats, csv_path, _ = client.predict(
+        *forecast_args(upload, None, horizon=0, budget=120), api_name="/forecast"
+    )
+    assert len(pd.read_csv(csv_path)) == 9  # the default horizon: never beyond the history
+
+
+def test_horizon_reads_in_the_series_time(client):
+    assert client.predict(None, EXAMPLE, None, 0, api_name="/horizon_note") == (
+        "Automatic horizon: 48 steps = 2 days."
+    )
+    assert client.predict(None, EXAMPLE, None, 96, api_name="/horizon_note") == "96 steps = 4 days."
+    longer = client.predict(None, NO_STAMPS, None, 500, api_name="/horizon_note")
+    assert longer == "500 steps: longer than the history (400 values)."
+
+
+def test_downloads_are_named_rounded_and_carry_history_and_paths(client):
+    *_, table, stats, csv_path, paths_path = client.predict(
+        *forecast_args(with_history=True), api_name="/forecast"
+    )
+    assert Path(csv_path).name == "load-kw-dts-forecast.csv"
+    assert Path(paths_path).name == "load-kw-dts-paths.csv"
+    frame = pd.read_csv(csv_path)
+    assert frame["series"].eq("load_kw").all() and frame["observed"].notna().sum() == 720
+    decimals = (
+        frame["0.5"].dropna().map(lambda v: len(str(v).split(".")[-1]) if "." in str(v) else 0)
+    )
+    assert decimals.max() <= 4  # the data's precision, not 15 digits
+    paths = pd.read_csv(paths_path)
+    assert len(paths) == 64 * 24 and paths["path"].nunique() == 64
+    # the table says the same as the JSON, in plain words with an explanation on hover
+    assert "Model calls used" in table and 'title="Denoiser evaluations' in table
+    assert f"<td>{stats['NFE used']}</td>" in table
 
 
 def app_module():
@@ -500,8 +569,8 @@ def test_ten_concurrent_forecasts_all_complete(client):
         for seed in range(10)
     ]
     results = [job.result(timeout=120) for job in jobs]
-    assert all(stats["NFE used"] <= 300 for _, _, stats, _ in results)
-    chosen = {pd.read_csv(path)["chosen"].to_numpy().round(6).tobytes() for *_, path in results}
+    assert all(stats["NFE used"] <= 300 for _, _, _, stats, _, _ in results)
+    chosen = {pd.read_csv(path)["chosen"].to_numpy().round(6).tobytes() for *_, path, _ in results}
     assert len(chosen) == 10  # ten seeds, ten searches
 
 

@@ -13,6 +13,8 @@ import re
 from pathlib import Path
 from urllib.parse import urlparse
 
+import numpy as np
+import pandas as pd
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -72,6 +74,14 @@ def _note_elsewhere(page, app_url: str, url: str) -> None:
         page.elsewhere.append(url)
 
 
+def drawn_pixels(png: Path, rgb: tuple[int, int, int], tolerance: int = 40) -> int:
+    """How many pixels of a screenshot are close to a plot colour: a drawn trace."""
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(png).convert("RGB"), dtype=np.int32)
+    return int((np.abs(pixels - np.array(rgb)).sum(axis=-1) < tolerance).sum())
+
+
 def test_upload_and_forecast_in_a_real_browser(page, tmp_path):
     expect = sync_api.expect
     # The default example is drawn as soon as the page loads.
@@ -81,10 +91,16 @@ def test_upload_and_forecast_in_a_real_browser(page, tmp_path):
     page.locator("#upload input[type=file]").set_input_files(hourly_csv(tmp_path / "load.csv"))
     expect(page.locator("#column input")).to_have_value("load")
     expect(page.locator("#summary")).to_contain_text("load: 300 values")
+    # The horizon in the series' own time, automatic or chosen.
+    expect(page.locator("#horizon-time")).to_contain_text("Automatic horizon: 48 steps = 2 days")
+    horizon_box = page.locator("#horizon input[type=number]")
+    horizon_box.fill("16")
+    horizon_box.press("Enter")
+    expect(page.locator("#horizon-time")).to_contain_text("16 steps = 16 hours")
 
     page.locator("#run").click()
     expect(page.locator("#fan .legend")).to_contain_text("chosen path")
-    expect(page.locator("#forecast-description textarea")).to_have_value(re.compile("348 points"))
+    expect(page.locator("#forecast-description textarea")).to_have_value(re.compile("316 points"))
     expect(page.locator("#description textarea")).to_have_value(re.compile("300 points"))
     fan_legend = page.locator("#fan .legend").text_content()
     for name in ("history", "sample paths (16)", "10–90% band", "median", "chosen path"):
@@ -92,10 +108,30 @@ def test_upload_and_forecast_in_a_real_browser(page, tmp_path):
     assert page.locator("#fan .scatterlayer .trace").count() == 6  # the band's edges are two
     expect(page.locator("#spectrum .legend")).to_contain_text("mean forecast")
     assert page.locator("#spectrum .scatterlayer .trace").count() == 4
-    expect(page.locator("#stats")).to_contain_text("NFE used")
-    expect(page.locator("#download a")).to_have_attribute(
-        "href", re.compile(r"/sadt-forecast\.csv$")
+    expect(page.locator("#stats")).to_contain_text("Model calls used")
+    expect(page.locator("#stats")).to_contain_text("Your wait (s)")
+    # The backtest: three windows of 16 steps against seasonal naive.
+    expect(page.locator("#backtest .legend")).to_contain_text("seasonal naive")
+    expect(page.locator("#backtest-summary")).to_contain_text(
+        "Backtest on the last 3 stretches of 16 steps"
     )
+    expect(page.locator("#download a")).to_have_attribute(
+        "href", re.compile(r"/load-dts-forecast\.csv$")
+    )
+    with page.expect_download() as download:
+        page.locator("#download a").first.click()
+    saved = tmp_path / "downloaded.csv"
+    download.value.save_as(saved)
+    frame = pd.read_csv(saved)
+    assert len(frame) == 16 and frame["series"].eq("load").all()
+
+    # The plots are drawn, not just present: their screenshots hold the traces' colours.
+    fan_png, backtest_png = tmp_path / "fan.png", tmp_path / "backtest.png"
+    page.locator("#fan").screenshot(path=str(fan_png))
+    page.locator("#backtest").screenshot(path=str(backtest_png))
+    red, blue, dark = (220, 38, 38), (37, 99, 235), (31, 41, 55)  # chosen, median, history
+    assert drawn_pixels(fan_png, red) > 100 and drawn_pixels(fan_png, blue) > 100
+    assert drawn_pixels(backtest_png, blue) > 100 and drawn_pixels(backtest_png, dark) > 100
 
     screenshot = tmp_path / "app.png"
     page.screenshot(path=str(screenshot), full_page=True)
@@ -104,11 +140,21 @@ def test_upload_and_forecast_in_a_real_browser(page, tmp_path):
     assert not page.elsewhere, f"the page fetched from other hosts: {page.elsewhere}"
 
 
+def test_a_refused_value_says_why_on_the_page(page):
+    expect = sync_api.expect
+    expect(page.locator("#summary")).to_contain_text("load_kw: 720 values")
+    seed = page.locator("#seed input")
+    seed.fill("-3")
+    page.locator("#run").click()
+    expect(page.get_by_text(re.compile("seed must be a whole number from 0")).first).to_be_visible()
+    assert not page.errors, page.errors
+
+
 def test_a_new_input_clears_the_previous_results(page, tmp_path):
     expect = sync_api.expect
     expect(page.locator("#summary")).to_contain_text("load_kw: 720 values")
     page.locator("#run").click()
-    expect(page.locator("#stats")).to_contain_text("NFE used")
+    expect(page.locator("#stats")).to_contain_text("Model calls used")
     expect(page.locator("#forecast-description textarea")).not_to_have_value("")
 
     # A new file: nothing of the example's run may stay beside it.
@@ -116,16 +162,16 @@ def test_a_new_input_clears_the_previous_results(page, tmp_path):
     expect(page.locator("#summary")).to_contain_text("load: 300 values")
     for box in ("#description textarea", "#forecast-description textarea"):
         expect(page.locator(box)).to_have_value("")
-    expect(page.locator("#stats")).not_to_contain_text("NFE used")
+    expect(page.locator("#stats")).not_to_contain_text("Model calls used")
     expect(page.locator("#download a")).to_have_count(0)
 
     page.locator("#run").click()
-    expect(page.locator("#stats")).to_contain_text("NFE used")
+    expect(page.locator("#stats")).to_contain_text("Model calls used")
     # Back to an example: the upload's results go too.
     page.locator("#example input").click()
     page.get_by_role("option").filter(has_text="Noisy").first.click()
     expect(page.locator("#summary")).not_to_contain_text("load: 300 values")
-    expect(page.locator("#stats")).not_to_contain_text("NFE used")
+    expect(page.locator("#stats")).not_to_contain_text("Model calls used")
     expect(page.locator("#description textarea")).to_have_value("")
     assert not page.errors, page.errors
 
