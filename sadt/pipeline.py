@@ -32,7 +32,7 @@ from sadt.search.chain import BudgetError
 from sadt.search.dts import TreeSearchConfig
 from sadt.search.forecast_chain import ForecastChain
 from sadt.search.methods import AMORTIZED, METHODS
-from sadt.series import Series, SeriesError, is_constant, read_series
+from sadt.series import Series, SeriesError, is_constant, open_steps, opening_hours, read_series
 from sadt.settings import checked
 from sadt.spectral import spec_w1
 
@@ -194,6 +194,14 @@ def future_timestamps(series: Series, horizon: int) -> pd.DatetimeIndex | None:
     if series.freq:
         return pd.date_range(last, periods=horizon + 1, freq=series.freq)[1:]
     step = pd.Series(series.timestamps).diff().median()
+    session = opening_hours(series.timestamps, step)
+    if session is not None:  # rows only in opening hours: continue inside them
+        stamps = series.timestamps
+        open_share = len(stamps) / ((stamps[-1] - stamps[0]) / step + 1)
+        end = last + step * int(2 * horizon / max(open_share, 1e-3)) + pd.Timedelta(days=7)
+        future = open_steps(last + step, end, step, *session)
+        if len(future) >= horizon:
+            return future[:horizon]
     return pd.DatetimeIndex([last + step * (i + 1) for i in range(horizon)])
 
 

@@ -189,6 +189,7 @@ def read_series(
         if stamp_name is not None:
             stamps = _parse_timestamps(table[stamp_name], allow_years=True)
             stamps = _local_zone(stamps, table[stamp_name])
+            _refuse_long_format(table, stamps, stamp_name, numeric)
             values, stamps, freq = _align_to_timestamps(values, stamps)
         values, stamps = _trim_missing(values, stamps)
         _validate(values, min_length, allow_constant)
@@ -303,6 +304,11 @@ def _frame_from_text(text: str) -> tuple[pd.DataFrame, bool]:
         )
     if not text:
         raise SeriesError("The input is empty. Pass a CSV or JSON file with a column of numbers.")
+    if re.match(r"<(!doctype html|html|\?xml)", text[:200].lower()):
+        raise SeriesError(
+            "The file is a web page (HTML or XML), not a table: a download link may have "
+            "led to a sign-in or error page. Save the data itself as CSV or JSON."
+        )
     if text[0] in "[{":
         try:
             return _frame_from_json(json.loads(text)), False
@@ -377,6 +383,21 @@ def _table_start(lines: list[str], counts: list[int], width: int, delimiter: str
     return None
 
 
+def _refuse_error_reply(data: dict) -> None:
+    """An API's error reply ({"error": ...}) saved instead of its data: say so."""
+    error = next((data[k] for k in ("error", "errors", "fault") if data.get(k)), None)
+    if error is None or any(isinstance(v, list) and len(v) > 1 for v in data.values()):
+        return
+    if isinstance(error, dict):
+        error = error.get("message") or error.get("detail") or error.get("code") or error
+    if isinstance(error, list) and error:
+        error = error[0].get("message", error[0]) if isinstance(error[0], dict) else error[0]
+    raise SeriesError(
+        f"The JSON is an error reply, not data (it says: {str(error)[:120]!r}). Fetch the "
+        "data again and save what the service returns when it succeeds."
+    )
+
+
 def _frame_from_json(data) -> pd.DataFrame:
     """A table from parsed JSON or Python containers.
 
@@ -384,6 +405,7 @@ def _frame_from_json(data) -> pd.DataFrame:
     may be a header), a dict of column -> list, {"values": [...]}, {"data": [records]}.
     """
     if isinstance(data, dict):
+        _refuse_error_reply(data)
         columns = {str(k): v for k, v in data.items() if isinstance(v, (list, tuple, dict))}
         if len(columns) == 1:
             (only,) = columns.values()
@@ -656,7 +678,29 @@ def _parse_timestamps(cells: pd.Series, allow_years: bool) -> pd.DatetimeIndex:
             utc = parsed.dt.tz is not None
             day_first = pd.to_datetime(text, errors="coerce", dayfirst=True, utc=utc)
             parsed = day_first if day_first.notna().sum() > parsed.notna().sum() else parsed
+        elif text.str.match(_AMBIGUOUS_DATE).sum() > 0.5 * len(text):
+            # 01/02/2020 reads both ways; a spreadsheet in Europe writes day first. The
+            # reading whose steps are more regular wins (monthly data on the 1st stays
+            # monthly instead of becoming days 1 to 12 of January).
+            day_first = pd.to_datetime(text, errors="coerce", dayfirst=True)
+            if day_first.notna().sum() == parsed.notna().sum() and _coverage(
+                day_first
+            ) > _coverage(parsed):
+                parsed = day_first
     return pd.DatetimeIndex(parsed).as_unit("ns")
+
+
+_AMBIGUOUS_DATE = r"\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}"
+
+
+def _coverage(stamps: pd.Series) -> float:
+    """Rows over the slots of their most common step between the first and the last
+    timestamp: 1 for a regular series, small when a reading scatters the rows."""
+    known = np.unique(pd.DatetimeIndex(stamps.dropna()).asi8)
+    if len(known) < 3:
+        return 0.0
+    steps, counts = np.unique(np.diff(known), return_counts=True)
+    return len(known) / ((known[-1] - known[0]) / steps[np.argmax(counts)] + 1)
 
 
 def _local_zone(stamps: pd.DatetimeIndex, cells: pd.Series) -> pd.DatetimeIndex:
@@ -794,6 +838,28 @@ def _pick_column(
 # --- cleaning: order by time, put on a regular grid, fill short gaps, refuse the rest ---
 
 
+def _refuse_long_format(table, stamps, stamp_name, numeric) -> None:
+    """Several series stacked in one file (a "store" column beside repeated dates): name
+    the column that tells them apart, instead of calling the repeats duplicates."""
+    repeated = stamps.duplicated() & stamps.notna()
+    if not repeated.any():
+        return
+    for name in table.columns:
+        if name == stamp_name or name in numeric:
+            continue
+        keys = table[name].astype(str).to_numpy()
+        items = pd.unique(keys)
+        if 1 < len(items) <= len(table) // 2 and not pd.DataFrame(
+            {"t": stamps, "k": keys}
+        ).duplicated().any():
+            shown = ", ".join(repr(v) for v in items[:3]) + (", ..." if len(items) > 3 else "")
+            raise SeriesError(
+                f"The file holds {len(items)} series stacked in long format (column {name!r}: "
+                f"{shown}); upload one series at a time, or forecast them all with "
+                "Pipeline.predict_df."
+            )
+
+
 def _align_to_timestamps(
     values: np.ndarray, stamps: pd.DatetimeIndex
 ) -> tuple[np.ndarray, pd.DatetimeIndex, str | None]:
@@ -823,16 +889,61 @@ def _align_to_timestamps(
     if counts.max() < MOST * (len(stamps) - 1) or np.any(steps % step):
         return values, stamps, None
     slots = (stamps.asi8[-1] - stamps.asi8[0]) // step + 1
+    hours = _opening_hours(stamps, pd.Timedelta(step))
+    if slots > len(stamps) / (1 - MAX_MISSING_FRACTION) and hours is not None:
+        # Rows only in opening hours (a call centre's 07:00-21:00 on weekdays): the closed
+        # hours are not gaps; the series runs on through the open steps, in order.
+        return pd.Series(values, index=stamps).reindex(hours).to_numpy(), hours, None
     if slots > len(stamps) / (1 - MAX_MISSING_FRACTION):
         step_words = _spell_offset(pd.Timedelta(step), one="1 ")
+        widest = int(np.argmax(np.diff(stamps.asi8)))
+        after = len(stamps) - widest - 1
         raise SeriesError(
             f"The timestamps step by {step_words}, but {slots - len(stamps)} of the "
-            f"{slots} steps have no row (over {MAX_MISSING_FRACTION:.0%}). "
-            "Fill the missing rows or cut the series."
+            f"{slots} steps have no row (over {MAX_MISSING_FRACTION:.0%}); the longest "
+            f"stretch without rows runs from {stamps[widest]} to {stamps[widest + 1]}. "
+            f"Fill the missing rows or cut the series (e.g. keep the {after} rows after it)."
         )
     grid = pd.date_range(stamps[0], stamps[-1], freq=pd.Timedelta(step))
     values = pd.Series(values, index=stamps).reindex(grid).to_numpy()
     return values, grid, pd.infer_freq(grid) or to_offset(pd.Timedelta(step)).freqstr
+
+
+def open_steps(start, end, step: pd.Timedelta, hours: tuple, weekdays) -> pd.DatetimeIndex:
+    """The steps from ``start`` to ``end`` inside the daily ``hours`` (first, last time of
+    day, as Timedeltas) on ``weekdays`` (0 = Monday)."""
+    grid = pd.date_range(start, end, freq=step)
+    time_of_day = grid - grid.normalize()
+    inside = (time_of_day >= hours[0]) & (time_of_day <= hours[1])
+    return grid[inside & grid.dayofweek.isin(list(weekdays))]
+
+
+def opening_hours(stamps: pd.DatetimeIndex, step: pd.Timedelta) -> tuple | None:
+    """((first, last time of day), weekdays) of an intraday series whose rows fall only in
+    part of each day (at least two steps a day closed) or only on some weekdays (over two
+    weeks or more); None when it runs around the clock."""
+    if step >= pd.Timedelta(days=1) or stamps[-1] - stamps[0] < pd.Timedelta(days=3):
+        return None
+    time_of_day = stamps - stamps.normalize()
+    hours = (time_of_day.min(), time_of_day.max())
+    weekdays = sorted(set(stamps.dayofweek))
+    part_of_day = hours[1] - hours[0] < pd.Timedelta(days=1) - 2 * step
+    some_days = len(weekdays) < 7 and stamps[-1] - stamps[0] >= pd.Timedelta(days=14)
+    if not (part_of_day or some_days):
+        return None
+    return hours, weekdays if some_days else list(range(7))
+
+
+def _opening_hours(stamps: pd.DatetimeIndex, step: pd.Timedelta) -> pd.DatetimeIndex | None:
+    """The grid of an intraday series observed only in opening hours, when its rows fill
+    that grid (holidays missing at most); None for anything else."""
+    session = opening_hours(stamps, step)
+    if session is None:
+        return None
+    grid = open_steps(stamps[0], stamps[-1], step, *session)
+    if len(stamps) < (1 - MAX_MISSING_FRACTION) * len(grid) or not stamps.isin(grid).all():
+        return None
+    return grid
 
 
 def _business_day_grid(stamps: pd.DatetimeIndex) -> pd.DatetimeIndex | None:

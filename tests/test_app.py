@@ -455,8 +455,11 @@ MALFORMED_MESSAGES = {
     "constant.csv": "The series is constant",
     "duplicate_timestamps.csv": "appears 2 times .* each timestamp must appear once",
     "empty.csv": "The input is empty",
+    "excel_errors.csv": r"column 'ratio' holds '#DIV/0!' in row 1, and only 13 of its 40",
     "excel_renamed.csv": "not a text file",
     "header_only.csv": "No column holds numbers",
+    "html_login_page.csv": "The file is a web page",
+    "json_api_error.json": "error reply, not data .*Rate limit exceeded",
     "inf_value.csv": "Value inf at row 41 is infinite or too large",
     "invalid_json.json": "looks like JSON but is not valid JSON",
     "json_booleans.json": "No column holds numbers",
@@ -470,12 +473,14 @@ MALFORMED_MESSAGES = {
     "json_records_without_numbers.json": "No column holds numbers",
     "json_strings.json": "No column holds numbers",
     "json_too_short.json": "has 4 values after cleaning; at least 8 are needed",
+    "long_format_two_items.csv": r"2 series stacked in long format \(column 'store'",
     "long_gap.csv": "gap of 15 missing values",
     "mostly_missing.csv": r"are missing; at most 20% can be filled",
     "negative_inf.tsv": "Value -inf at row 11 is infinite",
     "no_numeric_column.csv": "No column holds numbers",
     "nul_bytes_in_text.csv": "not a text file",
     "only_timestamps.csv": "No column holds numbers",
+    "outage_5min.csv": "from 2024-03-01 04:55:00 to 2024-03-03 12:00:00.*keep the 40 rows",
     "overflowing_value.csv": "is infinite or too large",
     "png_renamed.json": "not a text file",
     "single_row.csv": "at least 8 are needed",
@@ -490,7 +495,7 @@ MALFORMED_MESSAGES = {
 
 def test_the_malformed_corpus_is_complete():
     files = sorted(p.name for p in MALFORMED.iterdir())
-    assert len(files) >= 25 and files == sorted(MALFORMED_MESSAGES)
+    assert len(files) >= 40 and files == sorted(MALFORMED_MESSAGES)
 
 
 @pytest.mark.parametrize("name", sorted(MALFORMED_MESSAGES))
@@ -588,3 +593,20 @@ def test_forecast_reports_progress(client):
 
 def test_the_server_made_no_outbound_connection(server):
     assert "OUTBOUND" not in server.output(), server.output()
+
+
+def test_real_series_exported_as_people_export_them_load_in_the_app(client, tmp_path):
+    from bench.corpus_inputs import CORPUS, exports
+
+    source = CORPUS / "series" / "jbrownlee__nottingham_monthly_mean_temp.csv"
+    if not source.is_file():
+        pytest.skip(f"no corpus at {CORPUS}")
+    texts = exports(pd.read_csv(source))
+    for name in ("excel_eu.csv", "dayfirst.csv", "api.json"):
+        path = tmp_path / name
+        path.write_text(texts[name], encoding="utf-8")
+        upload = handle_file(str(path))
+        _, summary = client.predict(upload, None, None, api_name="/preview")
+        assert "240 values, from 1920-01-01" in summary and "(every month)" in summary, summary
+        note = client.predict(upload, None, None, 0, api_name="/horizon_note")
+        assert note == "Automatic horizon: 18 steps = 18 months."
