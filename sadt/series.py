@@ -683,9 +683,9 @@ def _parse_timestamps(cells: pd.Series, allow_years: bool) -> pd.DatetimeIndex:
             # reading whose steps are more regular wins (monthly data on the 1st stays
             # monthly instead of becoming days 1 to 12 of January).
             day_first = pd.to_datetime(text, errors="coerce", dayfirst=True)
-            if day_first.notna().sum() == parsed.notna().sum() and _coverage(
-                day_first
-            ) > _coverage(parsed):
+            if day_first.notna().sum() == parsed.notna().sum() and _coverage(day_first) > _coverage(
+                parsed
+            ):
                 parsed = day_first
     return pd.DatetimeIndex(parsed).as_unit("ns")
 
@@ -849,9 +849,10 @@ def _refuse_long_format(table, stamps, stamp_name, numeric) -> None:
             continue
         keys = table[name].astype(str).to_numpy()
         items = pd.unique(keys)
-        if 1 < len(items) <= len(table) // 2 and not pd.DataFrame(
-            {"t": stamps, "k": keys}
-        ).duplicated().any():
+        if (
+            1 < len(items) <= len(table) // 2
+            and not pd.DataFrame({"t": stamps, "k": keys}).duplicated().any()
+        ):
             shown = ", ".join(repr(v) for v in items[:3]) + (", ..." if len(items) > 3 else "")
             raise SeriesError(
                 f"The file holds {len(items)} series stacked in long format (column {name!r}: "
