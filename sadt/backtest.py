@@ -140,8 +140,11 @@ class Backtest:
 
 def backtest_horizon(length: int, horizon: int, windows: int) -> int:
     """The window length a backtest uses: ``horizon``, shortened so that the first window
-    still has `MIN_HISTORY` points before it; 0 when the series is too short for any."""
-    return max(0, min(horizon, (length - MIN_HISTORY) // windows))
+    is still forecast from half the series (and at least `MIN_HISTORY` points): a
+    forecast from a sliver of the history would judge the model on what users never
+    give it. 0 when the series is too short for any window."""
+    history = max(MIN_HISTORY, length // 2)
+    return max(0, min(horizon, (length - history) // windows))
 
 
 def _figure(value: float) -> str:

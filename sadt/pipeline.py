@@ -414,10 +414,14 @@ class Pipeline:
             )
         length = backtest_horizon(len(series), requested, windows)
         if length < 1:
+            need = next(
+                n
+                for n in range(1, 10 * MIN_HISTORY + 4 * windows)
+                if backtest_horizon(n, 1, windows)
+            )
             raise ValueError(
-                f"the series has {len(series)} values: a backtest needs at least "
-                f"{MIN_HISTORY + windows} to hold {windows} step(s) back and forecast them "
-                f"from {MIN_HISTORY} or more"
+                f"the series has {len(series)} values: a backtest needs at least {need} to "
+                f"hold {windows} step(s) back and forecast them from the rest"
             )
         season_values = series.values[: len(series) - windows * length]
         season = season_length(season_values, series.freq)

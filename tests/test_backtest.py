@@ -57,12 +57,13 @@ def test_backtest_hides_each_window_and_scores_it_against_seasonal_naive(pipe):
 def test_backtest_of_a_short_series_shortens_its_windows_or_says_why_not(pipe):
     short = daily(20)
     bt = pipe.backtest(short, horizon=30, windows=1, method="ancestral", budget=60)
-    assert bt.horizon == 12 and bt.requested_horizon == 30 and "not 30" in bt.summary()
+    assert bt.horizon == 10 and bt.requested_horizon == 30 and "not 30" in bt.summary()
     with pytest.raises(ValueError, match="at least 10"):
         pipe.backtest(Series(np.arange(9.0)), windows=2)
     with pytest.raises(ValueError, match="windows"):
         pipe.backtest(short, windows=0)
-    assert backtest_horizon(100, 48, 3) == 30 and backtest_horizon(8, 5, 1) == 0
+    assert backtest_horizon(100, 48, 3) == 16 and backtest_horizon(8, 5, 1) == 0
+    assert backtest_horizon(1000, 48, 3) == 48  # long series: the whole horizon
 
 
 def test_seasonal_naive_repeats_the_last_season():
@@ -155,3 +156,28 @@ def test_a_forecast_longer_than_its_history_says_so(pipe):
         "longer_than_history"
         not in pipe.forecast(np.sin(np.arange(40.0)), 30, method="ancestral", budget=60).stats
     )
+
+
+def test_forecast_timestamps_continue_the_files_calendar(pipe):
+    month_ends = pd.date_range("2020-01-31", periods=40, freq="ME")
+    text = "date,sales\n" + "".join(
+        f"{d.date()},{100 + i % 12}\n" for i, d in enumerate(month_ends)
+    )
+    fc = pipe.forecast(read_series(io.StringIO(text)), 3, method="ancestral", budget=60)
+    assert [str(t.date()) for t in fc.timestamps] == ["2023-05-31", "2023-06-30", "2023-07-31"]
+    days = pd.bdate_range("2024-01-01", periods=40).delete([5])
+    text = "date,close\n" + "".join(f"{d.date()},{50 + i % 5}\n" for i, d in enumerate(days))
+    fc = pipe.forecast(read_series(io.StringIO(text)), 3, method="ancestral", budget=60)
+    assert [str(t.date()) for t in fc.timestamps] == ["2024-02-26", "2024-02-27", "2024-02-28"]
+    # a call centre open 07:00-20:55 on weekdays continues inside its hours
+    hours = pd.date_range("2024-01-01 07:00", "2024-01-26 20:55", freq="5min")
+    hours = hours[(hours.hour >= 7) & (hours.hour < 21) & (hours.dayofweek < 5)]
+    calls = pd.DataFrame({"t": hours, "calls": np.arange(len(hours)) % 17})
+    series = read_series(calls)
+    assert series.freq is None and len(series) == len(hours)
+    fc = pipe.forecast(series, 3, method="ancestral", budget=60)
+    assert [str(t) for t in fc.timestamps] == [
+        "2024-01-29 07:00:00",
+        "2024-01-29 07:05:00",
+        "2024-01-29 07:10:00",
+    ]
