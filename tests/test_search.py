@@ -99,6 +99,55 @@ def test_widening_adds_children_exactly_at_the_right_visit_counts():
         assert rule == (kind == "expand"), (kind, n_children, visits)
 
 
+def test_a_saturated_tree_revisits_in_one_jump_so_cost_stays_linear():
+    """When a traversal reaches a leaf, the visits its path needs before some node may widen
+    are added at once: the walks from the root stay about one per new rollout, however
+    large the budget (one visit at a time, they grew like |C|^(1/alpha))."""
+    walks = []
+
+    class Counting(TreeSearch):
+        def _traverse(self):
+            walks.append(1)
+            return super()._traverse()
+
+    def walks_per_rollout(budget):
+        walks.clear()
+        cfg = replace(TreeSearchConfig(**DTS_STAR_DEFAULTS), greedy=True, batch=4)
+        search = Counting(CountingChain(levels=(3, 2, 1, 0)), cfg, np.random.default_rng(0))
+        search.run(budget)
+        return len(walks) / search.traversals, search
+
+    small, _ = walks_per_rollout(300)
+    large, search = walks_per_rollout(6000)
+    assert large < 3 and large < 2 * small, (small, large)
+    # and the jump is the exact count: one visit fewer would not let the node widen
+    path = search._traverse()
+    search._release(path)
+    if search.tree.is_leaf(path[-1]):
+        need = search._visits_to_widen(path)
+        tree, cfg = search.tree, search.cfg
+        opened = [
+            may_expand(
+                len(tree.children[n]) + tree.pending[n],
+                tree.visits[n] + need,
+                cfg.widen_c * search.widen_scale[tree.k[n] + 1],
+                cfg.widen_alpha,
+            )
+            for n in path[:-1]
+        ]
+        assert any(opened)
+        if need > 1:
+            assert not any(
+                may_expand(
+                    len(tree.children[n]) + tree.pending[n],
+                    tree.visits[n] + need - 1,
+                    cfg.widen_c * search.widen_scale[tree.k[n] + 1],
+                    cfg.widen_alpha,
+                )
+                for n in path[:-1]
+            )
+
+
 # -- selection and output -------------------------------------------------------------------------
 def test_boltzmann_selection_probabilities_are_softmax_of_soft_values():
     tree, top, leaves = _tree_with_values([0.0, 1.0, 2.0], lam=1.5)

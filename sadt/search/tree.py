@@ -96,12 +96,12 @@ class Tree:
         peak = vals.max()
         return float(peak + math.log(np.mean(np.exp(lam * (vals - peak)))) / lam)
 
-    def backup(self, paths: list[list[int]], lam: float) -> None:
-        """Add a visit along every selection path (root to the expanded node or the leaf
-        reached) and recompute the soft values on them, deepest first, so children are
+    def backup(self, paths: list[list[int]], lam: float, times: int = 1) -> None:
+        """Add ``times`` visits along every selection path (root to the expanded node or the
+        leaf reached) and recompute the soft values on them, deepest first, so children are
         updated before parents. Newly created nodes were valued when their leaf was scored."""
         on_paths = np.fromiter((node for path in paths for node in path), dtype=np.int64)
-        np.add.at(self.visits, on_paths, 1)
+        np.add.at(self.visits, on_paths, times)
         touched = np.unique(on_paths)
         touched = touched[self.k[touched] != self.leaf_index]
         for node in touched[np.argsort(-self.k[touched], kind="stable")].tolist():
