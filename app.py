@@ -53,6 +53,7 @@ import numpy as np
 from sadt import plots
 from sadt.app_examples import DEFAULT_EXAMPLE, example_names, load_example
 from sadt.horizon import steps_as_time
+from sadt.pipeline import MAX_BUDGET
 from sadt.search.methods import METHODS
 from sadt.series import Series, SeriesError, describe_freq, list_columns, read_series
 
@@ -63,6 +64,7 @@ MAX_HORIZON_SLIDER = 720  # longer horizons: Pipeline.forecast and the CLI take 
 MAX_UPLOAD = "10mb"
 BACKTEST_WINDOWS = 3  # default rolling windows of the app's backtest (0 turns it off)
 MAX_BACKTEST_WINDOWS = 5
+REQUEST_SECONDS = 30  # a search stops here with what it has: no one waits minutes behind it
 QUEUE_SIZE = 64  # requests waiting beyond this are turned away with "queue is full"
 FILE_TYPES = [".csv", ".tsv", ".txt", ".json"]
 NO_DESCRIBER = "(This model has no describer: load a pipeline with a tslm/ part to get one.)"
@@ -144,6 +146,41 @@ def file_stem(name: str) -> str:
     """A series name as a safe file name part: "Load (kW)" -> "load-kw"."""
     stem = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60]
     return stem or "series"
+
+
+class StopRequests:
+    """The Stop button's flags, per browser session: the search in progress reads its own
+    through its progress callback and ends early with what it has found."""
+
+    def __init__(self) -> None:
+        self._asked: set[str] = set()
+
+    def ask(self, request: gr.Request | None) -> None:
+        if request is not None and request.session_hash:
+            self._asked.add(request.session_hash)
+
+    def clear(self, request: gr.Request | None) -> None:
+        if request is not None:
+            self._asked.discard(request.session_hash)
+
+    def asked(self, request: gr.Request | None) -> bool:
+        return request is not None and request.session_hash in self._asked
+
+
+def reporter(progress, stops: StopRequests, request, label: str = "") -> Callable:
+    """A search's progress callback: the bar, an estimate of the time left, and whether
+    the user pressed Stop (True ends the search)."""
+    started = time.perf_counter()
+
+    def report(fraction: float, text: str) -> bool:
+        elapsed = time.perf_counter() - started
+        left = ""
+        if 0.05 < fraction < 1 and elapsed > 1:
+            left = f", about {elapsed / fraction * (1 - fraction):.0f} s left"
+        progress(fraction, desc=f"{label}{text}{left}")
+        return stops.asked(request)
+
+    return report
 
 
 def user_error(message: str) -> gr.Error:
@@ -279,7 +316,7 @@ def search_summary(forecast, budget: int) -> dict:
     note = search_note(forecast, budget)
     if note:
         summary["note"] = note
-    warnings = [stats[k] for k in ("collapsed", "longer_than_history") if k in stats]
+    warnings = [stats[k] for k in ("stopped", "collapsed", "longer_than_history") if k in stats]
     if warnings:  # what makes the fan misleading comes first
         summary = {"warning": " ".join(w[0].upper() + w[1:] + "." for w in warnings), **summary}
     return summary
@@ -397,6 +434,7 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
     """The Blocks app over `pipe` (a `sadt.Pipeline`)."""
     worker = worker or ModelThread()
     files = files or ForecastFiles()
+    stops = StopRequests()
     steps = pipe.forecaster.config.num_steps
     context_length = pipe.forecaster.config.context_length
     methods = [(METHOD_LABELS[m], m) for m in METHOD_LABELS if m in pipe.methods]
@@ -450,6 +488,7 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
         paths,
         seed,
         with_history=False,
+        request: gr.Request = None,
         progress=gr.Progress(),  # noqa: B008  (gradio's way of asking for a progress bar)
     ):
         """Forecast with the chosen search; returns the fan chart, the spectra, the search
@@ -462,6 +501,7 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
         paths = whole(paths, "paths to show", 0, NUM_SAMPLES)
         bands = tuple(number(w, "band weight") for w in (low, mid, high))
         progress(0, desc="searching")
+        stops.clear(request)
         with user_errors():
             result = worker.run(
                 pipe.forecast,
@@ -474,7 +514,8 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
                 lam=number(lam, "lambda"),
                 num_samples=NUM_SAMPLES,
                 seed=whole(seed, "seed", 0, 2**32 - 1),
-                progress=lambda fraction, text: progress(fraction, desc=text),
+                progress=reporter(progress, stops, request),
+                time_limit=REQUEST_SECONDS,
             )
         context = series.values[-context_length:]
         fan_chart = plots.fan_chart(result, paths)
@@ -497,7 +538,7 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
         block of the model's native horizon, and each block needs its own calls."""
         budget = whole(budget, "budget", steps, MAX_BUDGET_SLIDER)
         horizon = whole(horizon, "horizon", 0, MAX_HORIZON_SLIDER) or pipe.default_horizon(series)
-        return horizon, budget * pipe.blocks(horizon)
+        return horizon, min(budget * pipe.blocks(horizon), MAX_BUDGET)
 
     def backtest(
         file,
@@ -513,6 +554,7 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
         lam,
         seed,
         windows,
+        request: gr.Request = None,
         progress=gr.Progress(),  # noqa: B008
     ):
         """Forecast the last `windows` horizons from the history before each, with the same
@@ -523,6 +565,8 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
             return None, "Backtest off (set the backtest windows above 0 to see one)."
         horizon, budget = horizon_and_budget(series, horizon, budget)
         progress(0, desc="backtest")
+        if stops.asked(request):
+            return None, "Backtest skipped: the forecast was stopped."
         try:
             result = worker.run(
                 pipe.backtest,
@@ -536,7 +580,8 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
                 lam=number(lam, "lambda"),
                 num_samples=NUM_SAMPLES,
                 seed=whole(seed, "seed", 0, 2**32 - 1),
-                progress=lambda fraction, text: progress(fraction, desc=text),
+                progress=reporter(progress, stops, request),
+                time_limit=REQUEST_SECONDS / windows,
             )
         except (SeriesError, ValueError) as err:  # e.g. too short: say so, keep the forecast
             return None, f"No backtest: {err}."
@@ -645,7 +690,11 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
                 paths = gr.Slider(0, NUM_SAMPLES, value=16, step=1, label="Sample paths to show")
                 # No `minimum`: whole() checks the range and names the field in its message.
                 seed = gr.Number(0, precision=0, label="Seed", elem_id="seed")
-                run = gr.Button("Describe & forecast", variant="primary", elem_id="run")
+                with gr.Row():
+                    run = gr.Button(
+                        "Describe & forecast", variant="primary", elem_id="run", scale=3
+                    )
+                    stop = gr.Button("Stop", variant="stop", elem_id="stop", scale=1)
             with gr.Column(scale=3):
                 summary = gr.Markdown(label="Series summary", elem_id="summary")
                 with gr.Row():
@@ -729,6 +778,13 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
             **model_work,
         )
         running = [described, forecasted, backtested, forecast_described]
+        # Stop: the search in progress ends with what it has (shown, labelled as stopped)
+        # and the backtest is skipped, so the model is free for the next request at once.
+        def ask_stop(request: gr.Request):
+            """Ask this session's search in progress to stop with what it has."""
+            stops.ask(request)
+
+        stop.click(ask_stop, None, None, api_name="stop", queue=False)
         horizon_inputs = [*source, horizon]
         horizon.change(
             horizon_note, horizon_inputs, horizon_time, api_name="horizon_note", **light_work

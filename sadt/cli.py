@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 from sadt.series import SeriesError
@@ -101,6 +104,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextmanager
+def stop_on_ctrl_c():
+    """While inside: a first Ctrl-C sets the yielded event (the search stops and its result
+    is written as usual); a second one interrupts as Ctrl-C always does."""
+    asked = threading.Event()
+
+    def handler(signum, frame):
+        if asked.is_set():
+            raise KeyboardInterrupt
+        asked.set()
+        print(
+            "stopping: writing what the search found so far (Ctrl-C again to quit)", file=sys.stderr
+        )
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield asked
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def check_out_file(path: str) -> Path:
     """Where --out will write, checked before any work is done (one sentence otherwise)."""
     out = Path(path).expanduser()
@@ -141,7 +165,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.backtest:  # on stderr: stdout stays the forecast CSV
             backtest = pipe.backtest(series, args.horizon, args.backtest, **settings)
             print(backtest.summary(), file=sys.stderr)
-        forecast = pipe.forecast(series, args.horizon, **settings)
+        with stop_on_ctrl_c() as asked:  # Ctrl-C: the search ends with what it found
+            forecast = pipe.forecast(
+                series, args.horizon, progress=lambda *_: asked.is_set(), **settings
+            )
+        if "stopped" in forecast.stats:
+            print(f"note: {forecast.stats['stopped']}", file=sys.stderr)
         if paths is not None:
             forecast.paths_to_csv(paths)
         if out is not None:

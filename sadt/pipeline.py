@@ -31,7 +31,7 @@ from sadt.horizon import default_horizon, season_length
 from sadt.search.chain import BudgetError
 from sadt.search.dts import TreeSearchConfig
 from sadt.search.forecast_chain import ForecastChain
-from sadt.search.methods import AMORTIZED, METHODS
+from sadt.search.methods import AMORTIZED, METHODS, TREE_METHODS
 from sadt.series import Series, SeriesError, is_constant, open_steps, opening_hours, read_series
 from sadt.settings import checked
 from sadt.spectral import spec_w1
@@ -293,8 +293,9 @@ class Pipeline:
         lam: float = 1.0,
         num_samples: int = 64,
         seed: int = 0,
-        progress: Callable[[float, str], None] | None = None,
+        progress: Callable[[float, str], bool | None] | None = None,
         nonnegative: bool | None = None,
+        time_limit: float | None = None,
     ) -> Forecast:
         """Forecast ``horizon`` steps of ``series`` with ``method`` under a budget of NFE.
 
@@ -304,14 +305,19 @@ class Pipeline:
         The spectral reward (weight ``gamma``, ``band_weights`` for low/mid/high
         frequencies) steers the search toward forecasts whose spectrum looks like the
         history's, at inverse temperature ``lam``. ``progress(fraction, text)`` is called
-        as denoiser calls are spent. ``nonnegative``: clip the forecast at 0; None (the
-        default) does so when the history never goes below 0 (counts, sales, rainfall).
+        as denoiser calls are spent; returning True stops the search. ``time_limit``
+        (seconds) stops it too. A stopped tree search launches no new rollout and returns
+        what its finished ones found, with ``stats["stopped"]`` saying so (one-pass methods
+        finish their pass). ``nonnegative``: clip the forecast at 0; None (the default)
+        does so when the history never goes below 0 (counts, sales, rainfall).
         """
         series = _as_series(series, allow_constant=True)
         horizon = self.default_horizon(series) if horizon is None else horizon
         blocks = self.blocks(horizon) if _is_whole(horizon) and horizon > 0 else 1
         budget = DEFAULT_BUDGET * blocks if budget is None else budget
         self._check(method, horizon, budget, gamma, band_weights, lam, num_samples, seed)
+        if time_limit is not None and not (_is_number(time_limit) and time_limit > 0):
+            raise ValueError(f"time_limit must be a number of seconds above 0, got {time_limit!r}")
         nonnegative = _nonnegative(series, nonnegative)
         if is_constant(series.values):  # nothing varies: the forecast is the constant
             flat = np.full((num_samples, horizon), series.values[-1])
@@ -331,9 +337,19 @@ class Pipeline:
             self.search.branch_every,
             branch_levels=levels,
         )
-        if progress is not None:
-            chain.on_nfe = lambda nfe: progress(min(nfe / budget, 1.0), f"{nfe}/{budget} NFE")
         start = time.perf_counter()
+        stopped = []  # why the search ended early, if it did
+
+        def on_nfe(nfe: int) -> None:
+            if chain.stop_requested:
+                return
+            if progress is not None and progress(min(nfe / budget, 1.0), f"{nfe}/{budget} NFE"):
+                stopped.append(f"stopped on request after {nfe} of {budget} NFE")
+            elif time_limit is not None and time.perf_counter() - start > time_limit:
+                stopped.append(f"stopped at the {time_limit:g} s time limit after {nfe} NFE")
+            chain.stop_requested = bool(stopped)
+
+        chain.on_nfe = on_nfe
         try:  # DTS* keeps its own search-oriented widening (it takes no tree settings)
             result = spec.run(
                 chain,
@@ -351,6 +367,11 @@ class Pipeline:
         if nonnegative:
             samples, chosen = np.maximum(samples, 0.0), np.maximum(chosen, 0.0)
         stats = dict(result.stats)
+        if stopped:  # a partial result: say so, with what it cost
+            stats["stopped"] = (
+                f"{stopped[0]}: the paths are what the search had finished by then"
+                + ("" if spec.name in TREE_METHODS else " (this method finishes its one pass)")
+            )
         stats["nonnegative"] = bool(nonnegative)
         stats["blocks"] = blocks
         if horizon > len(series):

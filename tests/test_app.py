@@ -35,7 +35,7 @@ from sadt.app_examples import EXAMPLES
 ROOT = Path(__file__).resolve().parents[1]
 MALFORMED = Path(__file__).resolve().parent / "fixtures" / "malformed"
 ENDPOINTS = {"/columns", "/preview", "/describe", "/forecast", "/describe_forecast", "/backtest"}
-ENDPOINTS |= {"/horizon_note"}
+ENDPOINTS |= {"/horizon_note", "/stop"}
 EXAMPLE = "Hourly electricity load (daily and weekly cycle)"
 NO_STAMPS = "Noisy cycle without timestamps"
 
@@ -588,7 +588,21 @@ def test_forecast_reports_progress(client):
             seen.append(progress[0].desc)
         time.sleep(0.02)
     job.result()
-    assert any(desc and desc.endswith("/20000 NFE") for desc in seen), seen
+    assert any(desc and "/20000 NFE" in desc for desc in seen), seen
+    assert any(desc and desc.endswith(" s left") for desc in seen), seen  # an estimate
+
+
+def test_stop_ends_a_long_search_with_what_it_found(client):
+    job = client.submit(*forecast_args(method="dts_star", budget=20_000), api_name="/forecast")
+    while not (job.status().progress_data or job.done()):
+        time.sleep(0.02)
+    client.predict(api_name="/stop")
+    _, _, table, stats, *_ = job.result(timeout=120)
+    assert "Stopped on request after" in stats["warning"] and stats["NFE used"] < 20_000
+    assert "Stopped on request" in table
+    # the next request runs in full: the flag was this search's only
+    _, _, _, stats, *_ = client.predict(*forecast_args(budget=300), api_name="/forecast")
+    assert "warning" not in stats and stats["NFE used"] > 200
 
 
 def test_the_server_made_no_outbound_connection(server):

@@ -181,3 +181,23 @@ def test_forecast_timestamps_continue_the_files_calendar(pipe):
         "2024-01-29 07:05:00",
         "2024-01-29 07:10:00",
     ]
+
+
+@pytest.mark.parametrize("method", ["dts", "dts_star"])
+def test_a_search_asked_to_stop_returns_what_it_found_labelled(pipe, method):
+    series = daily(300)
+    asked = []
+
+    def progress(fraction, text):
+        asked.append(fraction)
+        return fraction > 0.2  # "stop" once a fifth of the budget is spent
+
+    fc = pipe.forecast(series, 12, method=method, budget=3000, progress=progress)
+    assert fc.nfe < 3000 * 0.5 and fc.samples.shape == (64, 12)
+    assert fc.stats["stopped"].startswith("stopped on request after")
+    full = pipe.forecast(series, 12, method=method, budget=3000)
+    assert full.nfe > 2900 and "stopped" not in full.stats
+    timed = pipe.forecast(series, 12, method=method, budget=3000, time_limit=1e-6)
+    assert "time limit" in timed.stats["stopped"] and timed.nfe < 3000
+    with pytest.raises(ValueError, match="time_limit"):
+        pipe.forecast(series, 12, method=method, budget=3000, time_limit=0)

@@ -248,3 +248,15 @@ def test_a_too_short_series_for_its_backtest_is_one_sentence(saved, tmp_path, ca
     short.write_text("value\n" + "".join(f"{v}\n" for v in (1, 3, 2, 5, 4, 6, 5, 8, 7)))
     assert _forecast(short, saved, "--backtest", "3") == 2
     assert "a backtest needs at least 11" in _error(capsys)
+
+
+def test_ctrl_c_asks_the_search_to_stop_and_a_second_one_interrupts():
+    import os
+    import signal
+
+    with cli.stop_on_ctrl_c() as asked:
+        os.kill(os.getpid(), signal.SIGINT)
+        assert asked.is_set()  # the first: a request to stop, no KeyboardInterrupt
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

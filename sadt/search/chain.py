@@ -78,6 +78,10 @@ class Chain:
         # calls without the sampler to split its wall time (calls vs bookkeeping).
         self.call_rows: list[int] = []
         self.on_nfe = None  # optional callback(nfe) after every denoiser call (progress bars)
+        # Set (by on_nfe, a signal handler, ...) to end a tree search early: it launches no
+        # new rollout and returns what its finished ones found. One-pass samplers (ancestral,
+        # Best-of-N, SMC) finish their pass.
+        self.stop_requested = False
 
     # -- to implement -------------------------------------------------------------------------
     def initial(self, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -329,7 +329,7 @@ class TreeSearch:
         from_x0: list[int] = []  # slots whose target's denoiser output is reused
         free = np.flatnonzero(~busy).tolist()
         while free:
-            if left < cheapest or self.leaf_hits > 50 * cfg.batch:
+            if left < cheapest or self.leaf_hits > 50 * cfg.batch or chain.stop_requested:
                 break
             path = self._traverse()
             target = path[-1]

@@ -31,6 +31,7 @@ class Method:
     needs_value: bool = False  # S-ADT: a value network (sadt.value)
     tree_settings: bool = False  # takes the pipeline's TreeSearchConfig (config.json search)
     late_branches: bool = False  # searches on `late_branching` levels
+    tree: bool = False  # a tree search: it can stop early with what it has (stop_requested)
 
     def branch_levels(self, num_steps: int) -> list[int] | None:
         """The chain's branching levels for this method (None: the chain's regular ones)."""
@@ -64,6 +65,7 @@ METHODS: dict[str, Method] = {
             "a fan of paths steered toward the history's spectrum",
             dts,
             tree_settings=True,
+            tree=True,
         ),
         Method(
             "dts_star",
@@ -71,6 +73,7 @@ METHODS: dict[str, Method] = {
             "the one best path, with the fewest denoiser calls",
             dts_star,
             late_branches=True,
+            tree=True,
         ),
         Method(
             "sadt",
@@ -79,6 +82,7 @@ METHODS: dict[str, Method] = {
             sadt,
             needs_value=True,
             tree_settings=True,
+            tree=True,
         ),
         Method(
             "sadt_smc",
@@ -99,6 +103,7 @@ METHODS: dict[str, Method] = {
     )
 }
 AMORTIZED = tuple(name for name, m in METHODS.items() if m.needs_value)
+TREE_METHODS = tuple(name for name, m in METHODS.items() if m.tree)
 
 
 def method(name: str) -> Method:
