@@ -106,6 +106,8 @@ class Forecast:
     stats: dict
     history: Series
     timestamps: pd.DatetimeIndex | None  # of the forecast steps, when the input had them
+    # Quantiles (9, H) of unsteered samples, given when the steering collapsed the fan.
+    unsteered: np.ndarray | None = None
     quantiles: np.ndarray = field(init=False)
     median: np.ndarray = field(init=False)
     mean: np.ndarray = field(init=False)
@@ -386,7 +388,8 @@ class Pipeline:
             stats["collapsed"] = (
                 f"only {distinct} distinct paths among {len(samples)} samples: the steering "
                 "(gamma x lambda) is strong enough to collapse the fan, so its quantiles "
-                "understate the uncertainty; lower gamma or lambda, or use ancestral sampling"
+                "understate the uncertainty (the unsteered 10-90% band is drawn beside it); "
+                "lower gamma or lambda, or use ancestral sampling"
             )
         context = series.values[-self.forecaster.config.context_length :]
         if len(context) >= 8 and horizon >= 8:
@@ -394,7 +397,7 @@ class Pipeline:
             stats["spec_w1_chosen"] = float(spec_w1(chosen, context)[0])
             stats["spec_w1_mean_forecast"] = float(spec_w1(samples.mean(0), context)[0])
         stats.pop("ess_trace", None)
-        return Forecast(
+        forecast = Forecast(
             samples,
             chosen,
             result.rewards,
@@ -406,6 +409,21 @@ class Pipeline:
             series,
             future_timestamps(series, horizon),
         )
+        if "collapsed" in stats:
+            forecast.unsteered = self._unsteered_quantiles(chain, num_samples, seed, nonnegative)
+        return forecast
+
+    def _unsteered_quantiles(self, chain, num_samples: int, seed: int, clip: bool):
+        """The way back from a collapsed fan: quantiles (9, H) of plain ancestral samples
+        from the same chain (their denoiser calls are not counted in the search's NFE)."""
+        nfe = chain.nfe
+        chain.stop_requested, chain.on_nfe = False, None
+        result = METHODS["ancestral"].run(
+            chain, chain.num_steps * num_samples, num_samples=num_samples, seed=seed
+        )
+        chain.nfe = nfe
+        samples = chain.to_original(result.samples)
+        return np.quantile(np.maximum(samples, 0.0) if clip else samples, QUANTILES, axis=0)
 
     def backtest(
         self,

@@ -138,6 +138,19 @@ def fan_chart(forecast, paths: int = 16, history_points: int | None = None) -> g
             legendgroup="band",
         )
     )
+    if getattr(forecast, "unsteered", None) is not None:  # a collapsed fan's way back
+        for k, row in enumerate((0, -1)):
+            fig.add_trace(
+                go.Scatter(
+                    x=joined_x,
+                    y=joined(forecast.unsteered[row]),
+                    name="unsteered 10–90%",
+                    mode="lines",
+                    line={"color": "#6b7280", "width": 1.2, "dash": "dash"},
+                    legendgroup="unsteered",
+                    showlegend=k == 0,
+                )
+            )
     fig.add_trace(
         go.Scatter(
             x=joined_x,
@@ -158,7 +171,34 @@ def fan_chart(forecast, paths: int = 16, history_points: int | None = None) -> g
     )
     x_title = "time" if forecast.timestamps is not None else "step"
     title = f"{history.name}: {horizon}-step forecast"
-    return _layout(fig, title, x_title, history.name)
+    fig = _layout(fig, title, x_title, history.name)
+    warning = fan_warning(forecast)
+    if warning:  # on the chart itself, where the misleading band is
+        fig.add_annotation(
+            text=warning,
+            xref="paper",
+            yref="paper",
+            x=0.01,
+            y=1.0,
+            xanchor="left",
+            yanchor="bottom",
+            showarrow=False,
+            font={"color": "#b45309", "size": 12},
+        )
+        fig.update_layout(margin={"t": 75})
+    return fig
+
+
+def fan_warning(forecast) -> str | None:
+    """One short line for the chart when its fan misleads: collapsed, stopped, too long."""
+    stats = getattr(forecast, "stats", {}) or {}
+    if "collapsed" in stats:
+        return "⚠ The steering collapsed the fan: its band is too narrow (dashed: unsteered)"
+    if "stopped" in stats:
+        return "⚠ Stopped early: the paths are what the search had found by then"
+    if "longer_than_history" in stats:
+        return "⚠ Longer than the history: the far end is a guess"
+    return None
 
 
 def spectrum_chart(

@@ -201,3 +201,19 @@ def test_a_search_asked_to_stop_returns_what_it_found_labelled(pipe, method):
     assert "time limit" in timed.stats["stopped"] and timed.nfe < 3000
     with pytest.raises(ValueError, match="time_limit"):
         pipe.forecast(series, 12, method=method, budget=3000, time_limit=0)
+
+
+def test_a_collapsed_fan_comes_with_the_unsteered_band_and_a_warning_on_the_chart(pipe):
+    from sadt import plots
+
+    series = daily(300)
+    fc = pipe.forecast(series, 12, method="dts", budget=6, gamma=10.0, lam=50.0)
+    assert "collapsed" in fc.stats and fc.nfe <= 6  # the way back costs the search nothing
+    assert fc.unsteered.shape == (9, 12) and np.all(fc.unsteered[-1] >= fc.unsteered[0])
+    assert np.ptp(fc.quantiles[[0, -1]], axis=0).max() == 0  # the steered band is a line
+    assert (fc.unsteered[-1] - fc.unsteered[0]).mean() > 0  # the unsteered one is not
+    figure = plots.fan_chart(fc)
+    assert "unsteered 10–90%" in {t.name for t in figure.data}
+    assert "collapsed the fan" in figure.layout.annotations[0].text
+    plain = pipe.forecast(series, 12, method="ancestral", budget=600)
+    assert plain.unsteered is None and not plots.fan_chart(plain).layout.annotations
