@@ -289,12 +289,25 @@ def search_summary(forecast, budget: int) -> dict:
         "NFE used": int(forecast.nfe),
         "NFE budget": int(budget),
     }
-    if "tree_size" in stats:
-        summary |= {
-            "tree size (nodes)": int(stats["tree_size"]),
-            "tree depth": int(stats["depth"]),
-            "leaves": int(stats["leaves"]),
-        }
+    if "tree_formed" in stats:  # what the tree search did, in one consistent story
+        rollouts, waves = int(stats["traversals"]), float(stats["waves"])
+        if stats["tree_formed"]:
+            summary["search tree"] = (
+                f"formed: {rollouts} rollouts in {waves:.1f} waves of {stats['in_flight']}"
+            )
+            summary |= {
+                "tree size (nodes)": int(stats["tree_size"]),
+                "tree depth": int(stats["depth"]),
+                "leaves": int(stats["leaves"]),
+            }
+        else:
+            summary["search tree"] = (
+                f"not formed: all {rollouts} rollouts ran in one wave, before any finished"
+            )
+        summary["waves"] = shown(waves, 2)
+        summary["effective sample size"] = shown(stats["effective_samples"], 1)
+    elif "final_ess" in stats:
+        summary["effective sample size"] = shown(stats["final_ess"], 1)
     for key, label in (("particles", "particles"), ("resamples", "resamples")):
         if key in stats:
             summary[label] = int(stats[key])
@@ -331,6 +344,17 @@ GLOSSARY = {
         "Denoiser evaluations (NFE) the search spent; one path costs one call per step.",
     ),
     "NFE budget": ("Model call budget", "The most model calls the search may spend."),
+    "search tree": (
+        "Search tree",
+        "Whether later rollouts started from what earlier ones found (several waves), or "
+        "all ran at once (one wave: then the search re-weights independent samples).",
+    ),
+    "waves": ("Waves of rollouts", "Rollouts run over in-flight batches of them."),
+    "effective sample size": (
+        "Effective sample size",
+        "How many equally likely paths the output is worth; far below the paths drawn "
+        "means a few paths dominate.",
+    ),
     "tree size (nodes)": ("Search tree size", "Partial forecasts the tree search kept."),
     "tree depth": ("Tree depth", "Denoising steps from pure noise to a finished path."),
     "leaves": ("Finished paths in the tree", "Complete forecast paths the tree holds."),
@@ -778,6 +802,7 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
             **model_work,
         )
         running = [described, forecasted, backtested, forecast_described]
+
         # Stop: the search in progress ends with what it has (shown, labelled as stopped)
         # and the backtest is skipped, so the model is free for the next request at once.
         def ask_stop(request: gr.Request):

@@ -287,9 +287,9 @@ def test_a_series_without_timestamps_gets_numbered_steps(client):
 @pytest.mark.parametrize(
     ("method", "label", "stat"),
     [
-        ("dts", "DTS", "tree size (nodes)"),
-        ("dts_star", "DTS*", "tree size (nodes)"),
-        ("sadt", "S-ADT", "tree size (nodes)"),
+        ("dts", "DTS", "waves"),
+        ("dts_star", "DTS*", "waves"),
+        ("sadt", "S-ADT", "waves"),
         ("sadt_smc", "S-ADT (SMC)", "particles"),
         ("best_of_n", "Best-of-N", "particles"),
         ("smc", "SMC", "particles"),
@@ -432,7 +432,11 @@ def test_statistics_say_when_a_method_coincides_with_another(model_dir):
     # The tiny pipeline keeps 8 rollouts in flight: 6 all run at once, 300 grow a tree.
     no_tree, tree = stats("dts", 36), stats("dts", 6 * 300)
     assert "no tree formed" in no_tree["note"] and "steps drawn without NFE" not in no_tree
-    assert "note" not in tree
+    assert no_tree["search tree"].startswith("not formed") and "tree size (nodes)" not in no_tree
+    assert no_tree["waves"] == 1.0
+    assert "note" not in tree and tree["search tree"].startswith("formed:")
+    assert tree["waves"] > 2 and tree["tree size (nodes)"] > 0
+    assert 1 <= tree["effective sample size"] <= tree["leaves"]
     # a node's later children reuse its denoiser output, at no NFE
     assert tree["steps drawn without NFE"] > 0
     assert "never resampled" in stats("smc", 600, gamma=0.0)["note"]  # rewards all 0

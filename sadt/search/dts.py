@@ -459,6 +459,11 @@ def run_tree_search(
     stats = tree.stats() | {
         "traversals": search.traversals,
         "in_flight": search.cfg.batch,  # rollouts advanced together (traversals <= it: no tree)
+        # Waves of rollouts: a tree forms only when later rollouts start from what earlier
+        # ones backed up, i.e. with more than one wave.
+        "waves": search.traversals / max(min(search.cfg.batch, search.traversals), 1),
+        "tree_formed": search.traversals > search.cfg.batch,
+        "effective_samples": tree.effective_samples(config.lam),
         "launches": search.launches,
         "steps_from_x0": search.steps_from_x0,
         "denoiser_calls": len(chain.call_rows) - calls_before,

@@ -149,6 +149,14 @@ class Tree:
         picks = systematic_resample(np.exp(logp - logp.max()), rng, count)
         return leaves[rng.permutation(picks)]
 
+    def effective_samples(self, lam: float) -> float:
+        """The output law's effective sample size over the leaves, 1 / sum P(leaf)^2: the
+        number of equally likely paths it is worth (1: every draw is the same path)."""
+        logp = self.descent_log_probs(lam)[self.leaves()]
+        p = np.exp(logp - logp.max())
+        p /= p.sum()
+        return float(1.0 / np.sum(p**2))
+
     def argmax_leaf(self) -> int:
         """Descend by argmax soft value (DTS* output)."""
         node = 0
