@@ -4,14 +4,14 @@
 
 For each held-out series (``sadt.synthetic.generate_batch(n, seed)``; the training
 scripts never draw from this seed's streams) the describer writes a description
-(greedy). ``sadt.captions.score_description(text, attrs)`` parses the text back
+(greedy). ``sadt.describer.captions.score_description(text, attrs)`` parses the text back
 into attributes (trend direction, dominant period, noise level, spikes, level
 shifts, ...) and says, per attribute, whether the text states the generator's
 record correctly; an attribute the text leaves out counts as wrong. Accuracy per
 attribute is the share of series where it is right; the headline number is their
 mean.
 
-Multiple choice: ``--questions`` questions per series (``sadt.captions.questions``,
+Multiple choice: ``--questions`` questions per series (``sadt.describer.captions.questions``,
 distinct topics, four shuffled options) are put to the describer with
 ``describe(series, question=q.prompt())``; an answer counts when its first line
 names the right letter ("B", "B)", "B) Low noise") or is the right option's text.
@@ -66,9 +66,9 @@ def mcq_correct(answer: str, q) -> bool:
 
 def evaluate(tslm, n: int, seed: int, max_tokens: int, questions_per_series: int) -> dict:
     """Attribute and multiple-choice accuracy, with and without the series."""
-    from sadt import captions
+    from sadt.describer import captions
+    from sadt.describer.prompt import format_number
     from sadt.synthetic import generate_batch
-    from sadt.tslm_prompt import format_number
 
     pairs = generate_batch(n, seed)
     rows = {"series": [], "zeros": []}
@@ -120,7 +120,7 @@ def evaluate(tslm, n: int, seed: int, max_tokens: int, questions_per_series: int
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sadt.tslm import TSLM
+    from sadt.describer.model import TSLM
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--describer", required=True, help="a saved TSLM folder")

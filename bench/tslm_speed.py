@@ -44,7 +44,7 @@ def _median_ms(fn, reps: int) -> list[float]:
 
 def step_vs_forward(tslm, config, batch_size: int, reps: int) -> dict:
     """Median ms of the compiled train step and the compiled forward, interleaved."""
-    from sadt.tslm import answer_loss
+    from sadt.describer.model import answer_loss
     from train.tslm import StageConfig, make_batch, make_optimizer, make_train_step
 
     examples = _examples(batch_size)
@@ -82,7 +82,7 @@ def describe_vs_plain(tslm, base: str, tokens: int, reps: int) -> dict:
     """Median decode tokens/s: TSLM.generate vs mlx_lm.stream_generate (same length prompt)."""
     from mlx_lm.generate import stream_generate
 
-    from sadt.tslm_io import load_llm
+    from sadt.describer.files import load_llm
 
     plain, tokenizer = load_llm(base, tslm.config.llm_dtype)  # mlx_lm.load + the same dtype
     eos = list(tokenizer.eos_token_ids)
@@ -123,13 +123,13 @@ def describe_vs_plain(tslm, base: str, tokens: int, reps: int) -> dict:
 
 
 def _examples(n: int):
-    from sadt.tslm_data import synthetic_example
+    from sadt.describer.data import synthetic_example
 
     return [synthetic_example(np.random.default_rng([7, i]), "caption") for i in range(n)]
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sadt.tslm import TSLM, LoRAConfig, TSLMConfig
+    from sadt.describer.model import TSLM, LoRAConfig, TSLMConfig
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     group = parser.add_mutually_exclusive_group(required=True)

@@ -6,7 +6,7 @@ A pipeline folder:
                      "card": {...}, "parts": {"forecaster": "forecaster", "tslm": "tslm",
                      "value": "value" or null}}
     forecaster/     config.json + model.safetensors         (sadt.forecaster)
-    tslm/           the describer (sadt.tslm_io): trainable weights, tokenizer, base LLM
+    tslm/           the describer (sadt.describer.files): trainable weights, tokenizer, base LLM
                     embedded in tslm/llm/ or referenced by Hub id
     value/          optional: S-ADT's value network          (sadt.value)
     README.md       the model card, rendered from sadt/model_card.md (package data)
@@ -227,7 +227,7 @@ def load_pipeline(repo_or_path=None, revision: str | None = None, describer: boo
         )
     tslm = value = None
     if describer and parts.get("tslm"):
-        from sadt.tslm import TSLM
+        from sadt.describer.model import TSLM
 
         tslm = _load_part(TSLM.load, _part(folder, parts, "tslm"))
     if parts.get("value"):
@@ -241,7 +241,7 @@ def load_pipeline(repo_or_path=None, revision: str | None = None, describer: boo
 
 def _load_part(load, path: Path):
     """``load(path)``, every file problem as a ModelFileError (a missing file stays one too)."""
-    from sadt.tslm_io import MissingModelFile
+    from sadt.describer.files import MissingModelFile
 
     try:
         return load(path)

@@ -399,8 +399,8 @@ def test_each_example_shows_what_its_name_promises_where_the_model_reads(name):
     """The bundled model reads the last 512 points of a series. An example whose spikes lay
     before them, and whose random walk hid its 96-step cycle there, was described as having
     no spikes and a 168-step cycle (the sensor example with seed 13)."""
+    from sadt.describer.patch_encoder import PatchEncoderConfig
     from sadt.hub import BUNDLED
-    from sadt.patch_encoder import PatchEncoderConfig
     from sadt.synthetic import generate
 
     encoder = json.loads((BUNDLED / "tslm" / "config.json").read_text())["encoder"]

@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from sadt.captions import (
+from sadt.describer.captions import (
     ATTRIBUTES,
     MultipleChoice,
     caption,

@@ -175,7 +175,7 @@ def test_forecaster_training_on_two_ranks_matches_one_process(tmp_path):
 def test_tslm_training_on_two_ranks_matches_one_process(tmp_path):
     from test_train_tslm import TINY_LLM, config_file
 
-    from sadt.tslm_data import synthetic_examples, text_of_example
+    from sadt.describer.data import synthetic_examples, text_of_example
     from train.tiny_llama import build
 
     texts = [text_of_example(e) for e in synthetic_examples(40, seed=5, tasks=("caption", "mcq"))]

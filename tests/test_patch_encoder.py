@@ -7,7 +7,12 @@ import mlx.core as mx
 import numpy as np
 import pytest
 
-from sadt.patch_encoder import PatchEncoder, PatchEncoderConfig, log_spectrum, pad_to_patches
+from sadt.describer.patch_encoder import (
+    PatchEncoder,
+    PatchEncoderConfig,
+    log_spectrum,
+    pad_to_patches,
+)
 
 SMALL = PatchEncoderConfig(
     channels=16, num_layers=2, num_heads=4, ff_dims=32, max_patches=32, spectral_tokens=6

@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 import yaml
 
-from sadt.tslm import TSLM
-from sadt.tslm_data import (
+from sadt.describer.data import (
     DataError,
     ExampleSource,
     read_pairs_csv,
     synthetic_examples,
     text_of_example,
 )
+from sadt.describer.model import TSLM
 from train import common
 from train import tslm as train_tslm
 from train.tiny_llama import TinyLlamaConfig, build

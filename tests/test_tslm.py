@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from mlx.utils import tree_flatten
 
+from sadt.describer.files import BaseLLMError, MissingModelFile
+from sadt.describer.model import TSLM, LoRAConfig, TSLMConfig, answer_loss
+from sadt.describer.patch_encoder import PatchEncoderConfig
+from sadt.describer.prompt import collate, format_number
 from sadt.forecaster.files import ModelFileError
-from sadt.patch_encoder import PatchEncoderConfig
-from sadt.tslm import TSLM, LoRAConfig, TSLMConfig, answer_loss
-from sadt.tslm_io import BaseLLMError, MissingModelFile
-from sadt.tslm_prompt import collate, format_number
 from train.tiny_llama import TinyLlamaConfig, build, quantize
 
 TEXTS = [

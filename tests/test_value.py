@@ -13,7 +13,7 @@ from sadt.search.amortized import sadt, sadt_smc
 from sadt.search.dts import TreeSearch, TreeSearchConfig
 from sadt.search.toy import bimodal_1d, sliced_w1_to_grid, target_grid
 from sadt.value import ValueConfig, ValueNetwork, ValuePrior, path_balance_loss
-from sadt.value_data import ValueBuffer, harvest_tree
+from sadt.value.data import ValueBuffer, harvest_tree
 from train import common
 from train import value as train_value
 

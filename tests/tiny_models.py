@@ -12,11 +12,11 @@ from pathlib import Path
 import mlx.core as mx
 import numpy as np
 
+from sadt.describer.model import TSLM, TSLMConfig
+from sadt.describer.patch_encoder import PatchEncoderConfig
 from sadt.forecaster import Forecaster, ForecasterConfig
-from sadt.patch_encoder import PatchEncoderConfig
 from sadt.pipeline import Pipeline, SearchSettings
 from sadt.search.forecast_chain import ForecastChain
-from sadt.tslm import TSLM, TSLMConfig
 from sadt.value import ValueConfig, ValueNetwork
 from train.tiny_llama import TinyLlamaConfig, build
 

@@ -243,7 +243,7 @@ def _assemble(args, name: str) -> Pipeline:
     forecaster = Forecaster.load(args.forecaster)
     tslm = value = None
     if args.tslm:
-        from sadt.tslm import TSLM
+        from sadt.describer.model import TSLM
 
         tslm = TSLM.load(args.tslm)
     if args.value:

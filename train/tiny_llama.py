@@ -40,9 +40,9 @@ import mlx.optimizers as optim
 import numpy as np
 
 from sadt.cli import whole_at_least
+from sadt.describer.files import save_llm_weights, write_llm_config
 from sadt.hub import check_output_folder
 from sadt.settings import checked
-from sadt.tslm_io import save_llm_weights, write_llm_config
 
 SPECIAL_TOKENS = ("<pad>", "<s>", "</s>")  # ids 0, 1, 2
 PAD, BOS, EOS = 0, 1, 2
@@ -270,7 +270,7 @@ def pretrain(
 
 def corpus(n: int, seed: int) -> list[str]:
     """Pretraining texts: TSLM prompts (no soft tokens) + answers for synthetic series."""
-    from sadt.tslm_data import synthetic_examples, text_of_example
+    from sadt.describer.data import synthetic_examples, text_of_example
 
     return [text_of_example(e) for e in synthetic_examples(n, seed, tasks=("caption", "mcq"))]
 

@@ -5,7 +5,7 @@
     python -m train.tslm --config ... --set stages.1.steps=500 --resume   # overrides, resume
 
 Data come from the synthetic generator (``sadt.synthetic``) with captions and
-questions (``sadt.captions``); an optional CSV of (series, caption) pairs joins the
+questions (``sadt.describer.captions``); an optional CSV of (series, caption) pairs joins the
 caption examples. Batch ``k`` of stage ``s`` depends only on (seed, s, k), so a
 resumed run sees exactly the batches an uninterrupted one would.
 
@@ -46,13 +46,13 @@ import mlx.optimizers as optim
 import numpy as np
 from mlx.utils import tree_flatten, tree_map, tree_unflatten
 
+from sadt.describer.data import DataError, Example, ExampleSource, read_pairs_csv
+from sadt.describer.files import load_trainable
+from sadt.describer.model import TSLM, TSLMConfig, answer_loss
+from sadt.describer.prompt import collate
+from sadt.describer.warmup import EncoderWarmup, step_seed, warmup_cosine
 from sadt.forecaster.files import ModelFileError
 from sadt.settings import at_least, at_most, checked, fraction, positive
-from sadt.tslm import TSLM, TSLMConfig, answer_loss
-from sadt.tslm_data import DataError, Example, ExampleSource, read_pairs_csv
-from sadt.tslm_io import load_trainable
-from sadt.tslm_prompt import collate
-from sadt.tslm_warmup import EncoderWarmup, step_seed, warmup_cosine
 from train import common, distributed
 from train.distributed import World
 
@@ -114,7 +114,8 @@ class TrainConfig:
     init_from: str | None = None
     synthetic: dict = field(default_factory=dict)  # SyntheticConfig overrides
     caption_stats: bool = True  # captions may quote the series mean the prompt states
-    # Encoder warm-up before the curriculum (``warm_up`` below, sadt.tslm_warmup); 0 steps: none.
+    # Encoder warm-up before the curriculum (``warm_up`` below, sadt.describer.warmup);
+    # 0 steps: none.
     encoder_warmup_steps: int = 0
     encoder_warmup_batch_size: int = 32
     encoder_warmup_lr: float = 1e-3
@@ -291,7 +292,7 @@ def restore(arrays: dict, tslm: TSLM, optimizer, file: Path) -> None:
 
 
 def restore_weights(arrays: dict, tslm: TSLM, file: Path) -> None:
-    from sadt.tslm_io import set_trainable
+    from sadt.describer.files import set_trainable
 
     try:
         set_trainable(tslm, dict(_part(arrays, "model.")), str(file), "the model of this config")

@@ -5,7 +5,7 @@
 Two phases, both resumable:
 1. harvest: run DTS on many training contexts, each with randomly drawn reward weights
    (gamma, band weights, lam, horizon), and append every tree's nodes to a buffer folder
-   (sadt.value_data). Items already in the buffer's manifest are skipped.
+   (sadt.value.data). Items already in the buffer's manifest are skipped.
 2. train: visit-weighted soft-value regression + relative trajectory balance on paths
    (sadt.value), both reported on held-out trees; full-state checkpoints written atomically.
 The trained network is saved as a ValueNetwork folder in `out_dir`.
@@ -41,7 +41,7 @@ from sadt.value import (
     soft_value_loss,
     visit_weights,
 )
-from sadt.value_data import BufferWriter, ValueBuffer, harvest_tree
+from sadt.value.data import BufferWriter, ValueBuffer, harvest_tree
 from train import common, distributed
 
 CHECKPOINT = "checkpoint.safetensors"

@@ -166,7 +166,7 @@ def save_tslm(tslm, path: str | Path, embed_llm: bool | None = None) -> Path:
 
 def load_tslm(path: str | Path, base: str | Path | None = None):
     """Load a folder written by ``save_tslm``; ``base`` overrides its base LLM."""
-    from sadt.tslm import TSLM, TSLMConfig
+    from sadt.describer.model import TSLM, TSLMConfig
 
     path = Path(path)
     config_file = path / "config.json"

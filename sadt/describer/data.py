@@ -1,8 +1,8 @@
 """Training examples for the describer: synthetic series with captions or questions.
 
 An ``Example`` is (series, question, answer): ``question`` None asks for a
-description (the answer is a ``sadt.captions.caption``); otherwise it is a
-multiple-choice prompt (``sadt.captions.questions``) answered with the right
+description (the answer is a ``sadt.describer.captions.caption``); otherwise it is a
+multiple-choice prompt (``sadt.describer.captions.questions``) answered with the right
 option's text ("Low noise").
 Users can add their own (series, caption) pairs from a CSV.
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sadt.tslm_prompt import PromptConfig, series_view
+from sadt.describer.prompt import PromptConfig, series_view
 
 TASKS = ("caption", "mcq")
 
@@ -46,7 +46,7 @@ def synthetic_example(
     ``caption_stats``: captions may quote the series mean (the prompt states it); off
     for models that cannot copy numbers from their prompt reliably.
     """
-    from sadt import captions
+    from sadt.describer import captions
     from sadt.synthetic import generate
 
     overrides = {} if length is None else {"length": length}

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 import mlx.core as mx
 import numpy as np
 
-from sadt.patch_encoder import PatchEncoderConfig, pad_to_patches
+from sadt.describer.patch_encoder import PatchEncoderConfig, pad_to_patches
 from sadt.settings import checked
 
 SOFT_MARK = "<|series|>"  # stands for the soft tokens while a chat template renders
@@ -46,7 +46,7 @@ class PromptConfig:
 def format_number(x: float) -> str:
     """Three significant digits, never an exponent: 437, 0.532, 12300, -3.2.
 
-    The same rule ``sadt.captions`` writes numbers with, so a caption's "mean 437"
+    The same rule ``sadt.describer.captions`` writes numbers with, so a caption's "mean 437"
     is a copy of the prompt's digits.
     """
     if not math.isfinite(x):

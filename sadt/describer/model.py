@@ -10,7 +10,7 @@ train. No new LM head: the LLM's own (tied or untied) head reads the answers.
     series (n,) --z-score--> PatchEncoder --> Projector --> soft tokens (P, d_llm)
     [pre][series text][soft tokens][post] answer  --> llm(None, input_embeddings=h)
 
-Save / load live in ``sadt.tslm_io``; the prompt and batches in ``sadt.tslm_prompt``.
+Save / load live in ``sadt.describer.files``; the prompt and batches in ``sadt.describer.prompt``.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ import mlx.nn as nn
 import numpy as np
 from mlx.utils import tree_flatten
 
-from sadt.patch_encoder import PatchEncoder, PatchEncoderConfig
+from sadt.describer.patch_encoder import PatchEncoder, PatchEncoderConfig
+from sadt.describer.prompt import PromptBuilder, PromptConfig, PromptTokens
 from sadt.settings import checked
-from sadt.tslm_prompt import PromptBuilder, PromptConfig, PromptTokens
 
 DEFAULT_BASE_MODEL = "mlx-community/Llama-3.2-1B-Instruct-4bit"
 # Families whose outer Model only applies the LM head to the inner model's output,
@@ -129,7 +129,7 @@ class TSLM(nn.Module):
 
         ``base``: local path or Hub id in mlx-lm format; default ``config.base_model``.
         """
-        from sadt.tslm_io import load_llm
+        from sadt.describer.files import load_llm
 
         base = str(base or config.base_model)
         llm, tokenizer = load_llm(base, config.llm_dtype)
@@ -144,14 +144,14 @@ class TSLM(nn.Module):
         ``fuse``: merge LoRA into full-precision base layers (``fuse_lora``) for fast
         generation (saving still writes the adapters); pass False to train further.
         """
-        from sadt.tslm_io import load_tslm
+        from sadt.describer.files import load_tslm
 
         tslm = load_tslm(path, base=base)
         return tslm.fuse_lora() if fuse else tslm
 
     def save(self, path: str | Path, embed_llm: bool | None = None) -> Path:
-        """Save trainable weights + config (see ``sadt.tslm_io.save_tslm``)."""
-        from sadt.tslm_io import save_tslm
+        """Save trainable weights + config (see ``sadt.describer.files.save_tslm``)."""
+        from sadt.describer.files import save_tslm
 
         return save_tslm(self, path, embed_llm=embed_llm)
 

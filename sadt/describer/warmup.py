@@ -2,7 +2,7 @@
 
 Through the LLM, a caption supervises each attribute with one token in ~45 whose
 wording is random, and a multiple-choice question gives one label per example.
-Directly, every series labels all six attributes (``sadt.tslm_data.ATTRIBUTE_NAMES``)
+Directly, every series labels all six attributes (``sadt.describer.data.ATTRIBUTE_NAMES``)
 and a step costs ~10x less (no LLM). Measured on the tiny describer after the same
 2000 curriculum steps (bench/describe_eval.py): without warm-up only the trend was
 stated right more often than the prompt text alone manages (mean attribute accuracy
@@ -27,8 +27,8 @@ import numpy as np
 from mlx.nn.utils import average_gradients
 from mlx.utils import tree_flatten, tree_unflatten
 
-from sadt.patch_encoder import pad_to_patches
-from sadt.tslm_data import ATTRIBUTE_NAMES, attribute_batch, attribute_classes
+from sadt.describer.data import ATTRIBUTE_NAMES, attribute_batch, attribute_classes
+from sadt.describer.patch_encoder import pad_to_patches
 
 WARMUP_STREAM = 20_000  # seed stream of the warm-up, apart from the curriculum stages
 
