@@ -24,9 +24,8 @@ import shutil
 from dataclasses import asdict
 from pathlib import Path
 
-from sadt.forecaster.files import ModelFileError, atomic_write
+from sadt.files import FORMAT_VERSION, ModelFileError, atomic_write
 
-FORMAT_VERSION = 1
 BUNDLED = Path(__file__).resolve().parent / "assets" / "sadt-tiny"
 # Package data (a wheel ships it); the repository's top-level model_card.md links here.
 TEMPLATE = Path(__file__).resolve().parent / "model_card.md"

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from mlx.utils import tree_flatten, tree_map
 
-from sadt.forecaster import Forecaster, ForecasterConfig, ModelFileError, normalize_context
+from sadt.files import ModelFileError
+from sadt.forecaster import Forecaster, ForecasterConfig, normalize_context
 from sadt.forecaster.schedule import ddim_coefficients, level_alpha_bars
 
 TINY = dict(

@@ -11,7 +11,7 @@ from tiny_models import hourly_csv, tiny_pipeline
 
 import sadt
 from sadt import cli
-from sadt.forecaster.files import ModelFileError
+from sadt.files import ModelFileError
 from sadt.hub import HubError, load_pipeline
 from sadt.pipeline import SearchSettings
 from sadt.search.forecast_chain import late_branching

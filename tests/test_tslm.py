@@ -19,7 +19,7 @@ from sadt.describer.files import BaseLLMError, MissingModelFile
 from sadt.describer.model import TSLM, LoRAConfig, TSLMConfig, answer_loss
 from sadt.describer.patch_encoder import PatchEncoderConfig
 from sadt.describer.prompt import collate, format_number
-from sadt.forecaster.files import ModelFileError
+from sadt.files import ModelFileError
 from train.tiny_llama import TinyLlamaConfig, build, quantize
 
 TEXTS = [

@@ -7,7 +7,7 @@ import mlx.core as mx
 import numpy as np
 import pytest
 
-from sadt.forecaster.files import ModelFileError
+from sadt.files import ModelFileError
 from sadt.search import SAMPLERS
 from sadt.search.amortized import sadt, sadt_smc
 from sadt.search.dts import TreeSearch, TreeSearchConfig

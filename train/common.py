@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from sadt.forecaster.files import atomic_write, safetensors_header
+from sadt.files import atomic_write, safetensors_header
 from sadt.hub import check_output_folder
 
 EXIT_USAGE = 2

@@ -34,7 +34,9 @@ import numpy as np
 from mlx.utils import tree_flatten, tree_map, tree_unflatten
 from tqdm import tqdm
 
-from sadt.forecaster import Forecaster, ForecasterConfig, ModelFileError, files
+from sadt import files
+from sadt.files import ModelFileError
+from sadt.forecaster import Forecaster, ForecasterConfig
 from sadt.forecaster import data as fdata
 from sadt.settings import at_least, at_most, checked, fraction, number_list, positive
 from train import common, distributed

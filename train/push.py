@@ -21,8 +21,8 @@ from pathlib import Path
 
 import mlx.core as mx
 
+from sadt.files import ModelFileError
 from sadt.forecaster import Forecaster
-from sadt.forecaster.files import ModelFileError
 from sadt.hub import (
     BUNDLED,
     HubError,

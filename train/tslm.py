@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -46,12 +45,13 @@ import mlx.optimizers as optim
 import numpy as np
 from mlx.utils import tree_flatten, tree_map, tree_unflatten
 
+from sadt import files
 from sadt.describer.data import DataError, Example, ExampleSource, read_pairs_csv
 from sadt.describer.files import load_trainable
 from sadt.describer.model import TSLM, TSLMConfig, answer_loss
 from sadt.describer.prompt import collate
 from sadt.describer.warmup import EncoderWarmup, step_seed, warmup_cosine
-from sadt.forecaster.files import ModelFileError
+from sadt.files import ModelFileError
 from sadt.settings import at_least, at_most, checked, fraction, positive
 from train import common, distributed
 from train.distributed import World
@@ -261,10 +261,8 @@ def save_checkpoint(
         arrays |= {f"warmup.{k}": v for k, v in warmup.state().items()}
     meta = {"version": CHECKPOINT_VERSION, "progress": progress, "config": config.to_dict()}
     meta |= written_by or {}
-    file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_name(file.name.removesuffix(".safetensors") + ".tmp.safetensors")
-    mx.save_safetensors(str(tmp), arrays, metadata={"sadt_checkpoint": json.dumps(meta)})
-    os.replace(tmp, file)
+    metadata = {"sadt_checkpoint": json.dumps(meta)}
+    files.atomic_write(file, lambda tmp: mx.save_safetensors(tmp, arrays, metadata=metadata))
 
 
 def read_checkpoint(file: Path) -> tuple[dict, dict]:

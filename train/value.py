@@ -30,8 +30,8 @@ import numpy as np
 from mlx.utils import tree_flatten, tree_unflatten
 from tqdm import tqdm
 
+from sadt import files
 from sadt.forecaster import data as fdata
-from sadt.forecaster import files
 from sadt.search.dts import TreeSearch, TreeSearchConfig
 from sadt.settings import at_least, at_most, checked, fraction, number_list, positive
 from sadt.value import (

@@ -21,7 +21,6 @@ refuses a config that omits it while its weights carry an ``lm_head``.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -29,9 +28,9 @@ import mlx.core as mx
 import mlx.nn as nn
 from mlx.utils import tree_flatten
 
-from sadt.forecaster.files import ModelFileError, safetensors_header
+from sadt import files
+from sadt.files import FORMAT_VERSION, ModelFileError, safetensors_header
 
-FORMAT_VERSION = 1
 EMBEDDED_LLM = "llm"
 EMBED_LIMIT_BYTES = 64 * 1024 * 1024  # embed a local base LLM smaller than this by default
 _LLM_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
@@ -275,13 +274,10 @@ def _read_json(file: Path) -> dict:
 
 
 def _atomic_write_text(file: Path, text: str) -> None:
-    tmp = file.with_name(file.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, file)
+    files.atomic_write(file, lambda tmp: Path(tmp).write_text(text))
 
 
 def _atomic_save_safetensors(file: Path, arrays: dict, metadata: dict | None = None) -> None:
-    # The temp name must still end in .safetensors: MLX appends the suffix otherwise.
-    tmp = file.with_name(file.name[: -len(".safetensors")] + ".tmp.safetensors")
-    mx.save_safetensors(str(tmp), arrays, metadata=metadata or {"format": "mlx"})
-    os.replace(tmp, file)
+    files.atomic_write(
+        file, lambda tmp: mx.save_safetensors(tmp, arrays, metadata=metadata or {"format": "mlx"})
+    )

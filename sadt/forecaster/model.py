@@ -36,7 +36,7 @@ import mlx.nn as nn
 import numpy as np
 from mlx.utils import tree_flatten
 
-from sadt.forecaster import files
+from sadt import files
 from sadt.forecaster.bases import NUM_BASES, NUM_FEATURES, base_forecasts
 from sadt.forecaster.schedule import cosine_logsnr, ddim_coefficients, ddim_transition, level_times
 from sadt.settings import checked

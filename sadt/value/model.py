@@ -29,7 +29,7 @@ import mlx.nn as nn
 import numpy as np
 from mlx.utils import tree_flatten
 
-from sadt.forecaster import files
+from sadt import files
 from sadt.settings import at_least, checked
 
 
