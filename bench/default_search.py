@@ -1,5 +1,6 @@
-"""Does a real tree pay at the default budget? DTS with all, a quarter or an eighth of its
-rollouts in flight (1, ~4, ~6 waves) against ancestral sampling, on B6's windows.
+"""Does a real tree pay at the default budget, and what does steering buy? DTS with all, a
+quarter or an eighth of its rollouts in flight (1, ~4, ~6 waves), and DTS tilted harder
+(gamma x lambda 3 and 9), against ancestral sampling, on B6's windows.
 
     python -m bench.default_search                      # corpus train rows, 3 windows each
     python -m bench.default_search --budget 2000 --limit 5
@@ -22,7 +23,15 @@ import sadt
 from bench import common
 from bench import zeroshot as z
 
-SHARES = (1.0, 0.25, 0.125)
+# (method, gamma, lambda, share of the rollouts in flight)
+VARIANTS = [
+    ("ancestral", 1.0, 1.0, 1.0),
+    ("dts", 1.0, 1.0, 1.0),
+    ("dts", 1.0, 1.0, 0.25),
+    ("dts", 1.0, 1.0, 0.125),
+    ("dts", 1.0, 3.0, 1.0),
+    ("dts", 3.0, 3.0, 1.0),
+]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -37,20 +46,23 @@ def main(argv: list[str] | None = None) -> None:
     pipe = sadt.from_pretrained(args.model, describer=False)
     settings = pipe.search.tree_config()
     rows = []
-    for method, share in [("ancestral", 1.0)] + [("dts", s) for s in SHARES]:
+    for method, gamma, lam, share in VARIANTS:
         waves = []
 
-        def forecast(window, horizon, method=method, share=share, waves=waves):
+        def forecast(window, horizon, method=method, gamma=gamma, lam=lam, share=share):
             pipe.search.tree_config = lambda: replace(settings, batch_share=share)
-            fc = pipe.forecast(window.history, horizon, method=method, budget=args.budget)
+            fc = pipe.forecast(
+                window.history, horizon, method=method, budget=args.budget, gamma=gamma, lam=lam
+            )
             waves.append(fc.stats.get("waves", 0.0))
             return fc.quantiles, fc.samples
 
         tic = time.perf_counter()
-        scores = z.run(f"{method} {share}", forecast, datasets)
+        scores = z.run(f"{method} {gamma} {lam} {share}", forecast, datasets)
+        label = "ancestral" if method == "ancestral" else f"dts γ{gamma:g} λ{lam:g} {share:g}"
         rows.append(
             {
-                "method": method if method == "ancestral" else f"dts, {share:g} in flight",
+                "method (share in flight)": label,
                 "waves": float(np.mean(waves)),
                 "WQL": z.geometric_mean([scores[k].wql() / naive[k].wql() for k in datasets]),
                 "MASE": z.geometric_mean([scores[k].mase() / naive[k].mase() for k in datasets]),
@@ -60,7 +72,8 @@ def main(argv: list[str] | None = None) -> None:
             }
         )
     print(f"default search, corpus {args.split} rows, {args.limit} windows per data set")
-    common.print_table(rows, ["method", "waves", "WQL", "MASE", "Spec-W1", "high band", "wall_s"])
+    columns = ["method (share in flight)", "waves", "WQL", "MASE", "Spec-W1", "high band"]
+    common.print_table(rows, [*columns, "wall_s"])
 
 
 if __name__ == "__main__":
