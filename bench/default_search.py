@@ -49,7 +49,9 @@ def main(argv: list[str] | None = None) -> None:
     for method, gamma, lam, share in VARIANTS:
         waves = []
 
-        def forecast(window, horizon, method=method, gamma=gamma, lam=lam, share=share):
+        def forecast(
+            window, horizon, method=method, gamma=gamma, lam=lam, share=share, waves=waves
+        ):
             pipe.search.tree_config = lambda: replace(settings, batch_share=share)
             fc = pipe.forecast(
                 window.history, horizon, method=method, budget=args.budget, gamma=gamma, lam=lam
