@@ -285,6 +285,7 @@ def main(argv=None) -> dict:
     }
 
     naive = scores["seasonal naive"]
+    rows_name = "held-out" if args.split == "heldout" else f"{args.split} rows"
     rows = []
     for key in everything:
         row = {"dataset": key, "windows": len(everything[key])}
@@ -295,7 +296,7 @@ def main(argv=None) -> dict:
             row[f"{name} MASE"] = score[key].mase() / naive[key].mase()
         rows.append(row)
     aggregate = {
-        "dataset": "geometric mean (held-out)",
+        "dataset": f"geometric mean ({rows_name})",
         "windows": sum(map(len, datasets.values())),
     }
     for column in rows[0]:
@@ -319,7 +320,7 @@ def main(argv=None) -> dict:
     speed = [
         {
             "method": name,
-            "series/s (held-out)": sum(map(len, datasets.values()))
+            f"series/s ({rows_name})": sum(map(len, datasets.values()))
             / max(sum(score[k].seconds for k in datasets), 1e-9),
         }
         for name, score in scores.items()
@@ -327,7 +328,7 @@ def main(argv=None) -> dict:
     print("\nrelative to seasonal naive (lower is better)")
     common.print_table(rows, list(rows[0]))
     if texture:
-        print("\nsample texture on the held-out windows (1 = the history's)")
+        print(f"\nsample texture on the {rows_name} windows (1 = the history's)")
         common.print_table(texture, list(texture[0]))
     print()
     common.print_table(speed, list(speed[0]))
