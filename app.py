@@ -400,6 +400,7 @@ GLOSSARY = {
         "and the CSV.",
     ),
     "note": ("Note", "Why this result may equal another method's."),
+    "budget note": ("Budget", "How the budget you set was adjusted, and why."),
 }
 
 
@@ -522,6 +523,7 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
         history followed by the chosen path."""
         started = time.perf_counter()
         series = load_series(file, example, column)
+        budget_per_block = budget
         horizon, budget = horizon_and_budget(series, horizon, budget)
         paths = whole(paths, "paths to show", 0, NUM_SAMPLES)
         bands = tuple(number(w, "band weight") for w in (low, mid, high))
@@ -547,6 +549,13 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
         spectra = plots.spectrum_chart(result, context, paths, bands)
         table, sample_paths = files.write(result, history=bool(with_history))
         summary = search_summary(result, budget)
+        per_block = whole(budget_per_block, "budget", steps, MAX_BUDGET_SLIDER)
+        if budget < per_block * pipe.blocks(horizon):  # adjusted: say so, and why
+            summary["budget note"] = (
+                f"{per_block} NFE per block x {pipe.blocks(horizon)} blocks of "
+                f"{pipe.native_horizon} steps would be {per_block * pipe.blocks(horizon)}; "
+                f"capped at {MAX_BUDGET}, the most one forecast may use"
+            )
         summary["your wait (s)"] = shown(time.perf_counter() - started, 3)
         return (
             fan_chart,

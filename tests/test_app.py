@@ -609,6 +609,16 @@ def test_stop_ends_a_long_search_with_what_it_found(client):
     assert "warning" not in stats and stats["NFE used"] > 200
 
 
+def test_an_adjusted_budget_says_so(client):
+    # 720 steps of a 24-step model: 30 blocks x 20000 NFE would pass the pipeline's cap
+    _, _, table, stats, *_ = client.predict(
+        *forecast_args(horizon=720, budget=20_000, method="ancestral"), api_name="/forecast"
+    )
+    assert "capped at 100000" in stats["budget note"] and "Budget" in table
+    _, _, _, stats, *_ = client.predict(*forecast_args(budget=300), api_name="/forecast")
+    assert "budget note" not in stats
+
+
 def test_the_server_made_no_outbound_connection(server):
     assert "OUTBOUND" not in server.output(), server.output()
 
