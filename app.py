@@ -65,6 +65,7 @@ MAX_UPLOAD = "10mb"
 BACKTEST_WINDOWS = 3  # default rolling windows of the app's backtest (0 turns it off)
 MAX_BACKTEST_WINDOWS = 5
 REQUEST_SECONDS = 30  # a search stops here with what it has: no one waits minutes behind it
+FAIR_SECONDS = 2.0  # ...and after this long when other requests are queued for the model
 QUEUE_SIZE = 64  # requests waiting beyond this are turned away with "queue is full"
 FILE_TYPES = [".csv", ".tsv", ".txt", ".json"]
 NO_DESCRIBER = "(This model has no describer: load a pipeline with a tslm/ part to get one.)"
@@ -167,18 +168,24 @@ class StopRequests:
         return request is not None and request.session_hash in self._asked
 
 
-def reporter(progress, stops: StopRequests, request, label: str = "") -> Callable:
-    """A search's progress callback: the bar, an estimate of the time left, and whether
-    the user pressed Stop (True ends the search)."""
+def reporter(progress, stops: StopRequests, request, waiting: Callable[[], int]) -> Callable:
+    """A search's progress callback: the bar, an estimate of the time left, and whether to
+    stop: the user pressed Stop, or others have waited `FAIR_SECONDS` for the model (one
+    long search must not hold everyone behind it)."""
     started = time.perf_counter()
 
-    def report(fraction: float, text: str) -> bool:
+    def report(fraction: float, text: str) -> bool | str:
         elapsed = time.perf_counter() - started
         left = ""
         if 0.05 < fraction < 1 and elapsed > 1:
             left = f", about {elapsed / fraction * (1 - fraction):.0f} s left"
-        progress(fraction, desc=f"{label}{text}{left}")
-        return stops.asked(request)
+        progress(fraction, desc=f"{text}{left}")
+        if stops.asked(request):
+            return True
+        queued = waiting() if elapsed > FAIR_SECONDS else 0
+        if queued:
+            return f"to let {queued} waiting request(s) run ({FAIR_SECONDS:g} s in)"
+        return False
 
     return report
 
@@ -461,6 +468,15 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
     worker = worker or ModelThread()
     files = files or ForecastFiles()
     stops = StopRequests()
+
+    def model_queue() -> int:
+        """Requests waiting for the model behind the one running (Gradio's queue for the
+        "model" concurrency group; 0 where this Gradio keeps it elsewhere)."""
+        try:
+            return len(demo._queue.event_queue_per_concurrency_id["model"].queue)
+        except (AttributeError, KeyError, NameError):
+            return 0
+
     steps = pipe.forecaster.config.num_steps
     context_length = pipe.forecaster.config.context_length
     methods = [(METHOD_LABELS[m], m) for m in METHOD_LABELS if m in pipe.methods]
@@ -541,7 +557,7 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
                 lam=number(lam, "lambda"),
                 num_samples=NUM_SAMPLES,
                 seed=whole(seed, "seed", 0, 2**32 - 1),
-                progress=reporter(progress, stops, request),
+                progress=reporter(progress, stops, request, model_queue),
                 time_limit=REQUEST_SECONDS,
             )
         context = series.values[-context_length:]
@@ -614,7 +630,7 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
                 lam=number(lam, "lambda"),
                 num_samples=NUM_SAMPLES,
                 seed=whole(seed, "seed", 0, 2**32 - 1),
-                progress=reporter(progress, stops, request),
+                progress=reporter(progress, stops, request, model_queue),
                 time_limit=REQUEST_SECONDS / windows,
             )
         except (SeriesError, ValueError) as err:  # e.g. too short: say so, keep the forecast

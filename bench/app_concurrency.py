@@ -5,9 +5,10 @@
 
 One client asks for DTS* at 20000 NFE (the budget slider's maximum); right after it, nine
 others ask for the default forecast (DTS, 1000 NFE, automatic horizon) on the default
-example. Model work runs one request at a time, so the others wait behind the long
-search: each one's time from request to result is reported (median, max), with the long
-search's own. Issue 20's target: every other client's default forecast within 5 s.
+example. Model work runs one request at a time; a search that has run 2 s while others
+wait stops with what it has (labelled), so they do not wait for all of it. Each one's
+time from request to result is reported (median, max), with the long search's own and
+what it says. Issue 20's target: every other client's default forecast within 5 s.
 Writes bench/results/app_concurrency.json.
 """
 
@@ -31,16 +32,16 @@ def forecast_args(method: str, budget: int, seed: int) -> tuple:
     return (None, EXAMPLE, None, 0, method, budget, 1.0, 1.0, 1.0, 1.0, 1.0, 16, seed, False)
 
 
-def timed(url: str, method: str, budget: int, seed: int, delay: float) -> float:
+def timed(url: str, method: str, budget: int, seed: int, delay: float) -> tuple[float, dict]:
     from gradio_client import Client
 
     client = Client(url, verbose=False, analytics_enabled=False, download_files=False)
     time.sleep(delay)
     tic = time.perf_counter()
-    client.predict(*forecast_args(method, budget, seed), api_name="/forecast")
+    _, _, _, stats, *_ = client.predict(*forecast_args(method, budget, seed), api_name="/forecast")
     seconds = time.perf_counter() - tic
     client.close()
-    return seconds
+    return seconds, stats
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -59,8 +60,8 @@ def main(argv: list[str] | None = None) -> None:
             # t = 0, the others 0.2 s later, so they queue behind it.
             long = pool.submit(timed, url, "dts_star", args.long_budget, 1, 3.0)
             others = [pool.submit(timed, url, "dts", 1000, 10 + i, 3.2) for i in range(OTHERS)]
-            long_s = long.result()
-            waits = [job.result() for job in others]
+            long_s, long_stats = long.result()
+            waits = [job.result()[0] for job in others]
     finally:
         if process is not None:
             process.terminate()
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> None:
         {"request": f"{OTHERS} default forecasts: max", "seconds": max(waits)},
     ]
     print_table(rows, ["request", "seconds"])
+    print(f"the long search: {long_stats.get('warning', 'ran in full')}")
     verdict = "meets" if max(waits) <= TARGET_SECONDS else "misses"
     print(f"every other client within {TARGET_SECONDS:g} s: {verdict}")
     write_json(
@@ -79,6 +81,7 @@ def main(argv: list[str] | None = None) -> None:
             "model": args.model or args.url,
             "long_budget": args.long_budget,
             "long_s": long_s,
+            "long_search": long_stats.get("warning", "ran in full"),
             "others_s": waits,
             "target_s": TARGET_SECONDS,
             "machine": machine(),

@@ -295,7 +295,7 @@ class Pipeline:
         lam: float = 1.0,
         num_samples: int = 64,
         seed: int = 0,
-        progress: Callable[[float, str], bool | None] | None = None,
+        progress: Callable[[float, str], bool | str | None] | None = None,
         nonnegative: bool | None = None,
         time_limit: float | None = None,
     ) -> Forecast:
@@ -307,7 +307,8 @@ class Pipeline:
         The spectral reward (weight ``gamma``, ``band_weights`` for low/mid/high
         frequencies) steers the search toward forecasts whose spectrum looks like the
         history's, at inverse temperature ``lam``. ``progress(fraction, text)`` is called
-        as denoiser calls are spent; returning True stops the search. ``time_limit``
+        as denoiser calls are spent; returning True (or a reason, in words) stops the
+        search. ``time_limit``
         (seconds) stops it too. A stopped tree search launches no new rollout and returns
         what its finished ones found, with ``stats["stopped"]`` saying so (one-pass methods
         finish their pass). ``nonnegative``: clip the forecast at 0; None (the default)
@@ -345,8 +346,10 @@ class Pipeline:
         def on_nfe(nfe: int) -> None:
             if chain.stop_requested:
                 return
-            if progress is not None and progress(min(nfe / budget, 1.0), f"{nfe}/{budget} NFE"):
-                stopped.append(f"stopped on request after {nfe} of {budget} NFE")
+            asked = progress(min(nfe / budget, 1.0), f"{nfe}/{budget} NFE") if progress else None
+            if asked:  # True, or a reason in words ("to let 3 waiting requests run")
+                reason = asked if isinstance(asked, str) else "on request"
+                stopped.append(f"stopped {reason} after {nfe} of {budget} NFE")
             elif time_limit is not None and time.perf_counter() - start > time_limit:
                 stopped.append(f"stopped at the {time_limit:g} s time limit after {nfe} NFE")
             chain.stop_requested = bool(stopped)

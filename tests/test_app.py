@@ -609,6 +609,19 @@ def test_stop_ends_a_long_search_with_what_it_found(client):
     assert "warning" not in stats and stats["NFE used"] > 200
 
 
+def test_a_long_search_yields_to_requests_waiting_behind_it(client):
+    long = client.submit(*forecast_args(method="dts_star", budget=20_000), api_name="/forecast")
+    while not (long.status().progress_data or long.done()):
+        time.sleep(0.02)
+    waiting = [
+        client.submit(*forecast_args(budget=300, seed=s), api_name="/forecast") for s in (1, 2)
+    ]
+    _, _, _, stats, *_ = long.result(timeout=120)
+    assert "waiting request(s) run" in stats["warning"] and stats["NFE used"] < 20_000
+    for job in waiting:  # they ran in full
+        assert "warning" not in job.result(timeout=120)[3]
+
+
 def test_an_adjusted_budget_says_so(client):
     # 720 steps of a 24-step model: 30 blocks x 20000 NFE would pass the pipeline's cap
     _, _, table, stats, *_ = client.predict(
