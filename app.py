@@ -539,10 +539,9 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
         history followed by the chosen path."""
         started = time.perf_counter()
         series = load_series(file, example, column)
-        budget_per_block = budget
-        horizon, budget = horizon_and_budget(series, horizon, budget)
+        horizon, budget, budget_note = horizon_and_budget(series, horizon, budget)
         paths = whole(paths, "paths to show", 0, NUM_SAMPLES)
-        bands = tuple(number(w, "band weight") for w in (low, mid, high))
+        settings = search_settings(method, gamma, low, mid, high, lam, seed)
         progress(0, desc="searching")
         stops.clear(request)
         with user_errors():
@@ -550,28 +549,18 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
                 pipe.forecast,
                 series,
                 horizon=horizon,
-                method=method,
                 budget=budget,
-                gamma=number(gamma, "gamma"),
-                band_weights=bands,
-                lam=number(lam, "lambda"),
-                num_samples=NUM_SAMPLES,
-                seed=whole(seed, "seed", 0, 2**32 - 1),
                 progress=reporter(progress, stops, request, model_queue),
                 time_limit=REQUEST_SECONDS,
+                **settings,
             )
         context = series.values[-context_length:]
         fan_chart = plots.fan_chart(result, paths)
-        spectra = plots.spectrum_chart(result, context, paths, bands)
+        spectra = plots.spectrum_chart(result, context, paths, settings["band_weights"])
         table, sample_paths = files.write(result, history=bool(with_history))
         summary = search_summary(result, budget)
-        per_block = whole(budget_per_block, "budget", steps, MAX_BUDGET_SLIDER)
-        if budget < per_block * pipe.blocks(horizon):  # adjusted: say so, and why
-            summary["budget note"] = (
-                f"{per_block} NFE per block x {pipe.blocks(horizon)} blocks of "
-                f"{pipe.native_horizon} steps would be {per_block * pipe.blocks(horizon)}; "
-                f"capped at {MAX_BUDGET}, the most one forecast may use"
-            )
+        if budget_note:
+            summary["budget note"] = budget_note
         summary["your wait (s)"] = shown(time.perf_counter() - started, 3)
         return (
             fan_chart,
@@ -583,12 +572,32 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
             with_forecast(result),
         )
 
-    def horizon_and_budget(series: Series, horizon, budget) -> tuple[int, int]:
-        """The horizon (0: the series' default) and the whole budget: the slider's is per
-        block of the model's native horizon, and each block needs its own calls."""
-        budget = whole(budget, "budget", steps, MAX_BUDGET_SLIDER)
+    def horizon_and_budget(series: Series, horizon, budget) -> tuple[int, int, str | None]:
+        """The horizon (0: the series' default), the whole budget (the slider's is per
+        block of the model's native horizon, and each block needs its own calls) and, when
+        that had to be capped at the pipeline's maximum, a sentence saying so."""
+        per_block = whole(budget, "budget", steps, MAX_BUDGET_SLIDER)
         horizon = whole(horizon, "horizon", 0, MAX_HORIZON_SLIDER) or pipe.default_horizon(series)
-        return horizon, min(budget * pipe.blocks(horizon), MAX_BUDGET)
+        blocks = pipe.blocks(horizon)
+        if per_block * blocks <= MAX_BUDGET:
+            return horizon, per_block * blocks, None
+        note = (
+            f"{per_block} NFE per block x {blocks} blocks of {pipe.native_horizon} steps "
+            f"would be {per_block * blocks}; capped at {MAX_BUDGET}, the most one forecast "
+            "may use"
+        )
+        return horizon, MAX_BUDGET, note
+
+    def search_settings(method, gamma, low, mid, high, lam, seed) -> dict:
+        """The search knobs a forecast and its backtest share, each checked."""
+        return {
+            "method": method,
+            "gamma": number(gamma, "gamma"),
+            "band_weights": tuple(number(w, "band weight") for w in (low, mid, high)),
+            "lam": number(lam, "lambda"),
+            "num_samples": NUM_SAMPLES,
+            "seed": whole(seed, "seed", 0, 2**32 - 1),
+        }
 
     def backtest(
         file,
@@ -613,7 +622,8 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
         windows = whole(windows, "backtest windows", 0, MAX_BACKTEST_WINDOWS)
         if windows == 0:
             return None, "Backtest off (set the backtest windows above 0 to see one)."
-        horizon, budget = horizon_and_budget(series, horizon, budget)
+        horizon, budget, _ = horizon_and_budget(series, horizon, budget)
+        settings = search_settings(method, gamma, low, mid, high, lam, seed)
         progress(0, desc="backtest")
         if stops.asked(request):
             return None, "Backtest skipped: the forecast was stopped."
@@ -623,15 +633,10 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
                 series,
                 horizon,
                 windows,
-                method=method,
                 budget=budget,
-                gamma=number(gamma, "gamma"),
-                band_weights=tuple(number(w, "band weight") for w in (low, mid, high)),
-                lam=number(lam, "lambda"),
-                num_samples=NUM_SAMPLES,
-                seed=whole(seed, "seed", 0, 2**32 - 1),
                 progress=reporter(progress, stops, request, model_queue),
                 time_limit=REQUEST_SECONDS / windows,
+                **settings,
             )
         except (SeriesError, ValueError) as err:  # e.g. too short: say so, keep the forecast
             return None, f"No backtest: {err}."

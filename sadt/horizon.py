@@ -52,15 +52,11 @@ def default_horizon(values: np.ndarray, freq: str | None = None) -> int:
                 break
         else:
             horizon = 6
-        if freq and freq.upper().startswith("B"):  # business days: four weeks
+        if _business_days(freq):  # four weeks
             horizon = 20
     if horizon is None:
-        from sadt.forecaster.bases import detect_periods
-
-        x = np.asarray(values, dtype=np.float64)[-2048:]
-        scale = x.std() or 1.0
-        periods = detect_periods((x - x.mean()) / scale)
-        horizon = int(np.clip(2 * periods[0][0], 8, 96)) if periods else 24
+        period = strongest_period(values)
+        horizon = int(np.clip(2 * period, 8, 96)) if period else 24
     return max(1, min(horizon, n))
 
 
@@ -113,7 +109,7 @@ def steps_as_time(steps: int, freq: str | None) -> str:
     step = step_duration(freq)
     if step is None:
         return label
-    if freq and freq.upper().startswith("B"):  # business days: say so, not calendar days
+    if _business_days(freq):  # say so, not calendar days
         return f"{label} = {_count(float(steps), 'business day')}"
     seconds = steps * step.total_seconds()
     counts = [(name, seconds / size) for name, size in _UNITS if seconds / size >= 1]
@@ -141,7 +137,7 @@ def season_length(values: np.ndarray, freq: str | None = None) -> int:
     if months is not None:
         season = max(1, round(12 / months)) if months < 12 else 1
     elif step is not None:
-        if freq and freq.upper().startswith("B"):
+        if _business_days(freq):
             season = 5
         elif step <= pd.Timedelta(minutes=1):
             season = round(pd.Timedelta(hours=1) / step)
@@ -154,9 +150,19 @@ def season_length(values: np.ndarray, freq: str | None = None) -> int:
         else:
             season = 1
     if season is None:
-        from sadt.forecaster.bases import detect_periods
-
-        x = np.asarray(values, dtype=np.float64)[-2048:]
-        periods = detect_periods((x - x.mean()) / (x.std() or 1.0)) if n >= 8 else []
-        season = int(periods[0][0]) if periods else 1
+        season = (strongest_period(values) if n >= 8 else None) or 1
     return season if n >= 2 * season else 1
+
+
+def strongest_period(values: np.ndarray) -> int | None:
+    """The strongest cycle of the last 2048 values, in steps (autocorrelation), or None."""
+    from sadt.forecaster.bases import detect_periods
+
+    x = np.asarray(values, dtype=np.float64)[-2048:]
+    periods = detect_periods((x - x.mean()) / (x.std() or 1.0))
+    return int(periods[0][0]) if periods else None
+
+
+def _business_days(freq: str | None) -> bool:
+    """Whether a pandas alias is a business-day one ("B", "BMS", ...): its steps skip weekends."""
+    return bool(freq) and freq.upper().startswith("B")

@@ -53,18 +53,21 @@ def _paths(x, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return xs, ys
 
 
+def _history_trace(series: Series, start: int, name: str = "history") -> go.Scatter:
+    """The observed values from index `start` on, as the dark line every chart starts with."""
+    return go.Scatter(
+        x=_history_x(series, start),
+        y=series.values[start:],
+        name=name,
+        mode="lines",
+        line={"color": HISTORY, "width": 1.4},
+    )
+
+
 def series_chart(series: Series, max_points: int = PREVIEW_POINTS) -> go.Figure:
     """The series alone (its last `max_points` points), shown before a forecast is made."""
     start = max(len(series) - max_points, 0)
-    fig = go.Figure(
-        go.Scatter(
-            x=_history_x(series, start),
-            y=series.values[start:],
-            name="history",
-            mode="lines",
-            line={"color": HISTORY, "width": 1.4},
-        )
-    )
+    fig = go.Figure(_history_trace(series, start))
     shown = f" (last {len(series) - start} of {len(series)} points)" if start else ""
     x_title = "time" if series.timestamps is not None else "step"
     return _layout(fig, f"{series.name}{shown}", x_title, series.name)
@@ -92,16 +95,7 @@ def fan_chart(forecast, paths: int = 16, history_points: int | None = None) -> g
         return np.concatenate([[last], y])
 
     lo, hi = forecast.quantiles[0], forecast.quantiles[-1]  # q = 0.1 and 0.9
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=hist_x,
-            y=history.values[start:],
-            name="history",
-            mode="lines",
-            line={"color": HISTORY, "width": 1.4},
-        )
-    )
+    fig = go.Figure(_history_trace(history, start))
     shown = forecast.samples[: max(int(paths), 0)]
     if len(shown):
         xs, ys = _paths(joined_x, np.column_stack([np.full(len(shown), last), shown]))
@@ -268,16 +262,7 @@ def backtest_chart(backtest, history_points: int | None = None) -> go.Figure:
     first = windows[0].start
     keep = history_points or max(2 * backtest.horizon * len(windows), 48)
     start = max(first - keep, 0)
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=_history_x(series, start),
-            y=series.values[start:],
-            name="what happened",
-            mode="lines",
-            line={"color": HISTORY, "width": 1.4},
-        )
-    )
+    fig = go.Figure(_history_trace(series, start, "what happened"))
     for k, w in enumerate(windows):
         x = _history_x(series, w.start)[: len(w.actual)]
         lo, hi = w.forecast.quantiles[0], w.forecast.quantiles[-1]
