@@ -418,13 +418,12 @@ class Pipeline:
 
     def _unsteered_quantiles(self, chain, num_samples: int, seed: int, clip: bool):
         """The way back from a collapsed fan: quantiles (9, H) of plain ancestral samples
-        from the same chain (their denoiser calls are not counted in the search's NFE)."""
-        nfe = chain.nfe
+        from the same chain (their denoiser calls are not counted in the search's NFE,
+        which the search's result already holds)."""
         chain.stop_requested, chain.on_nfe = False, None
         result = METHODS["ancestral"].run(
             chain, chain.num_steps * num_samples, num_samples=num_samples, seed=seed
         )
-        chain.nfe = nfe
         samples = chain.to_original(result.samples)
         return np.quantile(np.maximum(samples, 0.0) if clip else samples, QUANTILES, axis=0)
 
@@ -433,7 +432,7 @@ class Pipeline:
         series,
         horizon: int | None = None,
         windows: int = 1,
-        progress: Callable[[float, str], None] | None = None,
+        progress: Callable[[float, str], bool | str | None] | None = None,
         **settings,
     ) -> Backtest:
         """Forecast the last ``windows`` stretches of ``horizon`` steps of ``series``, each
