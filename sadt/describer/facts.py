@@ -1,0 +1,723 @@
+"""Facts computed from a whole series, for the describer's prompt and its words.
+
+The describer's Llama decides what to say; numbers, dates and calendar words come from
+here, because a small language model does not copy digits reliably. Two halves:
+
+* ``SeriesFacts.prompt_text``: a short line of words (no numbers) the Llama reads beside
+  the soft tokens: the sampling interval, the candidate cycles and how clear they are,
+  whether the level ends higher or lower, and whether a jump or isolated outliers stand
+  out. It names the cycles by slot ("[P1]") so the Llama can refer to them.
+* ``SeriesFacts.slots``: what each slot the Llama may write stands for, in the data's
+  own time and units ("[P1]" -> "a yearly cycle of 52 weeks", "[SPAN]" -> "between
+  1958 and 2001", "[SHIFT]" -> "around 1898, from about 1.1e3 to 850 (down by about a
+  fifth)"). ``fill_slots`` puts them into the text.
+
+Every test reads the whole series (long ones through the same statistics, no prefix
+cut), so a description covers all of the history. The detectors are calibrated to stay
+quiet on noise, smooth cycles, trends and random walks (``bench.describe_real``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from sadt.describer.prompt import format_number
+
+CLEAR, WEAK = 0.45, 0.2  # seasonal strength (Hyndman's F_S) of a clear / weak cycle
+JUMP_RATIO = 8.0  # a shift: its peak of window-to-window change vs the typical one
+JUMP_NOISE = 5.0  # ... and vs the noise of a window mean
+LASTING_SHARE = 0.5  # ... and the levels either side differ by this many series stds
+SPIKE_Z = 10.0  # an outlier: robust z of the residual (MAD scale) at least this
+MAX_SPIKE_SHARE = 0.005  # more outliers than this share of points: heavy tails, not spikes
+TREND_SHARE = 0.5  # an overall change: end minus start level, in the series' std
+
+SLOT = re.compile(r"\[([A-Z][A-Z0-9]*)\]")
+_CALENDAR = (  # (name as an adjective, seconds)
+    ("hourly", 3600.0),
+    ("daily", 86400.0),
+    ("weekly", 7 * 86400.0),
+    ("monthly", 30.44 * 86400.0),
+    ("quarterly", 91.31 * 86400.0),
+    ("yearly", 365.25 * 86400.0),
+)
+_FRACTIONS = ((1 / 2, "half"), (1 / 3, "a third"), (1 / 4, "a quarter"), (1 / 5, "a fifth"),
+              (1 / 10, "a tenth"))  # fmt: skip
+COUNT = ("no", "one", "two", "three")
+
+
+@dataclass
+class Cycle:
+    steps: int
+    strength: float  # seasonal strength F_S in [0, 1]
+    word: str | None = None  # calendar name ("yearly") when the period is one
+
+    @property
+    def clarity(self) -> str:
+        return "clear" if self.strength >= CLEAR else "weak" if self.strength >= WEAK else "none"
+
+
+@dataclass
+class Shift:
+    index: int  # first point after the shift
+    before: float
+    after: float
+
+
+@dataclass
+class SeriesFacts:
+    n: int
+    freq: str | None
+    step_seconds: float | None  # None: no calendar (step index or irregular)
+    months_per_step: float | None
+    cycles: list[Cycle]  # candidates, strongest first (at most two)
+    start_level: float
+    end_level: float
+    std: float
+    shifts: list[Shift] = field(default_factory=list)
+    spikes: list[int] = field(default_factory=list)  # indices, largest first
+    labels: list[str] | None = None  # a date label per point, or None (steps)
+    name: str | None = None
+    noise: str = "medium"  # "low" | "medium" | "high": noise std / signal std, as synthetic
+
+    # -- what the Llama reads ------------------------------------------------------------
+    @property
+    def trend(self) -> str:
+        change = self.end_level - self.start_level
+        if self.std <= 0 or abs(change) < TREND_SHARE * self.std:
+            return "level"
+        return "higher" if change > 0 else "lower"
+
+    def prompt_text(self) -> str:
+        """Words only: "Monthly. Cycles: [P1] clear, [P2] weak. Ends higher. Jumps: one.
+        Outliers: none." The Llama refers to cycles by their slot names."""
+        parts = [self.interval_word.capitalize() + "."]
+        named = [
+            f"[P{i + 1}] {c.clarity}" for i, c in enumerate(self.cycles) if c.clarity != "none"
+        ]
+        parts.append("Cycles: " + (", ".join(named) if named else "none") + ".")
+        parts.append(
+            {"level": "Ends level.", "higher": "Ends higher.", "lower": "Ends lower."}[self.trend]
+        )
+        parts.append(f"Jumps: {COUNT[min(len(self.shifts), 2)]}.")
+        parts.append(f"Outliers: {COUNT[min(len(self.spikes), 3)]}.")
+        return " ".join(parts)
+
+    @property
+    def interval_word(self) -> str:
+        if self.months_per_step is not None:
+            m = self.months_per_step
+            return {1: "monthly", 3: "quarterly", 12: "yearly"}.get(round(m), "calendar steps")
+        if self.step_seconds is None:
+            return "steps"
+        return _calendar_word(self.step_seconds) or _spell_seconds(self.step_seconds) + " steps"
+
+    # -- what the slots stand for ------------------------------------------------------
+    def slots(self) -> dict[str, str]:
+        start, end = _distinct(self.start_level, self.end_level)
+        out = {"NAME": self.subject, "SPAN": self.span, "START": start, "END": end}
+        for i, cycle in enumerate(self.cycles[:2]):
+            out[f"P{i + 1}"] = self.cycle_phrase(cycle)
+        for i, shift in enumerate(self.shifts[:2]):
+            out["SHIFT" if i == 0 else "SHIFT2"] = self.shift_phrase(shift)
+        if self.spikes:
+            out["SPIKES"] = (
+                "(around " + _join([self.label(i) for i in sorted(self.spikes[:3])]) + ")"
+            )
+        return out
+
+    @property
+    def subject(self) -> str:
+        name = (self.name or "").strip()
+        generic = {"", "series", "value", "values", "y", "target", "data", "0", "1"}
+        if name.lower() in generic or len(name) > 40 or "__" in name:
+            return "The series"
+        return f"The {name} series"
+
+    def number(self, x: float) -> str:
+        return format_number(float(x))
+
+    def label(self, index: int) -> str:
+        index = int(min(max(index, 0), self.n - 1))
+        return self.labels[index] if self.labels is not None else f"step {index}"
+
+    @property
+    def span(self) -> str:
+        if self.labels is None:
+            return f"over {self.n} steps"
+        return f"between {self.labels[0]} and {self.labels[-1]}"
+
+    def cycle_phrase(self, cycle: Cycle) -> str:
+        steps = cycle.steps
+        if self.step_seconds is None and self.months_per_step is None:
+            return f"a {steps}-step cycle"
+        length = self.duration_words(steps)
+        if cycle.word:
+            return f"a {cycle.word} cycle of {length}"
+        return f"a cycle of about {length}"
+
+    def duration_words(self, steps: int) -> str:
+        """ "52 weeks", "24 hours", "12 months", "288 steps of 5 minutes"."""
+        if self.months_per_step is not None:
+            m = self.months_per_step
+            unit = {1: "month", 3: "quarter", 12: "year"}.get(round(m))
+            if unit:
+                return _plural(steps, unit)
+            return _plural(round(steps * m), "month")
+        unit = _unit_of(self.step_seconds)
+        if unit:
+            return _plural(steps, unit)
+        return f"{steps} steps of {_spell_seconds(self.step_seconds)}"
+
+    def shift_phrase(self, shift: Shift) -> str:
+        text = (
+            f"around {self.label(shift.index)}, from about {self.number(shift.before)} "
+            f"to {self.number(shift.after)}"
+        )
+        if shift.before > 0 and shift.after > 0:
+            ratio = shift.after / shift.before - 1.0
+            if abs(ratio) >= 0.02:
+                text += f" ({_relative(ratio)})"
+        return text
+
+
+def fill_slots(text: str, slots: dict[str, str]) -> str:
+    """Put each slot's words in place; a slot the facts do not have becomes neutral words."""
+    fallback = {"P1": "a cycle", "P2": "a second cycle", "SHIFT": "", "SHIFT2": "",
+                "SPIKES": "", "NAME": "The series"}  # fmt: skip
+
+    def one(match: re.Match) -> str:
+        key = match.group(1)
+        return slots.get(key, fallback.get(key, ""))
+
+    filled = SLOT.sub(one, text)
+    filled = re.sub(r"(?:,| and)? +([.;)])", r"\1", filled)  # an empty slot: no stray "and"
+    filled = re.sub(r" +,", ",", filled)
+    filled = re.sub(r"  +", " ", filled)
+    # A slot that opens a sentence starts with a capital.
+    return re.sub(r"(^|[.!?] )([a-z])", lambda m: m.group(1) + m.group(2).upper(), filled)
+
+
+def compute_facts(series, name: str | None = None) -> SeriesFacts:
+    """The facts of a ``sadt.Series`` (timestamps and name used) or a plain array."""
+    from sadt.horizon import _months_per_step, step_duration
+
+    values = np.asarray(getattr(series, "values", series), dtype=np.float64).reshape(-1)
+    freq = getattr(series, "freq", None)
+    stamps = getattr(series, "timestamps", None)
+    name = name if name is not None else getattr(series, "name", None)
+    months = _months_per_step(freq)
+    step = step_duration(freq)
+    business = bool(freq) and str(freq).upper().startswith("B") and months is None
+    step_seconds = None if months is not None or step is None else step.total_seconds()
+    if stamps is not None and freq is None and len(stamps) > 2:
+        # Irregular timestamps: the median spacing names the calendar.
+        step_seconds = float(np.median(np.diff(stamps.asi8))) / 1e9
+    labels = _labels(stamps, months, step_seconds) if stamps is not None else None
+    facts = facts_of_values(values, step_seconds, months, labels, freq, name, business)
+    return facts
+
+
+def facts_of_values(
+    values: np.ndarray,
+    step_seconds: float | None = None,
+    months_per_step: float | None = None,
+    labels: list[str] | None = None,
+    freq: str | None = None,
+    name: str | None = None,
+    business_days: bool = False,
+) -> SeriesFacts:
+    x = np.asarray(values, dtype=np.float64)
+    x = np.where(np.isfinite(x), x, np.nanmedian(x) if np.isfinite(x).any() else 0.0)
+    n = len(x)
+    # Outliers out first: two spikes a hundred steps apart would read as a 100-step cycle.
+    clean = x.copy()
+    first_spikes = detect_spikes(x, None)
+    if first_spikes:
+        clean[first_spikes] = _running_median(x, 7)[first_spikes]
+    cycles = candidate_cycles(clean, step_seconds, months_per_step, business_days)
+    main = cycles[0].steps if cycles and cycles[0].clarity != "none" else None
+    smooth = _moving_average(clean, main) if main else clean
+    remainder = clean - smooth
+    if main:  # seasonal profile out of the remainder
+        phase = np.arange(n) % main
+        profile = np.bincount(phase, remainder, minlength=main) / np.maximum(
+            np.bincount(phase, minlength=main), 1
+        )
+        deseasoned = clean - profile[phase]
+    else:
+        deseasoned = clean
+    edge = max(1, n // 10, main or 1)
+    edge = min(edge, max(1, n // 3))
+    start, end = float(np.median(deseasoned[:edge])), float(np.median(deseasoned[-edge:]))
+    return SeriesFacts(
+        n=n,
+        freq=freq,
+        step_seconds=step_seconds,
+        months_per_step=months_per_step,
+        cycles=cycles,
+        start_level=start,
+        end_level=end,
+        std=float(np.std(deseasoned)),
+        shifts=detect_shifts(deseasoned, main),
+        spikes=detect_spikes(x, main),
+        labels=labels,
+        name=name,
+        noise=noise_level(deseasoned, clean),
+    )
+
+
+def noise_level(deseasoned: np.ndarray, x: np.ndarray) -> str:
+    """The generator's noise words from noise std / signal std (thresholds 0.1 and 0.3):
+    the noise from first differences of the deseasoned series (robust), the signal is what
+    is left of the variance."""
+    from sadt.synthetic import SyntheticConfig
+
+    low, high = SyntheticConfig().noise_thresholds
+    noise = 1.4826 * float(np.median(np.abs(np.diff(deseasoned)))) / math.sqrt(2)
+    signal = math.sqrt(max(float(np.var(x)) - noise**2, 1e-24))
+    ratio = noise / signal
+    return "low" if ratio < low else "medium" if ratio < high else "high"
+
+
+# ---- cycles -----------------------------------------------------------------------------
+
+
+def calendar_periods(
+    step_seconds: float | None, months: float | None, business_days: bool = False
+) -> list[tuple[int, str]]:
+    """The calendar's cycles in steps: [(24, "daily"), (168, "weekly")] for hourly data,
+    [(5, "weekly"), (261, "yearly")] for business days."""
+    if business_days:
+        return [(5, "weekly"), (261, "yearly")]
+    if months is not None:
+        return [(round(12 / months), "yearly")] if months < 12 and (12 / months) >= 2 else []
+    if step_seconds is None or step_seconds <= 0:
+        return []
+    found = []
+    for word, seconds in _CALENDAR:
+        if word in ("monthly", "quarterly"):
+            continue  # months are not whole numbers of days
+        steps = seconds / step_seconds
+        if steps >= 2 and abs(steps - round(steps)) < 0.05 * steps:
+            found.append((round(steps), word))
+    return found
+
+
+def _seasonal_component(x: np.ndarray, period: int, robust: bool = False) -> np.ndarray:
+    """The repeating profile of ``x`` over ``period`` (after a moving-average trend); with
+    ``robust`` the per-phase median, so one outlier does not echo into every cycle."""
+    n = len(x)
+    detrended = x - _moving_average(x, period)
+    phase = np.arange(n) % period
+    if robust:
+        rows = -(-n // period)
+        grid = np.full(rows * period, np.nan)
+        grid[:n] = detrended
+        profile = np.nanmedian(grid.reshape(rows, period), axis=0)
+        return profile[phase]
+    counts = np.maximum(np.bincount(phase, minlength=period), 1)
+    return (np.bincount(phase, detrended, minlength=period) / counts)[phase]
+
+
+def seasonal_strength(x: np.ndarray, period: int) -> float:
+    """Hyndman's F_S = max(0, 1 - Var(remainder) / Var(season + remainder)), with the
+    trend a centred moving average over one period, less what chance explains."""
+    n = len(x)
+    if period < 2 or n < 2 * period:
+        return 0.0
+    detrended = x - _moving_average(x, period)
+    phase = np.arange(n) % period
+    counts = np.maximum(np.bincount(phase, minlength=period), 1)
+    profile = np.bincount(phase, detrended, minlength=period) / counts
+    remainder = detrended - profile[phase]
+    total = float(np.var(detrended))
+    if total <= 1e-12:
+        return 0.0
+    # With k cycles a profile of pure noise still explains about 1/k of it: discount that,
+    # so that a few wiggles of a random walk do not read as a cycle.
+    chance = period / n
+    return max(0.0, (1.0 - float(np.var(remainder)) / total - chance) / (1.0 - chance))
+
+
+def candidate_cycles(
+    x: np.ndarray,
+    step_seconds: float | None = None,
+    months: float | None = None,
+    business_days: bool = False,
+) -> list[Cycle]:
+    """Up to two cycles, strongest first, from a pool of the calendar's periods and the
+    autocorrelation's peaks (snapped to a calendar period within 10 %) with their halves,
+    thirds and quarters; each needs 2.5 cycles in the series.
+
+    A multiple of a cycle always scores at least as high (a 14-step profile holds a 7-step
+    cycle), so the first cycle is the shortest one that keeps 85 % of the best strength and
+    a second one must hold strength of its own: a multiple of the first (weekly over daily)
+    is scored on what remains once the first cycle is taken out."""
+    from sadt.forecaster.bases import detect_periods
+
+    n = len(x)
+    if np.all(x > 0) and x.max() > 3 * x.min():
+        # Growth by a multiple: a cycle that grows with the level (multiplicative) is a
+        # plain one on the log scale.
+        x = np.log(x)
+    calendar = dict(
+        (p, w) for p, w in calendar_periods(step_seconds, months, business_days) if n >= 2.5 * p
+    )
+    view = x[-8192:]
+    # High-pass first: a trend or a wandering level hides the cycles from the autocorrelation.
+    view = view - _moving_average(view, max(3, len(view) // 4))
+    sd = view.std() or 1.0
+    lags = [lag for lag, _ in detect_periods(view / sd, max_periods=3)]
+    pool: dict[int, str | None] = dict(calendar)
+    for lag in lags:
+        for k in (1, 2, 3, 4):
+            p = round(lag / k)
+            if p < 2 or n < 2.5 * p:
+                continue
+            snapped = next((c for c in calendar if abs(p - c) <= 0.1 * c), None)
+            p = snapped or p
+            pool.setdefault(p, calendar.get(p) or _word_for(p, step_seconds, months))
+    cycles = [Cycle(p, seasonal_strength(x, p), w) for p, w in pool.items()]
+    if not cycles:
+        return []
+    best = max(c.strength for c in cycles)
+    near = [c for c in cycles if c.strength >= 0.85 * best]
+    first = min(near, key=lambda c: (c.steps, -c.strength))
+    rest = []
+    without_first = None
+    for c in cycles:
+        if c is first:
+            continue
+        ratio = max(c.steps, first.steps) / min(c.steps, first.steps)
+        if abs(ratio - round(ratio)) >= 0.1:  # an unrelated cycle
+            if c.strength >= 0.5 * first.strength:
+                rest.append(c)
+        elif c.steps > first.steps:  # a multiple (weekly over daily): its own share
+            if without_first is None:
+                without_first = x - _seasonal_component(x, first.steps)
+            own = seasonal_strength(without_first, c.steps)
+            if own >= WEAK:
+                rest.append(Cycle(c.steps, own, c.word))
+    rest.sort(key=lambda c: -c.strength)
+    return [first] + rest[:1]
+
+
+def _word_for(lag: int, step_seconds: float | None, months: float | None) -> str | None:
+    seconds = (
+        lag * months * 30.44 * 86400 if months is not None
+        else None if step_seconds is None else lag * step_seconds
+    )  # fmt: skip
+    return None if seconds is None else _calendar_word(seconds)
+
+
+# ---- events ------------------------------------------------------------------------------
+
+
+def detect_shifts(x: np.ndarray, period: int | None) -> list[Shift]:
+    """Lasting level shifts (at most two): where the change between the mean of a window
+    after a point and the window before it stands out from the changes around it (a step
+    makes a sharp peak there; a trend, even a curved one, changes every window alike) by
+    far more than is typical of the series, and more than the noise of a window mean, and
+    where most of that change happens within a few points (a bend is not a step). A series
+    that grows by orders of magnitude is read on a log scale."""
+    n = len(x)
+    # The cycle is already out of ``x`` (facts_of_values passes the deseasoned series), so
+    # the window need not span it; a window of a cycle would hide every shift of a series
+    # only a few cycles long.
+    w = max(3, min(period or n, n // 20))
+    if n < 6 * w:
+        return []
+    y = x
+    positive = bool(np.all(x > 0))
+    if positive and x.max() / x.min() > 10:
+        y = np.log(x)
+    c = np.concatenate([[0.0], np.cumsum(y)])
+    t = np.arange(w, n - w + 1)
+    after = (c[t + w] - c[t]) / w
+    before = (c[t] - c[t - w]) / w
+    d = after - before
+    # The step's peak against the changes one window either side of it.
+    dd = np.zeros_like(d)
+    dd[w:-w] = d[w:-w] - 0.5 * (d[: -2 * w] + d[2 * w :])
+    typical = float(np.median(np.abs(dd[w:-w]))) + 1e-12
+    noise = 1.4826 * float(np.median(np.abs(np.diff(y)))) / math.sqrt(2) + 1e-12
+    window_noise = noise * math.sqrt(2.0 / w)
+    shifts: list[Shift] = []
+    blocked = np.zeros(len(d), bool)
+    blocked[:w] = blocked[-w:] = True
+    for _ in range(6):  # candidates, strongest first; at most two shifts
+        score = np.where(blocked, 0.0, np.abs(dd))
+        i = int(np.argmax(score))
+        if score[i] < JUMP_RATIO * typical or abs(d[i]) < JUMP_NOISE * window_noise:
+            break
+        blocked[max(0, i - 2 * w) : i + 2 * w] = True
+        at = _abrupt_at(y, int(t[i]), w, abs(d[i]))
+        if at is not None:
+            shifts.append(Shift(at, 0.0, 0.0))
+        if len(shifts) == 2:
+            break
+    # The levels either side: medians of the whole stretches between shifts. A shift lasts:
+    # the stretch after it stays away from the one before by a good part of the series'
+    # spread (a holiday dip or a heat wave comes back).
+    shifts.sort(key=lambda s: s.index)
+    edges = [0] + [s.index for s in shifts] + [n]
+    for k, shift in enumerate(shifts):
+        shift.before = float(np.median(x[edges[k] : edges[k + 1]]))
+        shift.after = float(np.median(x[edges[k + 1] : edges[k + 2]]))
+    spread = float(np.std(x))
+    return [s for s in shifts if abs(s.after - s.before) >= LASTING_SHARE * spread]
+
+
+def _abrupt_at(y: np.ndarray, k: int, w: int, change: float) -> int | None:
+    """Where near ``k`` most of ``change`` happens within a few points (a step), else None
+    (a bend of a trend or a slow swing spreads it over the whole window)."""
+    span = max(1, w // 4)
+    c = np.concatenate([[0.0], np.cumsum(y)])
+    js = np.arange(max(span, k - w // 2), min(len(y) - span, k + w // 2) + 1)
+    if len(js) == 0:
+        return None
+    short = np.abs((c[js + span] - c[js]) - (c[js] - c[js - span])) / span
+    j = int(np.argmax(short))
+    return int(js[j]) if short[j] >= 0.5 * change else None
+
+
+def detect_spikes(x: np.ndarray, period: int | None) -> list[int]:
+    """Isolated outliers (largest first, at most three): points far from a running median
+    (and the cycle), in robust units of the residual. Heavy-tailed noise, where many points
+    would count, has no isolated spikes."""
+    n = len(x)
+    if n < 10:
+        return []
+    y = x - _seasonal_component(x, period, robust=True) if period and n >= 2 * period else x
+    residual = y - _running_median(y, 7)  # the cycle out first: a median would flatten it
+    scale = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
+    if scale <= 1e-12:
+        scale = float(np.std(residual)) or 1.0
+    # A floor on the scale: a smooth series has almost no residual, and its slight bends
+    # are not spikes.
+    scale = max(scale, 0.02 * float(np.std(x)))
+    z = np.abs(residual) / scale
+    threshold = max(SPIKE_Z, float(np.sqrt(2 * np.log(n))) + 2.0)
+    if np.count_nonzero(z >= 5.0) > max(6, MAX_SPIKE_SHARE * n):
+        return []  # heavy tails: many large residuals, none of them isolated
+    hits = np.flatnonzero(z >= threshold)
+    # Isolated: a spike stands alone; a run of large residuals is a fast change of level.
+    neighbours = np.maximum(np.roll(z, 2), np.roll(z, -2))
+    hits = hits[neighbours[hits] < 0.5 * z[hits]]
+    if len(hits) > max(3, MAX_SPIKE_SHARE * n):
+        return []
+    # Neighbouring hits are one spike.
+    order = hits[np.argsort(-z[hits])]
+    picked: list[int] = []
+    for i in order:
+        if all(abs(int(i) - j) > 2 for j in picked):
+            picked.append(int(i))
+    return picked[:3]
+
+
+# ---- helpers -----------------------------------------------------------------------------
+
+
+def _moving_average(x: np.ndarray, window: int) -> np.ndarray:
+    """Centred moving average over ``window`` (2 x window for an even one), edges held."""
+    n = len(x)
+    window = int(max(1, min(window, n)))
+    if window == 1:
+        return x.copy()
+    c = np.concatenate([[0.0], np.cumsum(x)])
+    half = window // 2
+    idx = np.arange(n)
+    lo = np.clip(idx - half, 0, n)
+    hi = np.clip(idx - half + window, 0, n)
+    out = (c[hi] - c[lo]) / np.maximum(hi - lo, 1)
+    if window % 2 == 0 and n > 1:  # a 2 x window average centres an even window
+        out = 0.5 * (out + np.concatenate([out[1:], out[-1:]]))
+    return out
+
+
+def _running_median(x: np.ndarray, window: int) -> np.ndarray:
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    half = window // 2
+    padded = np.pad(x, half, mode="edge")
+    return np.median(sliding_window_view(padded, window), axis=1)
+
+
+def date_labels(stamps: pd.DatetimeIndex, freq: str | None) -> list[str]:
+    """A label per timestamp at the frequency's grain: "1898", "Mar 1898", "2003-05-04",
+    "2017-01-02 14:00"."""
+    from sadt.horizon import _months_per_step, step_duration
+
+    months = _months_per_step(freq)
+    step = step_duration(freq)
+    seconds = None if months is not None or step is None else step.total_seconds()
+    if seconds is None and months is None and len(stamps) > 2:
+        seconds = float(np.median(np.diff(stamps.asi8))) / 1e9
+    return _labels(stamps, months, seconds)
+
+
+def _labels(stamps: pd.DatetimeIndex, months: float | None, step_seconds: float | None):
+    if months is not None and months >= 12:
+        fmt = "%Y"
+    elif months is not None:
+        fmt = "%b %Y"
+    elif step_seconds is not None and step_seconds >= 86400:
+        fmt = "%Y-%m-%d"
+    else:
+        fmt = "%Y-%m-%d %H:%M"
+    return [t.strftime(fmt) for t in stamps]
+
+
+def _calendar_word(seconds: float) -> str | None:
+    for word, size in _CALENDAR:
+        if abs(seconds - size) <= 0.05 * size:
+            return word
+    return None
+
+
+def _unit_of(step_seconds: float) -> str | None:
+    for unit, size in (("minute", 60), ("hour", 3600), ("day", 86400), ("week", 604800)):
+        if abs(step_seconds - size) < 1:
+            return unit
+    return None
+
+
+def _spell_seconds(seconds: float) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and abs(seconds / size - round(seconds / size)) < 1e-6:
+            return _plural(round(seconds / size), unit)
+    return _plural(round(seconds), "second")
+
+
+def _plural(count: int, unit: str) -> str:
+    return f"{count} {unit}" + ("" if count == 1 else "s")
+
+
+def _distinct(a: float, b: float) -> tuple[str, str]:
+    """Two levels with enough digits to tell them apart ("1016" and "1021", not "1020" twice)."""
+    for digits in range(3, 8):
+        x, y = (np.format_float_positional(float(v), precision=digits, unique=False,
+                                           fractional=False, trim="-") for v in (a, b))  # fmt: skip
+        if x != y:
+            return x, y
+    return x, y
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _relative(ratio: float) -> str:
+    direction = "up" if ratio > 0 else "down"
+    size = abs(ratio)
+    if size >= 1.0:
+        return f"{direction} {format_number(1 + ratio)}-fold" if ratio > 0 else "down sharply"
+    for value, word in _FRACTIONS:
+        if abs(size - value) <= 0.15 * value:
+            return f"{direction} by about {word}"
+    return f"{direction} by about {round(100 * size)} %"
+
+
+# ---- the forecast ---------------------------------------------------------------------------
+
+
+@dataclass
+class ForecastFacts:
+    """What a forecast says relative to its history: verdicts for the prompt, slot values."""
+
+    cycle: str  # "continues" | "fades" | "none": the history's main cycle in the median path
+    level: str  # "higher" | "lower" | "level": the median's end against the history's end
+    band: str  # "widens" | "steady": the 10-90 % band's width, end against start
+    slot_values: dict[str, str]
+
+    def prompt_text(self) -> str:
+        cycle = {"continues": "continues [P1]", "fades": "[P1] fades", "none": "none"}[self.cycle]
+        return f"Forecast. Cycle: {cycle}. Ends {self.level}. Band: {self.band}."
+
+    def slots(self) -> dict[str, str]:
+        return dict(self.slot_values)
+
+
+def forecast_facts(
+    history: SeriesFacts,
+    history_values: np.ndarray,
+    median: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    future_labels: list[str] | None = None,
+) -> ForecastFacts:
+    """Facts of a forecast (median and 10-90 % band, each (h,)) after ``history``."""
+    median, low, high = (np.asarray(a, dtype=np.float64).reshape(-1) for a in (median, low, high))
+    h = len(median)
+    main = history.cycles[0] if history.cycles and history.cycles[0].clarity != "none" else None
+    cycle = "none"
+    if main is not None:
+        p = main.steps
+        if h >= 1.5 * p:
+            joined = np.concatenate([np.asarray(history_values, float)[-2 * p :], median])
+            # The history's own profile carried on: is the forecast's swing comparable?
+            tail = np.asarray(history_values, float)[-2 * p :]
+            swing_hist = float(np.std(tail - _moving_average(tail, p)))
+            swing_fc = float(np.std(median - _moving_average(median, p)))
+            strong = seasonal_strength(joined, p) >= WEAK
+            cycle = "continues" if strong and swing_fc >= 0.5 * swing_hist else "fades"
+        else:
+            swing_hist = float(np.std(np.asarray(history_values, float)[-p:]))
+            cycle = "continues" if float(np.std(median)) >= 0.5 * swing_hist else "fades"
+    last = float(np.mean(np.asarray(history_values, float)[-(main.steps if main else 1) :]))
+    end = float(np.mean(median[-max(1, min(h, main.steps if main else max(1, h // 4))) :]))
+    spread = history.std if history.std > 0 else 1.0
+    change = end - last
+    level = "level" if abs(change) < 0.25 * spread else ("higher" if change > 0 else "lower")
+    width = high - low
+    w0, w1 = float(width[0]), float(width[-1])
+    band = "widens" if w1 > 1.5 * max(w0, 1e-12) else "steady"
+    peak = int(np.argmax(median))
+    label = (
+        future_labels[peak]
+        if future_labels is not None and len(future_labels) == h
+        else f"step {peak + 1} ahead"
+    )
+    from sadt.horizon import steps_as_time
+
+    ahead = steps_as_time(h, history.freq).split(" = ")[-1]
+    values = {
+        "AHEAD": f"the next {ahead}",
+        "P1": history.cycle_phrase(main) if main else "a cycle",
+        "PEAK": f"around {label} at about {history.number(median[peak])}",
+        "FEND": history.number(end),
+        "BAND0": history.number(w0),
+        "BAND1": history.number(w1),
+    }
+    return ForecastFacts(cycle, level, band, values)
+
+
+class SlotStream:
+    """Fill slots in text that arrives piece by piece: ``feed`` returns what can be shown
+    now (never a half-written slot, never text a later piece could change), ``close`` the
+    rest."""
+
+    def __init__(self, slots: dict[str, str]):
+        self.slots, self.raw, self.shown = slots, "", ""
+
+    def feed(self, piece: str) -> str:
+        self.raw += piece
+        safe = self.raw
+        open_at = safe.rfind("[")
+        if open_at > safe.rfind("]"):
+            safe = safe[:open_at]
+        return self._emit(fill_slots(safe.rstrip(), self.slots).rstrip())
+
+    def close(self) -> str:
+        return self._emit(fill_slots(self.raw, self.slots))
+
+    def _emit(self, filled: str) -> str:
+        if not filled.startswith(self.shown) or len(filled) <= len(self.shown):
+            return ""
+        new, self.shown = filled[len(self.shown) :], filled
+        return new

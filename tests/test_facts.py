@@ -1,0 +1,141 @@
+"""The describer's facts: calendar words, cycles, events, slots and their filling."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sadt.describer.captions import forecast_caption, parse_description, slot_caption
+from sadt.describer.facts import (
+    SlotStream,
+    compute_facts,
+    facts_of_values,
+    fill_slots,
+    forecast_facts,
+)
+from sadt.series import Series
+from sadt.synthetic import generate
+
+
+def monthly(values, start="1958-01-01", name="co2"):
+    stamps = pd.date_range(start, periods=len(values), freq="MS")
+    return Series(np.asarray(values, float), stamps, "MS", name)
+
+
+def test_a_trending_monthly_cycle_reads_in_calendar_terms():
+    t = np.arange(468)
+    x = (
+        315
+        + 0.12 * t
+        + 3 * np.sin(2 * np.pi * t / 12)
+        + np.random.default_rng(0).normal(0, 0.3, 468)
+    )
+    facts = compute_facts(monthly(x))
+    slots = facts.slots()
+    assert facts.cycles[0].steps == 12 and facts.cycles[0].word == "yearly"
+    assert slots["P1"] == "a yearly cycle of 12 months"
+    assert slots["SPAN"] == "between Jan 1958 and Dec 1996"
+    assert facts.trend == "higher" and float(slots["START"]) < 320 < 360 < float(slots["END"])
+    assert not facts.shifts and not facts.spikes  # a smooth trend and cycle: no events
+    assert facts.prompt_text() == (
+        "Monthly. Cycles: [P1] clear. Ends higher. Jumps: no. Outliers: no."
+    )
+    assert slots["NAME"] == "The co2 series"
+
+
+def test_weekly_and_hourly_calendars_name_their_cycles():
+    rng = np.random.default_rng(1)
+    t = np.arange(520)
+    weekly = Series(
+        10 + np.sin(2 * np.pi * t / 52) + rng.normal(0, 0.1, 520),
+        pd.date_range("2000-01-02", periods=520, freq="W-SUN"),
+        "W-SUN",
+        "sales",
+    )
+    assert compute_facts(weekly).slots()["P1"] == "a yearly cycle of 52 weeks"
+    t = np.arange(24 * 7 * 6)
+    load = 50 + 10 * np.sin(2 * np.pi * t / 24) + 5 * (t % 168 >= 120) + rng.normal(0, 1, t.size)
+    hourly = Series(load, pd.date_range("2024-01-01", periods=t.size, freq="h"), "h", "load")
+    facts = compute_facts(hourly)
+    assert [c.steps for c in facts.cycles] == [24, 168]
+    assert facts.slots()["P2"] == "a weekly cycle of 168 hours"
+
+
+def test_plain_steps_without_timestamps():
+    x = np.sin(2 * np.pi * np.arange(200) / 17)
+    facts = facts_of_values(x)
+    assert facts.slots()["P1"] == "a 17-step cycle" and facts.slots()["SPAN"] == "over 200 steps"
+
+
+def test_a_level_shift_is_found_and_dated_but_trends_and_walks_are_not():
+    rng = np.random.default_rng(2)
+    years = pd.date_range("1871-01-01", periods=100, freq="YS")
+    nile = np.where(np.arange(100) < 27, 1100.0, 850.0) + rng.normal(0, 60, 100)
+    facts = compute_facts(Series(nile, years, "YS", "flow"))
+    assert len(facts.shifts) == 1 and abs(facts.shifts[0].index - 27) <= 3
+    shift = facts.slots()["SHIFT"]
+    assert "around 189" in shift and ("about a fifth" in shift or "about a quarter" in shift)
+    trend = np.linspace(0, 100, 300) + rng.normal(0, 2, 300)
+    assert facts_of_values(trend).shifts == []
+    walks = [np.cumsum(np.random.default_rng(s).normal(size=400)) for s in range(20)]
+    assert sum(bool(facts_of_values(w).shifts) for w in walks) <= 2
+
+
+def test_spikes_are_isolated_outliers_not_heavy_tails():
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 1, 500)
+    x[[100, 300]] += 15
+    assert sorted(facts_of_values(x).spikes) == [100, 300]
+    assert facts_of_values(rng.standard_t(2, 2000)).spikes == []  # heavy tails everywhere
+    assert facts_of_values(rng.normal(0, 1, 60)).spikes == []  # plain noise
+
+
+def test_fill_slots_and_streaming_agree():
+    slots = {"NAME": "The co2 series", "P1": "a yearly cycle of 12 months", "SPIKES": ""}
+    text = "[NAME] rises, with [P1]. It has two spikes [SPIKES]. [P1] repeats."
+    filled = fill_slots(text, slots)
+    assert filled == ("The co2 series rises, with a yearly cycle of 12 months. It has two spikes. "
+                      "A yearly cycle of 12 months repeats.")  # fmt: skip
+    stream = SlotStream(slots)
+    pieces = [stream.feed(p) for p in ("[NA", "ME] ris", "es, with [", "P1]. It has two spikes ",
+                                       "[SPI", "KES]. [P1] rep", "eats.")]  # fmt: skip
+    shown = "".join(pieces) + stream.close()
+    assert shown == filled
+    assert all("[" not in p for p in pieces)  # never a half-written slot
+
+
+def test_slot_captions_name_the_matching_cycle_and_parse_back():
+    rng = np.random.default_rng(4)
+    for _ in range(30):
+        x, attrs = generate(rng, seasonalities=1, spikes=0, level_shifts=0)
+        facts = facts_of_values(x)
+        text = fill_slots(slot_caption(attrs, facts, rng), facts.slots())
+        found = parse_description(text)
+        assert "[" not in text and found["trend"] == attrs.trend
+        if any(abs(c.steps - attrs.dominant_period) <= 0.15 * attrs.dominant_period
+               for c in facts.cycles):  # fmt: skip
+            assert abs(found["period"] - attrs.dominant_period) <= 0.15 * attrs.dominant_period
+
+
+def test_forecast_facts_see_a_continued_cycle_a_flat_one_and_the_band():
+    t = np.arange(240)
+    history = monthly(100 + 10 * np.sin(2 * np.pi * t / 12), name="sales")
+    facts = compute_facts(history)
+    future = 100 + 10 * np.sin(2 * np.pi * np.arange(240, 276) / 12)
+    widening = np.linspace(1, 8, 36)
+    ff = forecast_facts(facts, history.values, future, future - widening, future + widening)
+    assert (ff.cycle, ff.level, ff.band) == ("continues", "level", "widens")
+    assert ff.slots()["AHEAD"] == "the next 3 years"
+    flat = np.full(36, 130.0)
+    ff = forecast_facts(facts, history.values, flat, flat - 1, flat + 1)
+    assert (ff.cycle, ff.level, ff.band) == ("fades", "higher", "steady")
+    text = fill_slots(
+        forecast_caption(ff, np.random.default_rng(0)), {**facts.slots(), **ff.slots()}
+    )
+    assert "[" not in text and "130" in text
+
+
+@pytest.mark.parametrize("n", [40, 5000])
+def test_facts_are_quick_on_long_and_short_series(n):
+    x = np.random.default_rng(5).normal(size=n).cumsum()
+    facts = facts_of_values(x)
+    assert facts.n == n and facts.prompt_text().startswith("Steps.")
