@@ -68,6 +68,7 @@ REQUEST_SECONDS = 30  # a search stops here with what it has: no one waits minut
 FAIR_SECONDS = 2.0  # ...and after this long when other requests are queued for the model
 QUEUE_SIZE = 64  # requests waiting beyond this are turned away with "queue is full"
 FILE_TYPES = [".csv", ".tsv", ".txt", ".json"]
+WROTE_NOTHING = "(The describer wrote nothing here: an untrained or very small model can.)"
 NO_DESCRIBER = "(This model has no describer: load a pipeline with a tslm/ part to get one.)"
 INTRO = """# sadt — describe and forecast a time series
 Upload a CSV, TSV or JSON file (or pick an example), then press **Describe & forecast**.
@@ -453,16 +454,6 @@ def search_note(forecast, budget: int) -> str | None:
     return None
 
 
-def with_forecast(forecast) -> Series:
-    """History followed by the chosen path: what the second description reads."""
-    history = forecast.history
-    stamps = None
-    if history.timestamps is not None and forecast.timestamps is not None:
-        stamps = history.timestamps.append(forecast.timestamps)
-    values = np.concatenate([history.values, forecast.chosen])
-    return Series(values, stamps, history.freq, f"{history.name} + forecast")
-
-
 def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | None = None):
     """The Blocks app over `pipe` (a `sadt.Pipeline`)."""
     worker = worker or ModelThread()
@@ -509,7 +500,7 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
             for piece in worker.stream(pipe.stream_describe, series):
                 text += piece
                 yield text
-        yield text.strip()
+        yield text.strip() or WROTE_NOTHING
 
     def describe(file, example, column):
         """The describer's text about the series, streamed as it is written."""
@@ -569,7 +560,7 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
             summary,
             table,
             sample_paths,
-            with_forecast(result),
+            result,
         )
 
     def horizon_and_budget(series: Series, horizon, budget) -> tuple[int, int, str | None]:
@@ -657,11 +648,19 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
             return f"{text}: longer than the history ({len(series)} values)."
         return f"{text}."
 
-    def describe_forecast(combined: Series | None):
-        """The describer's text about the history followed by the chosen forecast path."""
-        if combined is None:
-            raise user_error("Make a forecast first: this describes the history plus its forecast.")
-        yield from describe_series(combined)
+    def describe_forecast(forecast):
+        """The describer's text about the forecast: what it says relative to the history."""
+        if forecast is None:
+            raise user_error("Make a forecast first: this describes the forecast.")
+        if pipe.tslm is None:
+            yield NO_DESCRIBER
+            return
+        text = ""
+        with user_errors():
+            for piece in worker.stream(pipe.stream_describe_forecast, forecast):
+                text += piece
+                yield text
+        yield text.strip() or WROTE_NOTHING
 
     with gr.Blocks(
         title="sadt: describe and forecast time series", delete_cache=(3600, 3600)
@@ -760,7 +759,7 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
                         elem_id="description",
                     )
                     forecast_description = gr.Textbox(
-                        label="Description of history + chosen forecast",
+                        label="Description of the forecast",
                         lines=5,
                         max_lines=12,
                         elem_id="forecast-description",

@@ -373,6 +373,11 @@ def render_model_card(pipe, template: Path = TEMPLATE) -> str:
     describer = "none"
     if pipe.tslm is not None:
         describer = f"TSLM on {base}" if _is_hub_id(base) else "TSLM on an embedded tiny Llama"
+        if pipe.tslm.prompts.config.facts:
+            describer += (
+                "; reads the whole series with facts computed from it (calendar, cycles, "
+                "level, jumps, outliers) and describes forecasts too"
+            )
     metrics = card.get("metrics", {})
     if not metrics:  # an empty model-index is invalid metadata: the Hub refuses the README
         text = re.sub(r"model-index:\n(?:.*\n)*?\{\{\s*model_index\s*\}\}\n", "", text)

@@ -86,6 +86,16 @@ class SearchSettings:
         )
 
 
+def _with_chosen_path(forecast) -> Series:
+    """History followed by the chosen path, as one series."""
+    history = forecast.history
+    stamps = None
+    if history.timestamps is not None and forecast.timestamps is not None:
+        stamps = history.timestamps.append(forecast.timestamps)
+    values = np.concatenate([history.values, forecast.chosen])
+    return Series(values, stamps, history.freq, f"{history.name} + forecast")
+
+
 @dataclass
 class Forecast:
     """A steered forecast, in the input's original units.
@@ -282,6 +292,33 @@ class Pipeline:
         self, series, question: str | None = None, max_tokens: int = 160, temperature: float = 0.0
     ) -> str:
         return "".join(self.stream_describe(series, question, max_tokens, temperature))
+
+    def stream_describe_forecast(self, forecast: Forecast, max_tokens: int = 160) -> Iterator[str]:
+        """What ``forecast`` says relative to its history (does the cycle go on, where is the
+        next peak, where does it end, how wide does the 10-90 % band grow), piece by piece.
+        A describer trained without facts describes the history followed by the chosen path."""
+        if self.tslm is None:
+            raise ValueError("this pipeline has no describer (tslm/); load one that does")
+        if not self.tslm.prompts.config.facts:
+            yield from self.tslm.stream_describe(_with_chosen_path(forecast), None, max_tokens)
+            return
+        from sadt.describer.facts import date_labels
+
+        q = forecast.quantiles
+        labels = None
+        if forecast.timestamps is not None:
+            labels = date_labels(forecast.timestamps, forecast.history.freq)
+        yield from self.tslm.stream_describe_forecast(
+            forecast.history,
+            forecast.median,
+            q[QUANTILES.index(0.1)],
+            q[QUANTILES.index(0.9)],
+            labels,
+            max_tokens=max_tokens,
+        )
+
+    def describe_forecast(self, forecast: Forecast, max_tokens: int = 160) -> str:
+        return "".join(self.stream_describe_forecast(forecast, max_tokens)).strip()
 
     # -- forecast -------------------------------------------------------------------------------
     def forecast(

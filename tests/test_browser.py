@@ -100,8 +100,9 @@ def test_upload_and_forecast_in_a_real_browser(page, tmp_path):
 
     page.locator("#run").click()
     expect(page.locator("#fan .legend")).to_contain_text("chosen path")
-    expect(page.locator("#forecast-description textarea")).to_have_value(re.compile("316 points"))
-    expect(page.locator("#description textarea")).to_have_value(re.compile("300 points"))
+    # The tiny test describer is untrained: its words are arbitrary, but both boxes fill.
+    expect(page.locator("#forecast-description textarea")).not_to_have_value("")
+    expect(page.locator("#description textarea")).not_to_have_value("")
     fan_legend = page.locator("#fan .legend").text_content()
     for name in ("history", "sample paths (16)", "10–90% band", "median", "chosen path"):
         assert name in fan_legend

@@ -25,3 +25,29 @@ def test_the_bundled_default_describes_and_forecasts():
     # history's order (an untrained one would give noise or a flat line).
     swing = np.ptp(forecast.median)
     assert 2.0 < swing < 12.0
+
+
+def test_the_bundled_describer_speaks_in_the_series_own_time_and_units():
+    """A monthly series with timestamps and a name: the description names the yearly cycle
+    with its months, the span in dates and the levels in the data's units, and claims no
+    event the series does not have; the forecast gets its own description."""
+    import pandas as pd
+
+    from sadt.describer.captions import parse_description
+    from sadt.series import Series
+
+    t = np.arange(240)
+    values = 200 + 1.5 * t + 20 * np.sin(2 * np.pi * t / 12)
+    values += np.random.default_rng(0).normal(0, 2, t.size)
+    stamps = pd.date_range("2000-01-01", periods=240, freq="MS")
+    series = Series(values, stamps, "MS", "sales")
+    pipe = sadt.from_pretrained()
+    text = pipe.describe(series)
+    found = parse_description(text)
+    assert "yearly cycle of 12 months" in text and "between Jan 2000 and Dec 2019" in text
+    assert found["trend"] == "up" and found["period"] == 12
+    assert found["spikes"] is not True and found["level_shifts"] is not True
+    assert "[" not in text
+    forecast = pipe.forecast(series, horizon=24, method="ancestral", budget=32 * 20, seed=0)
+    about = pipe.describe_forecast(forecast)
+    assert "forecast" in about.lower() and "[" not in about and "band" in about

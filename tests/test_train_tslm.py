@@ -9,6 +9,7 @@ import signal
 
 import mlx.core as mx
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -257,3 +258,81 @@ def test_max_steps_ending_at_a_stage_boundary_leaves_a_resumable_checkpoint(base
     assert (meta["progress"]["stage"], meta["progress"]["step"]) == (0, 3)
     assert train_tslm.main(["--config", config, "--resume"]) == 0
     assert (tmp_path / "describer" / "model.safetensors").is_file()
+
+
+def test_a_describer_with_facts_trains_on_forecasts_and_fills_its_slots(base, tmp_path):
+    """prompt.facts: the facts line goes into every prompt, the forecast task trains, and
+    what the describer writes comes out with its slots filled (no "[P1]" left)."""
+    import pandas as pd
+
+    from sadt.describer.facts import SLOT
+    from sadt.series import Series
+
+    model = json.loads(json.dumps(yaml.safe_load(open(config_file(tmp_path, base)))["model"]))
+    model["prompt"] = {"facts": True, "long_series": "mean"}
+    stages = [{"name": "all", "tasks": {"caption": 0.4, "forecast": 0.3, "mcq": 0.3}, "steps": 3,
+               "warmup": 1}]  # fmt: skip
+    file = config_file(tmp_path, base, model=model, stages=stages, encoder_warmup_steps=0)
+    assert train_tslm.main(["--config", file]) == 0
+    tslm = TSLM.load(tmp_path / "describer")
+    assert tslm.prompts.config.facts
+    t = np.arange(300)
+    series = Series(10 + np.sin(2 * np.pi * t / 12) + 0.01 * t,
+                    pd.date_range("1990-01-01", periods=300, freq="MS"), "MS", "sales")  # fmt: skip
+    view = tslm.prompts.view(series.values)
+    prompt = tslm.prompts.prompt(view, None, "Monthly. Cycles: [P1] clear.")
+    assert "Cycles: [P1] clear." in tslm.tokenizer.decode(prompt.suffix)
+    text = tslm.describe(series, max_tokens=24)
+    assert isinstance(text, str) and not SLOT.search(text)
+    future = np.full(24, 13.0)
+    words = "".join(tslm.stream_describe_forecast(series, future, future - 1, future + 1,
+                                                  max_tokens=24))  # fmt: skip
+    assert isinstance(words, str) and not SLOT.search(words)
+
+
+def test_forecast_task_needs_a_describer_with_facts():
+    from sadt.describer.data import synthetic_example
+
+    with pytest.raises(DataError, match="facts"):
+        synthetic_example(np.random.default_rng(0), "forecast")
+    example = synthetic_example(np.random.default_rng(0), "forecast", facts=True)
+    assert example.question == "Describe the forecast." and "Forecast." in example.facts
+
+
+@pytest.mark.parametrize("name", ["tslm.yaml", "tslm_tiny.yaml", "tslm_tiny_finetune.yaml",
+                                  "tslm_tiny_facts.yaml"])  # fmt: skip
+def test_the_shipped_describer_configs_are_valid(name):
+    from pathlib import Path
+
+    config = train_tslm.load_config(str(Path(train_tslm.__file__).parent / "configs" / name), [])
+    facts = config.tslm_config().prompt.facts
+    # The 1B route and the bundled describer's last stage speak the facts language.
+    assert facts == (name in ("tslm.yaml", "tslm_tiny_facts.yaml"))
+    tasks = {t for stage in config.stages for t in stage.tasks}
+    assert ("forecast" in tasks) == facts
+
+
+def test_the_real_corpus_reads_only_its_train_split(tmp_path):
+    """Held-out rows are never opened (their file here is not even a CSV), and real
+    stretches are captioned by their facts in slot language."""
+    from sadt.describer.data import read_real_corpus, real_example
+
+    corpus = tmp_path / "corpus"
+    (corpus / "series").mkdir(parents=True)
+    t = np.arange(240)
+    stamps = pd.date_range("2000-01-01", periods=240, freq="MS").strftime("%Y-%m-%d")
+    values = 100 + 0.5 * t + 10 * np.sin(2 * np.pi * t / 12)
+    pd.DataFrame({"timestamp": stamps, "value": values}).to_csv(
+        corpus / "series/a.csv", index=False
+    )
+    (corpus / "series/b.csv").write_bytes(b"\x00 not a csv")
+    (corpus / "MANIFEST.csv").write_text(
+        "file,frequency,split\nseries/a.csv,MS,train\nseries/b.csv,D,heldout\n"
+    )
+    pool = read_real_corpus(corpus)
+    assert len(pool) == 1 and pool[0].months == 1.0
+    example = real_example(np.random.default_rng(0), pool[0], "caption", 512)
+    assert example.facts.startswith("Monthly. Cycles: [P1] clear. Ends higher.")
+    assert "[P1]" in example.answer and "[START]" in example.answer
+    with pytest.raises(DataError, match="MANIFEST"):
+        read_real_corpus(tmp_path)

@@ -14,6 +14,7 @@ import numpy as np
 
 from sadt.describer.model import TSLM, TSLMConfig
 from sadt.describer.patch_encoder import PatchEncoderConfig
+from sadt.describer.prompt import PromptConfig
 from sadt.forecaster import Forecaster, ForecasterConfig
 from sadt.pipeline import Pipeline, SearchSettings
 from sadt.search.forecast_chain import ForecastChain
@@ -79,7 +80,9 @@ def tiny_tslm(folder: Path, seed: int = 0) -> TSLM:
     )
     mx.random.seed(seed)
     encoder = PatchEncoderConfig(channels=16, num_layers=1, num_heads=2, ff_dims=32, max_patches=32)
-    return TSLM.from_base(TSLMConfig(encoder=encoder), llm)
+    # As the bundled describer: a facts line in the prompt, long series read as block means.
+    prompt = PromptConfig(facts=True, long_series="mean")
+    return TSLM.from_base(TSLMConfig(encoder=encoder, prompt=prompt), llm)
 
 
 def tiny_value(seed: int = 0) -> ValueNetwork:

@@ -46,7 +46,7 @@ import numpy as np
 from mlx.utils import tree_flatten, tree_map, tree_unflatten
 
 from sadt import files
-from sadt.describer.data import DataError, Example, ExampleSource, read_pairs_csv
+from sadt.describer.data import TASKS, DataError, Example, ExampleSource, read_pairs_csv
 from sadt.describer.files import load_trainable
 from sadt.describer.model import TSLM, TSLMConfig, answer_loss
 from sadt.describer.prompt import collate
@@ -81,9 +81,9 @@ class StageConfig:
         tasks = self.tasks
         shares = list(tasks.values()) if isinstance(tasks, dict) else []
         numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in shares)
-        if not shares or set(tasks) - {"caption", "mcq"} or not numbers or min(shares) <= 0:
+        if not shares or set(tasks) - set(TASKS) or not numbers or min(shares) <= 0:
             raise ValueError(
-                f"{where}tasks among caption / mcq with shares > 0, e.g. "
+                f"{where}tasks among {' / '.join(TASKS)} with shares > 0, e.g. "
                 f"{{caption: 0.8, mcq: 0.2}}, not {tasks!r}"
             )
 
@@ -113,6 +113,11 @@ class TrainConfig:
     # LoRA start this run: fine-tune an existing describer (e.g. on your own captions).
     init_from: str | None = None
     synthetic: dict = field(default_factory=dict)  # SyntheticConfig overrides
+    # A real corpus (a folder with MANIFEST.csv; only its train split is read) whose series,
+    # captioned by their facts, make up ``real_share`` of caption and forecast examples
+    # (describers with facts only). Absent folder: synthetic data only, said at the start.
+    real_corpus: str | None = None
+    real_share: float = 0.0
     caption_stats: bool = True  # captions may quote the series mean the prompt states
     # Encoder warm-up before the curriculum (``warm_up`` below, sadt.describer.warmup);
     # 0 steps: none.
@@ -128,6 +133,7 @@ class TrainConfig:
         at_most(self, common.MAX_SEED, "seed")  # mx.random.seed takes 64 bits
         positive(self, "encoder_warmup_lr")
         fraction(self, "csv_share")
+        fraction(self, "real_share")
         if not isinstance(self.stages, list) or not self.stages:
             raise ValueError("stages must be a list of at least one stage")
         for name in ("model", "synthetic"):
@@ -176,7 +182,8 @@ def _built(cls, kwargs: dict):
 def make_batch(tslm: TSLM, examples: list[Example]):
     prompts, answers = [], []
     for e in examples:
-        prompts.append(tslm.prompts.prompt(tslm.prompts.view(e.values), e.question))
+        facts = e.facts if tslm.prompts.config.facts else ""
+        prompts.append(tslm.prompts.prompt(tslm.prompts.view(e.values), e.question, facts))
         answers.append(tslm.prompts.answer(e.answer))
     return collate(prompts, answers, tslm.config.encoder, tslm.prompts.pad_id)
 
@@ -368,6 +375,9 @@ def train(config: TrainConfig, resume: bool = False, max_steps: int | None = Non
         user_share=config.csv_share,
         val_examples=config.val_examples,
         caption_stats=config.caption_stats,
+        facts=tslm.prompts.config.facts,
+        real_series=real_pool(config, world.say),
+        real_share=config.real_share,
     )
     n_trainable = sum(v.size for _, v in tree_flatten(tslm.trainable_parameters()))
     say = world.say
@@ -413,6 +423,25 @@ def _stopped_early(world: World, progress: dict, config: TrainConfig, stop) -> N
     if stop.requested():
         raise common.Interrupted(common.interrupted_message(where, config.checkpoint))
     world.say(f"stopped at {where}; --resume continues")
+
+
+def real_pool(config: TrainConfig, say) -> list:
+    """The real corpus's train-split series, or [] (said) when the folder is absent."""
+    from sadt.describer.data import read_real_corpus
+
+    if not config.real_corpus or config.real_share <= 0:
+        return []
+    folder = Path(config.real_corpus)
+    if not folder.is_dir():
+        say(f"real_corpus {folder} is absent: training on synthetic series only")
+        return []
+    try:
+        pool = read_real_corpus(folder)
+    except DataError as err:
+        raise UsageError(str(err)) from None
+    say(f"real corpus: {len(pool)} train-split series from {folder} ({config.real_share:.0%} "
+        "of caption and forecast examples)")  # fmt: skip
+    return pool
 
 
 def init_trainable(tslm, folder: str | Path) -> None:

@@ -397,3 +397,145 @@ def _parse_noise(clauses: list[str]) -> str | None:
             if m.group() == "noisy":
                 return "high"
     return None
+
+
+# --- descriptions in the data's own time and units (slots) -------------------------------------
+# The describer writes slot names ("[P1]", "[SPAN]", ...) where numbers, dates and calendar
+# words go; `sadt.describer.facts.fill_slots` puts the computed values in. A caption states
+# the generator's truth (trend, cycles, noise, spikes, shifts) and refers to the facts'
+# candidate cycles by slot.
+
+TREND_SPAN = {
+    "up": ("rises from [START] to [END] [SPAN]", "climbs from about [START] to [END] [SPAN]",
+           "increases from [START] to [END] [SPAN]", "trends upward [SPAN], from [START] to [END]"),
+    "down": ("falls from [START] to [END] [SPAN]", "declines from about [START] to [END] [SPAN]",
+             "decreases from [START] to [END] [SPAN]",
+             "trends downward [SPAN], from [START] to [END]"),
+    "none": ("stays around [START] [SPAN], with no overall trend",
+             "shows no clear trend [SPAN], staying near [START]",
+             "has no long-term trend [SPAN]"),
+}  # fmt: skip
+CYCLE_SLOT = ("with [{s}]", "with [{s}] throughout", "with a clear pattern: [{s}]")
+CYCLE_SLOT_SENTENCES = ("It has [{s}].", "[{s}] repeats through the series.",
+                        "The main pattern is [{s}].")  # fmt: skip
+SECOND_SLOT = (" plus [{s}]", " and a weaker [{s}] on top")
+
+
+def slot_caption(attrs: SeriesAttributes, facts, rng: np.random.Generator) -> str:
+    """A description of a synthetic series in slot language (see above); ``facts`` is its
+    ``SeriesFacts``. The dominant cycle is named by the facts' slot that matches it."""
+    nouns, sentences = NOISE_PHRASES[attrs.noise]
+    first = f"[NAME] {_pick(rng, TREND_SPAN[attrs.trend])}"
+    items = [_slot_season_item(attrs, facts, rng), (_pick(rng, nouns), _pick(rng, sentences))]
+    spikes, shifts = len(attrs.spikes), len(attrs.level_shifts)
+    if not spikes and not shifts and rng.random() < 0.4:
+        phrase = _pick(rng, NEITHER)
+        items.append((phrase, f"There are {phrase}."))
+    else:
+        noun, sentence = _count_item(rng, spikes, SPIKE_PHRASES)
+        if spikes and facts.spikes:
+            noun, sentence = noun + " [SPIKES]", sentence[:-1] + " [SPIKES]."
+        items.append((noun, sentence))
+        noun, sentence = _count_item(rng, shifts, SHIFT_PHRASES)
+        if shifts and facts.shifts:
+            where = " [SHIFT]" + (" and [SHIFT2]" if shifts > 1 and len(facts.shifts) > 1 else "")
+            noun, sentence = noun + where, sentence[:-1] + where + "."
+        items.append((noun, sentence))
+    items = [items[i] for i in rng.permutation(len(items))]
+    # The season first when it is there: it is what a reader asks about next.
+    with_count = int(rng.integers(0, min(2, len(items)) + 1))
+    if with_count:
+        first += ", with " + _join([noun.removeprefix("with ") for noun, _ in items[:with_count]])
+    sentences = [first + "."]
+    for noun, sentence in items[with_count:]:
+        sentences.append(
+            sentence if rng.random() < 0.6 else f"It has {noun.removeprefix('with ')}."
+        )
+    return " ".join(sentences)
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the facts of a real series say, in the shape of ``SeriesAttributes`` (the parts
+    ``slot_caption`` reads): the caption of a real training series states what the
+    calibrated detectors found, since no generator knows its truth."""
+
+    trend: str
+    seasonalities: tuple
+    noise: str
+    spikes: tuple
+    level_shifts: tuple
+
+    @property
+    def dominant_period(self) -> int | None:
+        return self.seasonalities[0].period if self.seasonalities else None
+
+
+def observed(facts) -> Observed:
+    from sadt.synthetic import Seasonality
+
+    cycles = [c for c in facts.cycles[:2] if c.clarity == "clear"]
+    return Observed(
+        trend={"higher": "up", "lower": "down", "level": "none"}[facts.trend],
+        seasonalities=tuple(Seasonality(c.steps, c.strength) for c in cycles),
+        noise=facts.noise,
+        spikes=tuple(facts.spikes),
+        level_shifts=tuple(s.index for s in facts.shifts),
+    )
+
+
+def _slot_season_item(attrs: SeriesAttributes, facts, rng) -> tuple[str, str]:
+    if not attrs.seasonalities:
+        return _pick(rng, SEASON_NONE), _pick(rng, SEASON_NONE_SENTENCES)
+    slot = _matching_slot(attrs.dominant_period, facts)
+    if slot is None:  # the facts missed it: say there is a cycle, name no length
+        return "a regular cycle", "A regular cycle repeats through the series."
+    noun = _pick(rng, CYCLE_SLOT).format(s=slot)
+    sentence = _pick(rng, CYCLE_SLOT_SENTENCES).format(s=slot)
+    if len(attrs.seasonalities) > 1:
+        second = _matching_slot(attrs.seasonalities[1].period, facts)
+        if second is not None and second != slot:
+            extra = _pick(rng, SECOND_SLOT).format(s=second)
+            noun, sentence = noun + extra, sentence[:-1] + extra + "."
+    return noun, sentence
+
+
+def _matching_slot(period: int, facts) -> str | None:
+    for i, cycle in enumerate(facts.cycles[:2]):
+        if abs(cycle.steps - period) <= 0.15 * period:
+            return f"P{i + 1}"
+    return None
+
+
+FORECAST_OPENERS = ("Over [AHEAD], the forecast", "For [AHEAD], the forecast",
+                    "The forecast for [AHEAD]")  # fmt: skip
+FORECAST_CYCLE = {
+    "continues": ("continues [P1]", "keeps [P1] going", "repeats [P1]"),
+    "fades": ("lets [P1] fade", "shows [P1] only faintly"),
+    "none": ("has no cycle", "shows no repeating pattern"),
+}  # fmt: skip
+FORECAST_LEVEL = {
+    "higher": ("It ends higher than the history, near [FEND].",
+               "It rises to about [FEND] by the end."),
+    "lower": ("It ends lower than the history, near [FEND].",
+              "It falls to about [FEND] by the end."),
+    "level": ("It stays near the last level, around [FEND].",
+              "Its level stays about where the history ends, near [FEND]."),
+}  # fmt: skip
+FORECAST_PEAK = (" peaking next [PEAK]", ", with its next peak [PEAK]")
+FORECAST_BAND = {
+    "widens": ("The 10-90 % band widens from [BAND0] to [BAND1].",
+               "Uncertainty grows: the 10-90 % band goes from [BAND0] to [BAND1]."),
+    "steady": ("The 10-90 % band stays about [BAND1] wide.",
+               "Uncertainty stays steady, a 10-90 % band about [BAND1] wide."),
+}  # fmt: skip
+
+
+def forecast_caption(facts, rng: np.random.Generator) -> str:
+    """A description of a forecast from its ``ForecastFacts`` verdicts, in slot language."""
+    text = f"{_pick(rng, FORECAST_OPENERS)} {_pick(rng, FORECAST_CYCLE[facts.cycle])}"
+    if facts.cycle == "continues":
+        text += _pick(rng, FORECAST_PEAK)
+    sentences = [text + ".", _pick(rng, FORECAST_LEVEL[facts.level]),
+                 _pick(rng, FORECAST_BAND[facts.band])]  # fmt: skip
+    return " ".join(sentences)

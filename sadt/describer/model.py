@@ -239,19 +239,22 @@ class TSLM(nn.Module):
         seed: int | None = None,
         zero_soft_tokens: bool = False,
         logits_processors: list | None = None,
+        facts: str = "",
     ):
         """mlx-lm ``GenerationResponse``s (text piece, token, tokens/s, ...) for a series.
 
         ``series``: a ``sadt.Series``, or anything ``sadt.read_series`` reads (array, list,
-        CSV path, DataFrame, ...). Returns (note, responses): ``note`` is non-empty when
-        the series was longer than the encoder reads and was reduced.
+        CSV path, DataFrame, ...); ``facts`` the prompt's facts line. Returns (note,
+        responses): ``note`` is non-empty when the series was longer than the encoder
+        reads and only its last points were read.
         """
         from mlx_lm.generate import stream_generate
         from mlx_lm.sample_utils import make_sampler
 
         self.eval()
         view = self.prompts.view(_series_values(series))
-        ids, h = self._prompt_embeddings(self.prompts.prompt(view, question), zero_soft_tokens)
+        prompt = self.prompts.prompt(view, question, facts)
+        ids, h = self._prompt_embeddings(prompt, zero_soft_tokens)
         if seed is not None:
             mx.random.seed(seed)
         sampler = make_sampler(temp=temperature, top_p=top_p if temperature > 0 else 0.0)
@@ -264,7 +267,7 @@ class TSLM(nn.Module):
             logits_processors=logits_processors,
             input_embeddings=h,
         )
-        return view.note, responses
+        return (view.note if view.reduction == "last" else ""), responses
 
     def stream_describe(
         self,
@@ -276,16 +279,74 @@ class TSLM(nn.Module):
     ) -> Iterator[str]:
         """Yield the description (or the answer to ``question``) piece by piece.
 
-        A first piece notes the reduction when the series was longer than the encoder
-        reads. ``kwargs``: ``top_p``, ``seed``, ``zero_soft_tokens``, ``logits_processors``
-        (see ``generate``).
+        A describer with facts (``prompt.facts``) reads the facts of the whole series
+        (``sadt.describer.facts``) and its slots are filled with the series' own dates,
+        units and calendar. An older one notes first when it read only the last points.
+        ``kwargs``: ``top_p``, ``seed``, ``zero_soft_tokens``, ``logits_processors``,
+        ``facts`` (a ``SeriesFacts`` to use in place of computing them; see ``generate``).
         """
-        note, responses = self.generate(series, question, max_tokens, temperature, **kwargs)
-        if note:
-            yield note
+        from sadt.describer.facts import compute_facts
+
+        given = kwargs.pop("facts", None)
+        if not self.prompts.config.facts:
+            note, responses = self.generate(series, question, max_tokens, temperature, **kwargs)
+            if note:
+                yield note
+            for response in responses:
+                if response.text:
+                    yield response.text
+            return
+        facts = given if given is not None else compute_facts(_as_series(series))
+        yield from self._stream_slots(
+            series, question, facts.prompt_text(), facts.slots(), max_tokens, temperature, kwargs
+        )
+
+    def stream_describe_forecast(
+        self,
+        history,
+        median,
+        low,
+        high,
+        future_labels: list[str] | None = None,
+        max_tokens: int = 160,
+        temperature: float = 0.0,
+        **kwargs,
+    ) -> Iterator[str]:
+        """Yield a description of a forecast (median and 10-90 % band, each (h,)) after
+        ``history``: whether it carries the cycle on, where it peaks next, where it ends,
+        how wide the band grows. Needs a describer trained with facts."""
+        from sadt.describer.data import FORECAST_QUESTION
+        from sadt.describer.facts import compute_facts, forecast_facts
+
+        if not self.prompts.config.facts:
+            raise ValueError(
+                "this describer was trained without facts and cannot describe a forecast; "
+                "use one whose prompt config has facts: true (the bundled sadt-tiny has)."
+            )
+        history = _as_series(history)
+        facts = compute_facts(history)
+        ff = forecast_facts(facts, history.values, median, low, high, future_labels)
+        joined = np.concatenate([history.values, np.asarray(median, dtype=np.float64)])
+        text = f"{facts.prompt_text()} {ff.prompt_text()}"
+        slots = {**facts.slots(), **ff.slots()}
+        yield from self._stream_slots(
+            joined, FORECAST_QUESTION, text, slots, max_tokens, temperature, kwargs
+        )
+
+    def _stream_slots(self, series, question, facts_text, slots, max_tokens, temperature, kw):
+        from sadt.describer.facts import SlotStream
+
+        _, responses = self.generate(
+            series, question, max_tokens, temperature, facts=facts_text, **kw
+        )
+        stream = SlotStream(slots)
         for response in responses:
-            if response.text:
-                yield response.text
+            piece = stream.feed(response.text) if response.text else ""
+            if piece:
+                yield piece
+        rest = stream.close()
+        if rest:
+            yield rest
 
     def describe(
         self,
@@ -308,6 +369,15 @@ def answer_loss(tslm: TSLM, tokens, soft_slots, series, series_mask, positions, 
     ce = nn.losses.cross_entropy(logits.astype(mx.float32), targets) * mask
     n = mask.sum()
     return ce.sum() / mx.maximum(n, 1.0), n
+
+
+def _as_series(series):
+    """A ``sadt.Series`` (timestamps and name kept) from anything ``read_series`` reads."""
+    from sadt.series import Series, read_series
+
+    if isinstance(series, Series):
+        return series
+    return read_series(series, min_length=2)
 
 
 def _series_values(series) -> np.ndarray:

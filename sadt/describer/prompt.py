@@ -2,7 +2,7 @@
 
 Layout (OpenTSLM-SoftPrompt):
 
-    [pre text][series text "... mean m std s:"][soft tokens][post text] answer</s>
+    [pre text][series text "... mean m std s:"][soft tokens][facts][post text] answer</s>
 
 The series is z-scored before the encoder sees it; its raw mean and std go into the
 text, so a description can quote the series' numbers in the user's units. A series
@@ -34,6 +34,7 @@ class PromptConfig:
     max_series_length: int | None = None  # None: what the encoder's positions cover
     long_series: str = "last"  # "last": the latest points | "mean": block means of all
     use_chat_template: bool = True  # when the tokenizer has one (instruct models)
+    facts: bool = False  # a facts line (sadt.describer.facts) and slot language in answers
 
     @classmethod
     def from_dict(cls, d: dict) -> PromptConfig:
@@ -143,9 +144,14 @@ class PromptBuilder:
     def view(self, values: np.ndarray) -> SeriesView:
         return series_view(values, self.max_length, self.config.long_series)
 
-    def prompt(self, view: SeriesView, question: str | None = None) -> PromptTokens:
-        """Prompt ids for a series view; ``question`` None asks for a description."""
+    def prompt(
+        self, view: SeriesView, question: str | None = None, facts: str = ""
+    ) -> PromptTokens:
+        """Prompt ids for a series view; ``question`` None asks for a description; ``facts``
+        (a line of ``sadt.describer.facts``) goes between the soft tokens and the question."""
         post = question if question else self.config.describe_text
+        if facts:
+            post = f"{facts}\n{post}"
         head = self.config.pre_text + view.text
         series = pad_to_patches(view.values, self.encoder)
         n_soft = self.encoder.num_tokens(len(series))  # patches, then spectral tokens
