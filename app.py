@@ -490,17 +490,22 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
         series = load_series(file, example, column)
         return plots.series_chart(series), series_summary(series)
 
-    def describe_series(series: Series):
-        """The description of `series`, streamed (the growing text at each step)."""
+    def stream_words(stream, subject):
+        """The describer's text about `subject` (a series or a forecast), streamed: the
+        growing text at each step."""
         if pipe.tslm is None:
             yield NO_DESCRIBER
             return
         text = ""
         with user_errors():
-            for piece in worker.stream(pipe.stream_describe, series):
+            for piece in worker.stream(stream, subject):
                 text += piece
                 yield text
         yield text.strip() or WROTE_NOTHING
+
+    def describe_series(series: Series):
+        """The description of `series`, streamed."""
+        yield from stream_words(pipe.stream_describe, series)
 
     def describe(file, example, column):
         """The describer's text about the series, streamed as it is written."""
@@ -652,15 +657,7 @@ def build_app(pipe, worker: ModelThread | None = None, files: ForecastFiles | No
         """The describer's text about the forecast: what it says relative to the history."""
         if forecast is None:
             raise user_error("Make a forecast first: this describes the forecast.")
-        if pipe.tslm is None:
-            yield NO_DESCRIBER
-            return
-        text = ""
-        with user_errors():
-            for piece in worker.stream(pipe.stream_describe_forecast, forecast):
-                text += piece
-                yield text
-        yield text.strip() or WROTE_NOTHING
+        yield from stream_words(pipe.stream_describe_forecast, forecast)
 
     with gr.Blocks(
         title="sadt: describe and forecast time series", delete_cache=(3600, 3600)

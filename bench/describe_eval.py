@@ -72,13 +72,21 @@ def evaluate(tslm, n: int, seed: int, max_tokens: int, questions_per_series: int
 
     pairs = generate_batch(n, seed)
     rows = {"series": [], "zeros": []}
+    near = {"series": [], "zeros": []}  # period within 15 % (the real-series rule)
     mcq = {"series": [], "zeros": []}
     chance, examples, topics = [], [], {}
     means = []  # (stated, true) where a description states a mean
     for i, (values, attrs) in enumerate(pairs):
         for mode, zero in (("series", False), ("zeros", True)):
             text = tslm.describe(values, max_tokens=max_tokens, zero_soft_tokens=zero)
-            rows[mode].append(captions.score_description(text, attrs))
+            scores = captions.score_description(text, attrs)
+            rows[mode].append(scores)
+            period = captions.parse_description(text)["period"]
+            near[mode].append(
+                scores["period"]
+                or (bool(attrs.seasonalities) and period is not None
+                    and abs(period - attrs.dominant_period) <= 0.15 * attrs.dominant_period)
+            )  # fmt: skip
             if mode == "series" and stated_mean(text) is not None:
                 means.append((stated_mean(text), float(format_number(float(values.mean())))))
             if i < 5:
@@ -104,6 +112,7 @@ def evaluate(tslm, n: int, seed: int, max_tokens: int, questions_per_series: int
         "attributes": table,
         "attribute_accuracy": mean,
         "ablation_gap_points": 100 * (mean["series"] - mean["zeros"]),
+        "period_within_15pct": {m: float(np.mean(v)) for m, v in near.items()},
         "mcq_accuracy": {m: float(np.mean(v)) if v else None for m, v in mcq.items()},
         "mcq_questions": len(mcq["series"]),
         "mcq_chance": float(np.mean(chance)) if chance else None,
@@ -142,6 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     acc = result["attribute_accuracy"]
     print(f"{'mean':<16}{acc['series']:>8.3f}{acc['zeros']:>8.3f}")
     print(f"ablation gap: {result['ablation_gap_points']:.1f} points")
+    near = result["period_within_15pct"]
+    print(
+        f"period within 15 % (the real-series rule): {near['series']:.3f} "
+        f"(zeros {near['zeros']:.3f})"
+    )
     m = result["mcq_accuracy"]
     print(f"multiple choice: {m['series']:.3f} (zeros {m['zeros']:.3f}, chance "
           f"{result['mcq_chance']:.3f}, {result['mcq_questions']} questions)")  # fmt: skip

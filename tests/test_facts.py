@@ -101,6 +101,14 @@ def test_fill_slots_and_streaming_agree():
     shown = "".join(pieces) + stream.close()
     assert shown == filled
     assert all("[" not in p for p in pieces)  # never a half-written slot
+    assert pieces[3] == "The co2 series rises, with a yearly cycle of 12 months."  # sentences
+
+
+def test_a_repeated_sentence_ends_the_stream():
+    stream = SlotStream({"P1": "a daily cycle of 24 hours"})
+    text = "It has [P1]. Noise is low. It has [P1]. Noise is low. It has"
+    shown = stream.feed(text) + stream.close()
+    assert shown == "It has a daily cycle of 24 hours. Noise is low." and stream.repeated
 
 
 def test_slot_captions_name_the_matching_cycle_and_parse_back():
@@ -139,3 +147,13 @@ def test_facts_are_quick_on_long_and_short_series(n):
     x = np.random.default_rng(5).normal(size=n).cumsum()
     facts = facts_of_values(x)
     assert facts.n == n and facts.prompt_text().startswith("Steps.")
+
+
+def test_a_sentence_that_only_restates_a_phrase_is_dropped_and_big_numbers_read_well():
+    stream = SlotStream({"P1": "a yearly cycle of 52 weeks", "START": "44.2 million"})
+    text = "It stays near [START], with [P1]. It has [P1] throughout. It has no spikes."
+    shown = stream.feed(text) + stream.close()
+    assert shown == "It stays near 44.2 million, with a yearly cycle of 52 weeks. It has no spikes."
+    assert not stream.repeated  # a restatement is dropped without ending the text
+    facts = facts_of_values(np.linspace(44.1e6, 44.3e6, 100))
+    assert facts.slots()["START"].endswith("million")

@@ -108,9 +108,10 @@ def test_sadt_methods_need_a_value_network(tmp_path, csv):
 def test_describe_returns_text_and_streams(pipe, csv):
     # An untrained describer writes arbitrary tokens: what is checked is the plumbing.
     text = pipe.describe(csv, max_tokens=12)
-    assert isinstance(text, str) and len(text) > 0
+    assert isinstance(text, str) and "[" not in text  # slots filled, whatever was written
     assert text == "".join(pipe.stream_describe(csv, max_tokens=12))
-    assert "".join(pipe.stream_describe(csv, "Is there a trend?", max_tokens=8))
+    answer = "".join(pipe.stream_describe(csv, "Is there a trend?", max_tokens=8))
+    assert isinstance(answer, str) and "[" not in answer
 
 
 def test_describe_forecast_reads_the_forecast(pipe, csv):

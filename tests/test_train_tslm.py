@@ -299,15 +299,17 @@ def test_forecast_task_needs_a_describer_with_facts():
     assert example.question == "Describe the forecast." and "Forecast." in example.facts
 
 
-@pytest.mark.parametrize("name", ["tslm.yaml", "tslm_tiny.yaml", "tslm_tiny_finetune.yaml",
-                                  "tslm_tiny_facts.yaml"])  # fmt: skip
+FACTS_CONFIGS = ("tslm.yaml", "tslm_tiny_facts.yaml", "tslm_tiny_facts_polish.yaml")
+
+
+@pytest.mark.parametrize("name", [*FACTS_CONFIGS, "tslm_tiny.yaml", "tslm_tiny_finetune.yaml"])
 def test_the_shipped_describer_configs_are_valid(name):
     from pathlib import Path
 
     config = train_tslm.load_config(str(Path(train_tslm.__file__).parent / "configs" / name), [])
     facts = config.tslm_config().prompt.facts
     # The 1B route and the bundled describer's last stage speak the facts language.
-    assert facts == (name in ("tslm.yaml", "tslm_tiny_facts.yaml"))
+    assert facts == (name in FACTS_CONFIGS)
     tasks = {t for stage in config.stages for t in stage.tasks}
     assert ("forecast" in tasks) == facts
 

@@ -501,8 +501,10 @@ def _slot_season_item(attrs: SeriesAttributes, facts, rng) -> tuple[str, str]:
 
 
 def _matching_slot(period: int, facts) -> str | None:
+    """The slot of the facts' cycle that matches ``period``, if the facts name it (a cycle
+    whose clarity is "none" is not in the prompt, so no caption may use its slot)."""
     for i, cycle in enumerate(facts.cycles[:2]):
-        if abs(cycle.steps - period) <= 0.15 * period:
+        if cycle.clarity != "none" and abs(cycle.steps - period) <= 0.15 * period:
             return f"P{i + 1}"
     return None
 

@@ -36,6 +36,8 @@ SPIKE_Z = 10.0  # an outlier: robust z of the residual (MAD scale) at least this
 MAX_SPIKE_SHARE = 0.005  # more outliers than this share of points: heavy tails, not spikes
 TREND_SHARE = 0.5  # an overall change: end minus start level, in the series' std
 
+# Cycle lengths that people's data has (steps of a day, week, year, hour at usual intervals).
+COMMON_PERIODS = (4, 5, 6, 7, 12, 24, 48, 52, 60, 96, 144, 168, 288, 336, 365)
 SLOT = re.compile(r"\[([A-Z][A-Z0-9]*)\]")
 _CALENDAR = (  # (name as an adjective, seconds)
     ("hourly", 3600.0),
@@ -94,7 +96,7 @@ class SeriesFacts:
 
     def prompt_text(self) -> str:
         """Words only: "Monthly. Cycles: [P1] clear, [P2] weak. Ends higher. Jumps: one.
-        Outliers: none." The Llama refers to cycles by their slot names."""
+        Outliers: no." The Llama refers to cycles by their slot names."""
         parts = [self.interval_word.capitalize() + "."]
         named = [
             f"[P{i + 1}] {c.clarity}" for i, c in enumerate(self.cycles) if c.clarity != "none"
@@ -139,7 +141,7 @@ class SeriesFacts:
         return f"The {name} series"
 
     def number(self, x: float) -> str:
-        return format_number(float(x))
+        return _readable(float(x))
 
     def label(self, index: int) -> str:
         index = int(min(max(index, 0), self.n - 1))
@@ -373,6 +375,7 @@ def candidate_cycles(
     view = view - _moving_average(view, max(3, len(view) // 4))
     sd = view.std() or 1.0
     lags = [lag for lag, _ in detect_periods(view / sd, max_periods=3)]
+    acf = _autocorrelation(view)
     pool: dict[int, str | None] = dict(calendar)
     for lag in lags:
         for k in (1, 2, 3, 4):
@@ -380,14 +383,21 @@ def candidate_cycles(
             if p < 2 or n < 2.5 * p:
                 continue
             snapped = next((c for c in calendar if abs(p - c) <= 0.1 * c), None)
-            p = snapped or p
+            # The autocorrelation's peak can sit a step off the cycle; the profile that
+            # explains most says which whole number of steps it is.
+            p = snapped or _refine(acf, p)
             pool.setdefault(p, calendar.get(p) or _word_for(p, step_seconds, months))
     cycles = [Cycle(p, seasonal_strength(x, p), w) for p, w in pool.items()]
     if not cycles:
         return []
-    best = max(c.strength for c in cycles)
-    near = [c for c in cycles if c.strength >= 0.85 * best]
-    first = min(near, key=lambda c: (c.steps, -c.strength))
+    top = max(cycles, key=lambda c: c.strength)
+    # A divisor of the strongest (7 under 14) that keeps 85 % of its strength is the cycle.
+    divisors = [
+        c for c in cycles
+        if c.steps < top.steps and abs(top.steps / c.steps - round(top.steps / c.steps)) < 0.05
+        and c.strength >= 0.85 * top.strength
+    ]  # fmt: skip
+    first = min(divisors, key=lambda c: c.steps) if divisors else top
     rest = []
     without_first = None
     for c in cycles:
@@ -403,8 +413,43 @@ def candidate_cycles(
             own = seasonal_strength(without_first, c.steps)
             if own >= WEAK:
                 rest.append(Cycle(c.steps, own, c.word))
+        elif c.strength >= max(WEAK, 0.5 * first.strength):  # a divisor (daily in weekly)
+            rest.append(c)
     rest.sort(key=lambda c: -c.strength)
     return [first] + rest[:1]
+
+
+def _autocorrelation(y: np.ndarray) -> np.ndarray:
+    """Autocorrelation of ``y`` (mean removed) at lags 0 .. n - 1, by FFT."""
+    y = y - y.mean()
+    size = 1 << int(np.ceil(np.log2(2 * len(y))))
+    f = np.fft.rfft(y, size)
+    acf = np.fft.irfft(f * np.conj(f), size)[: len(y)]
+    return acf / (acf[0] or 1.0)
+
+
+def _refine(acf: np.ndarray, lag: int) -> int:
+    """The whole number of steps next to ``lag`` (3 %, at least one step) that its
+    multiples agree on: the autocorrelation's peak can sit a step off a long cycle, but at
+    2, 3, 4 ... cycles the wrong length drifts off the peaks and the right one does not."""
+    reach = max(1, round(0.03 * lag))
+    near = [p for p in range(lag - reach, lag + reach + 1) if 2 <= p < len(acf) // 2]
+    if not near:
+        return lag
+
+    def comb(p: int) -> float:
+        ks = np.arange(1, max(2, (len(acf) // 2) // p) + 1)
+        ks = ks[ks * p < len(acf)]
+        return float(np.mean(acf[ks * p]))
+
+    best = max(near, key=comb)
+    # A round number of steps close by (a day of hours, a year of months, an hour of
+    # minutes) that fits nearly as well is the likelier cycle: with few cycles in the
+    # series, a step either side is within the noise.
+    round_near = [p for p in COMMON_PERIODS if abs(p - best) <= max(1, 0.04 * best)]
+    if round_near and comb(round_near[0]) >= 0.9 * comb(best):
+        return round_near[0]
+    return best
 
 
 def _word_for(lag: int, step_seconds: float | None, months: float | None) -> str | None:
@@ -598,11 +643,23 @@ def _plural(count: int, unit: str) -> str:
     return f"{count} {unit}" + ("" if count == 1 else "s")
 
 
+def _readable(x: float, digits: int = 3) -> str:
+    """A number for people: 3 significant digits, "44.2 million" past a million."""
+    for size, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
+        if abs(x) >= size:
+            return f"{_digits(x / size, digits)} {word}"
+    return _digits(x, digits)
+
+
+def _digits(x: float, digits: int) -> str:
+    return np.format_float_positional(x, precision=digits, unique=False, fractional=False,
+                                      trim="-")  # fmt: skip
+
+
 def _distinct(a: float, b: float) -> tuple[str, str]:
     """Two levels with enough digits to tell them apart ("1016" and "1021", not "1020" twice)."""
     for digits in range(3, 8):
-        x, y = (np.format_float_positional(float(v), precision=digits, unique=False,
-                                           fractional=False, trim="-") for v in (a, b))  # fmt: skip
+        x, y = _readable(a, digits), _readable(b, digits)
         if x != y:
             return x, y
     return x, y
@@ -654,7 +711,12 @@ def forecast_facts(
     """Facts of a forecast (median and 10-90 % band, each (h,)) after ``history``."""
     median, low, high = (np.asarray(a, dtype=np.float64).reshape(-1) for a in (median, low, high))
     h = len(median)
-    main = history.cycles[0] if history.cycles and history.cycles[0].clarity != "none" else None
+    # The cycle a reader can see in the forecast: the strongest named one that fits one and
+    # a half times in the horizon (a day of a weekly cycle shows the daily one), else the
+    # shortest named one.
+    named = [c for c in history.cycles if c.clarity != "none"]
+    fitting = [c for c in named if h >= 1.5 * c.steps]
+    main = fitting[0] if fitting else min(named, key=lambda c: c.steps) if named else None
     cycle = "none"
     if main is not None:
         p = main.steps
@@ -686,6 +748,7 @@ def forecast_facts(
     from sadt.horizon import steps_as_time
 
     ahead = steps_as_time(h, history.freq).split(" = ")[-1]
+    ahead = ahead.removeprefix("1 ") if ahead.startswith("1 ") else ahead  # "the next day"
     values = {
         "AHEAD": f"the next {ahead}",
         "P1": history.cycle_phrase(main) if main else "a cycle",
@@ -697,27 +760,55 @@ def forecast_facts(
     return ForecastFacts(cycle, level, band, values)
 
 
+_OPENERS = re.compile(r"^(?:it has|it shows|there (?:is|are)|the series (?:has|shows))\s+")
+
+
+def _said_before(sentence: str, said: str) -> bool:
+    """A sentence that only restates a phrase already shown ("It has a yearly cycle of 12
+    months." after "..., with a yearly cycle of 12 months")."""
+    body = _OPENERS.sub("", sentence.lower().rstrip(".!? ")).removesuffix(" throughout")
+    return len(body) >= 12 and body in said
+
+
 class SlotStream:
-    """Fill slots in text that arrives piece by piece: ``feed`` returns what can be shown
-    now (never a half-written slot, never text a later piece could change), ``close`` the
-    rest."""
+    """Fill slots in text that arrives piece by piece, a sentence at a time: ``feed``
+    returns the sentences completed so far (never a half-written slot), ``close`` the
+    rest. A sentence the text already said is dropped and ``repeated`` turns True, so the
+    caller can stop generating (a small model at greedy decoding can loop)."""
 
     def __init__(self, slots: dict[str, str]):
-        self.slots, self.raw, self.shown = slots, "", ""
+        self.slots, self.raw, self.done = slots, "", 0
+        self.seen: set[str] = set()
+        self.said = ""  # what was shown, lower case
+        self.repeated, self.count = False, 0
 
     def feed(self, piece: str) -> str:
         self.raw += piece
-        safe = self.raw
-        open_at = safe.rfind("[")
-        if open_at > safe.rfind("]"):
-            safe = safe[:open_at]
-        return self._emit(fill_slots(safe.rstrip(), self.slots).rstrip())
+        out = []
+        while not self.repeated:
+            end = re.search(r"[.!?]\s", self.raw[self.done :])
+            if end is None:
+                break
+            stop = self.done + end.end()
+            out.append(self._sentence(self.raw[self.done : stop]))
+            self.done = stop
+        return "".join(out)
 
     def close(self) -> str:
-        return self._emit(fill_slots(self.raw, self.slots))
+        rest, self.done = self.raw[self.done :], len(self.raw)
+        return "" if self.repeated else self._sentence(rest)
 
-    def _emit(self, filled: str) -> str:
-        if not filled.startswith(self.shown) or len(filled) <= len(self.shown):
+    def _sentence(self, raw: str) -> str:
+        key = " ".join(raw.lower().split())
+        if not key:
             return ""
-        new, self.shown = filled[len(self.shown) :], filled
-        return new
+        if key in self.seen:
+            self.repeated = True
+            return ""
+        self.seen.add(key)
+        text = fill_slots(raw.strip(), self.slots)
+        if not text or _said_before(text, self.said):
+            return ""
+        self.said += " " + text.lower()
+        self.count += 1
+        return text if self.count == 1 else " " + text

@@ -344,6 +344,8 @@ class TSLM(nn.Module):
             piece = stream.feed(response.text) if response.text else ""
             if piece:
                 yield piece
+            if stream.repeated:  # a sentence said twice: the rest would loop
+                break
         rest = stream.close()
         if rest:
             yield rest
