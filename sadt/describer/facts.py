@@ -658,8 +658,8 @@ def _digits(x: float, digits: int) -> str:
 
 def _distinct(a: float, b: float) -> tuple[str, str]:
     """Two levels with enough digits to tell them apart ("1016" and "1021", not "1020" twice),
-    unless they are within half a percent (a level that stays: "508", not "508.4")."""
-    if abs(a - b) < 0.005 * max(abs(a), abs(b)):
+    unless they are within a tenth of a percent (a level that stays: "508", not "508.4")."""
+    if abs(a - b) < 0.001 * max(abs(a), abs(b)):
         return _readable(a), _readable(b)
     for digits in range(3, 8):
         x, y = _readable(a, digits), _readable(b, digits)
