@@ -157,3 +157,11 @@ def test_a_sentence_that_only_restates_a_phrase_is_dropped_and_big_numbers_read_
     assert not stream.repeated  # a restatement is dropped without ending the text
     facts = facts_of_values(np.linspace(44.1e6, 44.3e6, 100))
     assert facts.slots()["START"].endswith("million")
+
+
+def test_levels_get_the_digits_that_tell_them_apart():
+    from sadt.describer.facts import _distinct
+
+    assert _distinct(1016.3, 1021.2) == ("1016", "1021")  # a change 3 digits would hide
+    assert _distinct(508.4, 508.2) == ("508", "508")  # a level that stays
+    assert _distinct(0.0123, 0.0456) == ("0.0123", "0.0456")
