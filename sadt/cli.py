@@ -2,6 +2,7 @@
 
 sadt forecast load.csv --horizon 48 --method dts --budget 1000 --out forecast.csv
 sadt forecast load.csv --backtest 3     # first: how it would have done on the last 3 horizons
+sadt forecast load.csv --describe       # and the describer's words about the forecast
 sadt describe load.csv [--question "Is there a trend?"]
 """
 
@@ -100,6 +101,11 @@ def _parser() -> argparse.ArgumentParser:
         help="first forecast the last WINDOWS stretches of the horizon from the history "
         "before each, and print how that went against seasonal naive (default: 0, none)",
     )
+    fc.add_argument(
+        "--describe",
+        action="store_true",
+        help="also print the describer's words about the forecast (on stderr)",
+    )
     sub.choices["describe"].add_argument("--question", default=None)
     return parser
 
@@ -146,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         out = check_out_file(args.out) if getattr(args, "out", None) else None
         paths = check_out_file(args.paths) if getattr(args, "paths", None) else None
         series = sadt.read_series(args.file, column=args.column)
-        pipe = sadt.from_pretrained(args.model, describer=args.command == "describe")
+        wants_words = args.command == "describe" or getattr(args, "describe", False)
+        pipe = sadt.from_pretrained(args.model, describer=wants_words)
         if args.command == "describe":
             for piece in pipe.stream_describe(series, args.question):
                 print(piece, end="", flush=True)
@@ -171,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         if "stopped" in forecast.stats:
             print(f"note: {forecast.stats['stopped']}", file=sys.stderr)
+        if args.describe and pipe.tslm is not None:  # stderr: stdout stays the forecast CSV
+            print(pipe.describe_forecast(forecast), file=sys.stderr)
         if paths is not None:
             forecast.paths_to_csv(paths)
         if out is not None:

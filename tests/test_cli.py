@@ -1,6 +1,7 @@
 """The command lines (`sadt`, `python -m train.push`): user mistakes are one sentence and
 exit code 2, found before the work is done; nothing is written where it should not be."""
 
+import io
 import json
 import shutil
 
@@ -260,3 +261,17 @@ def test_ctrl_c_asks_the_search_to_stop_and_a_second_one_interrupts():
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_forecast_describe_prints_the_words_on_stderr_and_the_csv_on_stdout(csv, capsys):
+    """With the bundled model: the describer's words about the forecast go to stderr."""
+    code = cli.main(
+        ["forecast", str(csv), "--horizon", "24", "--method", "ancestral", "--samples", "4",
+         "--describe"]
+    )  # fmt: skip
+    assert code == 0
+    captured = capsys.readouterr()
+    assert "forecast" in captured.err.lower() and "band" in captured.err
+    assert "[" not in captured.err
+    frame = pd.read_csv(io.StringIO(captured.out))
+    assert len(frame) == 24 and "0.5" in frame.columns
