@@ -9,12 +9,13 @@ here, because a small language model does not copy digits reliably. Two halves:
   out. It names the cycles by slot ("[P1]") so the Llama can refer to them.
 * ``SeriesFacts.slots``: what each slot the Llama may write stands for, in the data's
   own time and units ("[P1]" -> "a yearly cycle of 52 weeks", "[SPAN]" -> "between
-  1958 and 2001", "[SHIFT]" -> "around 1898, from about 1.1e3 to 850 (down by about a
-  fifth)"). ``fill_slots`` puts them into the text.
+  1958 and 2001", "[SHIFT]" -> "around 1898, from about 1110 to 844 (down by about a
+  quarter)"). ``fill_slots`` puts them into the text.
 
 Every test reads the whole series (long ones through the same statistics, no prefix
 cut), so a description covers all of the history. The detectors are calibrated to stay
-quiet on noise, smooth cycles, trends and random walks (``bench.describe_real``).
+quiet on noise, smooth cycles, trends and random walks (``bench.describe_facts``; how the
+descriptions fare on annotated real series: ``bench.describe_real``).
 """
 
 from __future__ import annotations
