@@ -90,8 +90,6 @@ class FactsOnly:
     """A baseline with no language model: the caption the facts alone give
     (``captions.slot_caption`` of ``captions.observed(facts)``, slots filled)."""
 
-    tslm = True
-
     def describe(self, series) -> str:
         from sadt.describer import captions
         from sadt.describer.facts import compute_facts, fill_slots

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sadt.describer.prompt import format_number
 from sadt.synthetic import SeriesAttributes, SyntheticConfig, generate_batch
 
 ATTRIBUTES = ("trend", "period", "noise", "spikes", "level_shifts")
@@ -85,7 +86,9 @@ def caption(
         items += [_count_item(rng, len(attrs.spikes), SPIKE_PHRASES), _shifts_item(attrs, rng)]
     if stats is not None and rng.random() < 0.5:
         noun, sentence = _pick(rng, MEAN_PHRASES)
-        items.append((noun.format(m=_number(stats[0])), sentence.format(m=_number(stats[0]))))
+        items.append(
+            (noun.format(m=format_number(stats[0])), sentence.format(m=format_number(stats[0])))
+        )
     if attrs.random_walk and rng.random() < 0.3:
         items.append(("some slow random wandering", "It also wanders slowly."))
     items = [items[i] for i in rng.permutation(len(items))]
@@ -126,11 +129,6 @@ def _pick(rng: np.random.Generator, options):
 
 def _join(phrases: list[str]) -> str:
     return phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
-
-
-def _number(x: float) -> str:
-    """Three significant digits, never in exponent form: 437, 0.532, 12300."""
-    return np.format_float_positional(x, precision=3, unique=False, fractional=False, trim="-")
 
 
 def _trend_phrase(attrs: SeriesAttributes, rng: np.random.Generator) -> str:

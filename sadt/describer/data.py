@@ -122,7 +122,7 @@ def read_real_corpus(folder: str | Path) -> list[RealSeries]:
     held-out rows are never read. Files the reader refuses are left out."""
     import csv
 
-    from sadt.horizon import _months_per_step, step_duration
+    from sadt.describer.facts import calendar_of
     from sadt.series import SeriesError, read_series
 
     folder = Path(folder)
@@ -138,13 +138,8 @@ def read_real_corpus(folder: str | Path) -> list[RealSeries]:
                 series = read_series(folder / row["file"])
             except SeriesError:
                 continue
-            months = _months_per_step(series.freq)
-            step = step_duration(series.freq)
-            seconds = None if months is not None or step is None else step.total_seconds()
-            if series.freq is None and series.timestamps is not None and len(series) > 2:
-                seconds = float(np.median(np.diff(series.timestamps.asi8))) / 1e9  # irregular
-            business = bool(series.freq) and series.freq.upper().startswith("B")
-            pool.append(RealSeries(series.values, seconds, months, business))
+            cal = calendar_of(series.freq, series.timestamps)
+            pool.append(RealSeries(series.values, cal.step_seconds, cal.months, cal.business_days))
     if not pool:
         raise DataError(f"{manifest} lists no readable train-split series.")
     return pool

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from sadt.describer.prompt import format_number
+from sadt.horizon import _count
 
 CLEAR, WEAK = 0.45, 0.2  # seasonal strength (Hyndman's F_S) of a clear / weak cycle
 JUMP_RATIO = 8.0  # a shift: its peak of window-to-window change vs the typical one
@@ -169,11 +170,11 @@ class SeriesFacts:
             m = self.months_per_step
             unit = {1: "month", 3: "quarter", 12: "year"}.get(round(m))
             if unit:
-                return _plural(steps, unit)
-            return _plural(round(steps * m), "month")
+                return _count(steps, unit)
+            return _count(round(steps * m), "month")
         unit = _unit_of(self.step_seconds)
         if unit:
-            return _plural(steps, unit)
+            return _count(steps, unit)
         return f"{steps} steps of {_spell_seconds(self.step_seconds)}"
 
     def shift_phrase(self, shift: Shift) -> str:
@@ -205,24 +206,40 @@ def fill_slots(text: str, slots: dict[str, str]) -> str:
     return re.sub(r"(^|[.!?] )([a-z])", lambda m: m.group(1) + m.group(2).upper(), filled)
 
 
+@dataclass(frozen=True)
+class Calendar:
+    """What one step of a series is: seconds (None for month-based or step-indexed data),
+    months (None unless month-based), and whether the steps are business days."""
+
+    step_seconds: float | None
+    months: float | None
+    business_days: bool = False
+
+
+def calendar_of(freq: str | None, stamps: pd.DatetimeIndex | None = None) -> Calendar:
+    """The calendar of a pandas frequency alias; irregular timestamps (no alias) are named
+    by their median spacing."""
+    from sadt.horizon import _business_days, _months_per_step, step_duration
+
+    months = _months_per_step(freq)
+    step = step_duration(freq)
+    seconds = None if months is not None or step is None else step.total_seconds()
+    if stamps is not None and freq is None and len(stamps) > 2:
+        seconds = float(np.median(np.diff(stamps.asi8))) / 1e9
+    return Calendar(seconds, months, _business_days(freq) and months is None)
+
+
 def compute_facts(series, name: str | None = None) -> SeriesFacts:
     """The facts of a ``sadt.Series`` (timestamps and name used) or a plain array."""
-    from sadt.horizon import _months_per_step, step_duration
-
     values = np.asarray(getattr(series, "values", series), dtype=np.float64).reshape(-1)
     freq = getattr(series, "freq", None)
     stamps = getattr(series, "timestamps", None)
     name = name if name is not None else getattr(series, "name", None)
-    months = _months_per_step(freq)
-    step = step_duration(freq)
-    business = bool(freq) and str(freq).upper().startswith("B") and months is None
-    step_seconds = None if months is not None or step is None else step.total_seconds()
-    if stamps is not None and freq is None and len(stamps) > 2:
-        # Irregular timestamps: the median spacing names the calendar.
-        step_seconds = float(np.median(np.diff(stamps.asi8))) / 1e9
-    labels = _labels(stamps, months, step_seconds) if stamps is not None else None
-    facts = facts_of_values(values, step_seconds, months, labels, freq, name, business)
-    return facts
+    cal = calendar_of(freq, stamps)
+    labels = _labels(stamps, cal.months, cal.step_seconds) if stamps is not None else None
+    return facts_of_values(
+        values, cal.step_seconds, cal.months, labels, freq, name, cal.business_days
+    )
 
 
 def facts_of_values(
@@ -244,16 +261,7 @@ def facts_of_values(
         clean[first_spikes] = _running_median(x, 7)[first_spikes]
     cycles = candidate_cycles(clean, step_seconds, months_per_step, business_days)
     main = cycles[0].steps if cycles and cycles[0].clarity != "none" else None
-    smooth = _moving_average(clean, main) if main else clean
-    remainder = clean - smooth
-    if main:  # seasonal profile out of the remainder
-        phase = np.arange(n) % main
-        profile = np.bincount(phase, remainder, minlength=main) / np.maximum(
-            np.bincount(phase, minlength=main), 1
-        )
-        deseasoned = clean - profile[phase]
-    else:
-        deseasoned = clean
+    deseasoned = clean - _seasonal_component(clean, main) if main else clean
     edge = max(1, n // 10, main or 1)
     edge = min(edge, max(1, n // 3))
     start, end = float(np.median(deseasoned[:edge])), float(np.median(deseasoned[-edge:]))
@@ -311,20 +319,23 @@ def calendar_periods(
     return found
 
 
-def _seasonal_component(x: np.ndarray, period: int, robust: bool = False) -> np.ndarray:
-    """The repeating profile of ``x`` over ``period`` (after a moving-average trend); with
-    ``robust`` the per-phase median, so one outlier does not echo into every cycle."""
-    n = len(x)
-    detrended = x - _moving_average(x, period)
+def _profile(detrended: np.ndarray, period: int, robust: bool = False) -> np.ndarray:
+    """Each point's value of the mean repeating profile of ``detrended`` over ``period``;
+    with ``robust`` the per-phase median, so one outlier does not echo into every cycle."""
+    n = len(detrended)
     phase = np.arange(n) % period
     if robust:
         rows = -(-n // period)
         grid = np.full(rows * period, np.nan)
         grid[:n] = detrended
-        profile = np.nanmedian(grid.reshape(rows, period), axis=0)
-        return profile[phase]
+        return np.nanmedian(grid.reshape(rows, period), axis=0)[phase]
     counts = np.maximum(np.bincount(phase, minlength=period), 1)
     return (np.bincount(phase, detrended, minlength=period) / counts)[phase]
+
+
+def _seasonal_component(x: np.ndarray, period: int, robust: bool = False) -> np.ndarray:
+    """The repeating profile of ``x`` over ``period``, after a moving-average trend."""
+    return _profile(x - _moving_average(x, period), period, robust)
 
 
 def seasonal_strength(x: np.ndarray, period: int) -> float:
@@ -334,10 +345,7 @@ def seasonal_strength(x: np.ndarray, period: int) -> float:
     if period < 2 or n < 2 * period:
         return 0.0
     detrended = x - _moving_average(x, period)
-    phase = np.arange(n) % period
-    counts = np.maximum(np.bincount(phase, minlength=period), 1)
-    profile = np.bincount(phase, detrended, minlength=period) / counts
-    remainder = detrended - profile[phase]
+    remainder = detrended - _profile(detrended, period)
     total = float(np.var(detrended))
     if total <= 1e-12:
         return 0.0
@@ -361,7 +369,7 @@ def candidate_cycles(
     cycle), so the first cycle is the shortest one that keeps 85 % of the best strength and
     a second one must hold strength of its own: a multiple of the first (weekly over daily)
     is scored on what remains once the first cycle is taken out."""
-    from sadt.forecaster.bases import detect_periods
+    from sadt.forecaster.bases import autocorrelation, detect_periods
 
     n = len(x)
     if np.all(x > 0) and x.max() > 3 * x.min():
@@ -376,7 +384,7 @@ def candidate_cycles(
     view = view - _moving_average(view, max(3, len(view) // 4))
     sd = view.std() or 1.0
     lags = [lag for lag, _ in detect_periods(view / sd, max_periods=3)]
-    acf = _autocorrelation(view)
+    acf = autocorrelation(view - view.mean())
     pool: dict[int, str | None] = dict(calendar)
     for lag in lags:
         for k in (1, 2, 3, 4):
@@ -418,15 +426,6 @@ def candidate_cycles(
             rest.append(c)
     rest.sort(key=lambda c: -c.strength)
     return [first] + rest[:1]
-
-
-def _autocorrelation(y: np.ndarray) -> np.ndarray:
-    """Autocorrelation of ``y`` (mean removed) at lags 0 .. n - 1, by FFT."""
-    y = y - y.mean()
-    size = 1 << int(np.ceil(np.log2(2 * len(y))))
-    f = np.fft.rfft(y, size)
-    acf = np.fft.irfft(f * np.conj(f), size)[: len(y)]
-    return acf / (acf[0] or 1.0)
 
 
 def _refine(acf: np.ndarray, lag: int) -> int:
@@ -597,14 +596,8 @@ def _running_median(x: np.ndarray, window: int) -> np.ndarray:
 def date_labels(stamps: pd.DatetimeIndex, freq: str | None) -> list[str]:
     """A label per timestamp at the frequency's grain: "1898", "Mar 1898", "2003-05-04",
     "2017-01-02 14:00"."""
-    from sadt.horizon import _months_per_step, step_duration
-
-    months = _months_per_step(freq)
-    step = step_duration(freq)
-    seconds = None if months is not None or step is None else step.total_seconds()
-    if seconds is None and months is None and len(stamps) > 2:
-        seconds = float(np.median(np.diff(stamps.asi8))) / 1e9
-    return _labels(stamps, months, seconds)
+    cal = calendar_of(freq, stamps)
+    return _labels(stamps, cal.months, cal.step_seconds)
 
 
 def _labels(stamps: pd.DatetimeIndex, months: float | None, step_seconds: float | None):
@@ -636,25 +629,16 @@ def _unit_of(step_seconds: float) -> str | None:
 def _spell_seconds(seconds: float) -> str:
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size and abs(seconds / size - round(seconds / size)) < 1e-6:
-            return _plural(round(seconds / size), unit)
-    return _plural(round(seconds), "second")
-
-
-def _plural(count: int, unit: str) -> str:
-    return f"{count} {unit}" + ("" if count == 1 else "s")
+            return _count(round(seconds / size), unit)
+    return _count(round(seconds), "second")
 
 
 def _readable(x: float, digits: int = 3) -> str:
     """A number for people: 3 significant digits, "44.2 million" past a million."""
     for size, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
         if abs(x) >= size:
-            return f"{_digits(x / size, digits)} {word}"
-    return _digits(x, digits)
-
-
-def _digits(x: float, digits: int) -> str:
-    return np.format_float_positional(x, precision=digits, unique=False, fractional=False,
-                                      trim="-")  # fmt: skip
+            return f"{format_number(x / size, digits)} {word}"
+    return format_number(x, digits)
 
 
 def _distinct(a: float, b: float) -> tuple[str, str]:

@@ -44,15 +44,15 @@ class PromptConfig:
         return asdict(self)
 
 
-def format_number(x: float) -> str:
-    """Three significant digits, never an exponent: 437, 0.532, 12300, -3.2.
+def format_number(x: float, digits: int = 3) -> str:
+    """``digits`` significant digits, never an exponent: 437, 0.532, 12300, -3.2.
 
-    The same rule ``sadt.describer.captions`` writes numbers with, so a caption's "mean 437"
+    The rule ``sadt.describer.captions`` writes numbers with too, so a caption's "mean 437"
     is a copy of the prompt's digits.
     """
     if not math.isfinite(x):
         return str(x)
-    return np.format_float_positional(x, precision=3, unique=False, fractional=False, trim="-")
+    return np.format_float_positional(x, precision=digits, unique=False, fractional=False, trim="-")
 
 
 @dataclass

@@ -22,6 +22,14 @@ MIN_SCALE = 1e-4  # floor of the naive error scale (normalized units)
 MIN_ACF = 0.2  # a period needs at least this autocorrelation to count
 
 
+def autocorrelation(y: np.ndarray) -> np.ndarray:
+    """Autocorrelation of ``y`` (already centred) at lags 0 .. n - 1, by FFT; lag 0 is 1."""
+    n = y.size
+    size = 1 << int(np.ceil(np.log2(2 * n)))
+    f = np.fft.rfft(y, size)
+    return np.fft.irfft(f * np.conj(f), size)[:n] / (float(y @ y) or 1.0)
+
+
 def detect_periods(x: np.ndarray, max_periods: int = 2) -> list[tuple[int, float]]:
     """The strongest seasonal periods of x (observed, 1-D): [(lag, autocorrelation)], the
     strongest first, at most `max_periods`; lags 2..n/2 at local maxima of the
@@ -32,12 +40,9 @@ def detect_periods(x: np.ndarray, max_periods: int = 2) -> list[tuple[int, float
         return []
     t = np.arange(n)
     y = x - np.polyval(np.polyfit(t, x, 1), t)
-    var = float(y @ y)
-    if var <= 1e-12:
+    if float(y @ y) <= 1e-12:
         return []
-    size = 1 << int(np.ceil(np.log2(2 * n)))
-    f = np.fft.rfft(y, size)
-    acf = np.fft.irfft(f * np.conj(f), size)[: n // 2 + 2] / var
+    acf = autocorrelation(y)[: n // 2 + 2]
     found = []
     running_min = np.minimum.accumulate(acf)
     for lag in range(2, min(n // 2, acf.size - 1)):
