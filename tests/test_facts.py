@@ -165,3 +165,14 @@ def test_levels_get_the_digits_that_tell_them_apart():
     assert _distinct(1016.3, 1021.2) == ("1016", "1021")  # a change 3 digits would hide
     assert _distinct(508.4, 508.2) == ("508", "508")  # a level that stays
     assert _distinct(0.0123, 0.0456) == ("0.0123", "0.0456")
+
+
+def test_a_short_forecast_of_a_long_cycle_is_compared_with_the_recent_history():
+    """30 days after a summer month of a yearly cycle: the forecast that stays at the
+    summer level ends level, not higher than the year's mean."""
+    t = np.arange(3650)
+    history = 11 + 4 * np.sin(2 * np.pi * (t - 250) / 365.25)
+    facts = facts_of_values(history, step_seconds=86400.0)
+    recent = np.full(30, history[-30:].mean())
+    ff = forecast_facts(facts, history, recent, recent - 2, recent + 2)
+    assert ff.level == "level", (history[-30:].mean(), history[-365:].mean())

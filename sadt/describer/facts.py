@@ -719,8 +719,11 @@ def forecast_facts(
         else:
             swing_hist = float(np.std(np.asarray(history_values, float)[-p:]))
             cycle = "continues" if float(np.std(median)) >= 0.5 * swing_hist else "fades"
-    last = float(np.mean(np.asarray(history_values, float)[-(main.steps if main else 1) :]))
-    end = float(np.mean(median[-max(1, min(h, main.steps if main else max(1, h // 4))) :]))
+    # The forecast's end against the history's end, over windows of one length (a month of
+    # a daily series against its last month, not against its whole last year).
+    window = max(1, min(h, main.steps if main else max(1, h // 4)))
+    last = float(np.mean(np.asarray(history_values, float)[-window:]))
+    end = float(np.mean(median[-window:]))
     spread = history.std if history.std > 0 else 1.0
     change = end - last
     level = "level" if abs(change) < 0.25 * spread else ("higher" if change > 0 else "lower")
