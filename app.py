@@ -286,6 +286,11 @@ def series_summary(series: Series) -> str:
         parts.append("no timestamps (steps are numbered)")
     if series.filled:
         parts.append(f"{series.filled} missing values filled by interpolation")
+    if series.dropped:
+        parts.append(
+            f"the {series.dropped} rows before a gap too long to fill were left out "
+            "(the forecast starts from the data after it)"
+        )
     return ", ".join(parts) + "."
 
 

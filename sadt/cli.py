@@ -152,6 +152,11 @@ def main(argv: list[str] | None = None) -> int:
         out = check_out_file(args.out) if getattr(args, "out", None) else None
         paths = check_out_file(args.paths) if getattr(args, "paths", None) else None
         series = sadt.read_series(args.file, column=args.column)
+        if series.dropped:  # stderr: stdout stays the forecast CSV
+            print(
+                f"note: the {series.dropped} rows before a gap too long to fill were left out",
+                file=sys.stderr,
+            )
         wants_words = args.command == "describe" or getattr(args, "describe", False)
         pipe = sadt.from_pretrained(args.model, describer=wants_words)
         if args.command == "describe":

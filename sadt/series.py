@@ -47,6 +47,9 @@ MIN_LENGTH = 8  # fewest observations a forecast can start from (the model train
 MAX_BYTES = 200 * 1024 * 1024
 MAX_ABS_VALUE = 1e150
 MAX_MISSING_FRACTION = 0.2
+# After a gap too long to interpolate, the history that follows it is kept when it has at
+# least this many values (a forecaster reads 32 points well); else the gap is refused.
+MIN_AFTER_GAP = 32
 MOST = 0.8  # share of cells that makes a column numeric, or a timestamp column
 MISSING_TOKENS = frozenset(
     ["", "na", "n/a", "nan", "null", "none", "nil", "?", "-", "--", ".", "#n/a", "missing"]
@@ -108,6 +111,8 @@ class Series:
     zone of the input when it has one; `freq` is a pandas offset alias ("h", "D", "15min",
     "YS-JAN") when the timestamps are regular, else None (`describe_freq` says it in words).
     `interpolated` (T,) bool marks the values that were filled by interpolation.
+    `dropped` counts the earlier values left out because a gap too long to fill came
+    after them (the series starts after that gap).
     """
 
     values: np.ndarray
@@ -115,6 +120,7 @@ class Series:
     freq: str | None = None
     name: str = "series"
     interpolated: np.ndarray | None = field(default=None, repr=False)
+    dropped: int = 0
 
     def __post_init__(self) -> None:
         values = np.array(self.values, dtype=np.float64).reshape(-1)
@@ -148,13 +154,13 @@ class Series:
     def head(self, n: int) -> Series:
         """The first `n` observations: the history a backtest forecasts from."""
         stamps = None if self.timestamps is None else self.timestamps[:n]
-        return Series(self.values[:n], stamps, self.freq, self.name, self.interpolated[:n])
+        return Series(self.values[:n], stamps, self.freq, self.name, self.interpolated[:n], self.dropped)
 
     def tail(self, n: int) -> Series:
         """The last `n` observations (all of them when n >= len)."""
         start = max(len(self) - n, 0)
         stamps = None if self.timestamps is None else self.timestamps[start:]
-        return Series(self.values[start:], stamps, self.freq, self.name, self.interpolated[start:])
+        return Series(self.values[start:], stamps, self.freq, self.name, self.interpolated[start:], self.dropped)
 
 
 def read_series(
@@ -185,16 +191,28 @@ def read_series(
         if not numeric:
             raise _no_numbers(table, stamp_name, comma_decimal)
         name = _pick_column(numeric, column, list(table.columns), stamp_name)
-        values, stamps, freq = numeric[name], None, None
+        values, stamps, freq, rows_dropped = numeric[name], None, None, 0
         if stamp_name is not None:
             stamps = _parse_timestamps(table[stamp_name], allow_years=True)
             stamps = _local_zone(stamps, table[stamp_name])
             _refuse_long_format(table, stamps, stamp_name, numeric)
-            values, stamps, freq = _align_to_timestamps(values, stamps)
+            while True:  # after each outage too long to fill, keep the rows after it
+                try:
+                    values, stamps, freq = _align_to_timestamps(values, stamps)
+                    break
+                except _SparseTimestamps as sparse:
+                    if len(sparse.after[0]) < max(MIN_AFTER_GAP, min_length):
+                        raise
+                    (values, stamps), rows_dropped = sparse.after, rows_dropped + sparse.before
         values, stamps = _trim_missing(values, stamps)
         _validate(values, min_length, allow_constant)
-        values, interpolated = _fill_gaps(values, stamps)
-    return Series(values, stamps, freq, name, interpolated)
+        max_gap = _max_gap(len(values))  # from the whole series, before any cut
+        dropped, values, stamps = _after_long_gaps(values, stamps, min_length, max_gap)
+        dropped += rows_dropped
+        # Too little follows a long gap (a short yearly series): a line across it, up to
+        # twice as long, beats refusing the file.
+        values, interpolated = _fill_gaps(values, stamps, max_gap if dropped else 2 * max_gap)
+    return Series(values, stamps, freq, name, interpolated, dropped)
 
 
 def describe_freq(freq: str | None) -> str | None:
@@ -861,6 +879,15 @@ def _refuse_long_format(table, stamps, stamp_name, numeric) -> None:
             )
 
 
+class _SparseTimestamps(SeriesError):
+    """Too many steps without a row; `after` holds the (values, stamps) after the longest
+    stretch without rows, `before` counts the rows before it."""
+
+    def __init__(self, after: tuple[np.ndarray, pd.DatetimeIndex], before: int, message: str):
+        super().__init__(message)
+        self.after, self.before = after, before
+
+
 def _align_to_timestamps(
     values: np.ndarray, stamps: pd.DatetimeIndex
 ) -> tuple[np.ndarray, pd.DatetimeIndex, str | None]:
@@ -899,7 +926,9 @@ def _align_to_timestamps(
         step_words = _spell_offset(pd.Timedelta(step), one="1 ")
         widest = int(np.argmax(np.diff(stamps.asi8)))
         after = len(stamps) - widest - 1
-        raise SeriesError(
+        raise _SparseTimestamps(
+            (values[widest + 1 :], stamps[widest + 1 :]),
+            widest + 1,
             f"The timestamps step by {step_words}, but {slots - len(stamps)} of the "
             f"{slots} steps have no row (over {MAX_MISSING_FRACTION:.0%}); the longest "
             f"stretch without rows runs from {stamps[widest]} to {stamps[widest + 1]}. "
@@ -1034,11 +1063,37 @@ def _validate(values: np.ndarray, min_length: int, allow_constant: bool = False)
         )
 
 
+def _max_gap(length: int) -> int:
+    """The longest run of missing values that is filled by interpolation when enough of
+    the series follows it (the history after a longer one is kept instead)."""
+    return max(3, int(0.05 * length))
+
+
+def _after_long_gaps(
+    values: np.ndarray, stamps: pd.DatetimeIndex | None, min_length: int, max_gap: int
+) -> tuple[int, np.ndarray, pd.DatetimeIndex | None]:
+    """(dropped, values, stamps): the history after the last gap too long to interpolate,
+    when at least MIN_AFTER_GAP (and min_length) values follow it; otherwise unchanged
+    (and `_fill_gaps` says what is wrong). A straight line drawn across weeks of a sensor
+    outage would be read as data; the stretch after it is real."""
+    missing = np.isnan(values)
+    edges = np.diff(np.concatenate([[0], missing.astype(np.int8), [0]]))
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    long = stops - starts > max_gap
+    if not long.any():
+        return 0, values, stamps
+    cut = int(stops[long][-1])
+    kept = values[cut:]
+    if np.isfinite(kept).sum() < max(MIN_AFTER_GAP, min_length):
+        return 0, values, stamps
+    return cut, kept, None if stamps is None else stamps[cut:]
+
+
 def _fill_gaps(
-    values: np.ndarray, stamps: pd.DatetimeIndex | None
+    values: np.ndarray, stamps: pd.DatetimeIndex | None, max_gap: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(values, interpolated): interior NaN runs of at most max(3, 5% of the length) filled
-    by linear interpolation over position; refuses longer runs and > 20% missing."""
+    """(values, interpolated): interior NaN runs of at most `max_gap` filled by linear
+    interpolation over position; refuses longer runs and > 20% missing."""
     missing = np.isnan(values)
     if missing.sum() > MAX_MISSING_FRACTION * len(values):
         raise SeriesError(
@@ -1049,13 +1104,13 @@ def _fill_gaps(
     edges = np.diff(np.concatenate([[0], missing.astype(np.int8), [0]]))
     starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     longest = int(np.argmax(stops - starts)) if len(starts) else 0
-    max_gap = max(3, int(0.05 * len(values)))
     if len(starts) and stops[longest] - starts[longest] > max_gap:
         row = int(starts[longest])
         when = "" if stamps is None else f" ({stamps[row]})"
         raise SeriesError(
             f"The series has a gap of {stops[longest] - row} missing values at row {row + 1}"
-            f"{when}; gaps of up to {max_gap} are filled. Fill it or cut the series."
+            f"{when}; gaps of up to {max_gap} are filled, and fewer than {MIN_AFTER_GAP} "
+            "values follow it to forecast from. Fill it or cut the series."
         )
     filled = values.copy()
     positions = np.arange(len(values))

@@ -277,6 +277,17 @@ def test_uploaded_csv_with_timestamps_end_to_end(client, tmp_path):
     assert isinstance(about_forecast, str) and not SLOT.search(about_forecast)
 
 
+def test_an_outage_leaves_out_the_history_before_it_and_says_so(client, tmp_path):
+    stamps = pd.date_range("2024-01-01", periods=200, freq="h")
+    frame = pd.DataFrame({"time": stamps, "load": 20 + 5 * np.sin(np.arange(200) / 4)})
+    frame.loc[100:129, "load"] = np.nan  # a 30-hour outage: too long to draw a line across
+    frame.to_csv(tmp_path / "outage.csv", index=False)
+    upload = handle_file(str(tmp_path / "outage.csv"))
+    _, summary = client.predict(upload, None, None, api_name="/preview")
+    assert summary.startswith("**load**: 70 values, from 2024-01-06 10:00:00")
+    assert "the 130 rows before a gap too long to fill were left out" in summary
+
+
 def test_a_series_without_timestamps_gets_numbered_steps(client):
     fan, _, _, _, csv_path, _ = client.predict(
         *forecast_args(example=NO_STAMPS), api_name="/forecast"
@@ -485,7 +496,7 @@ MALFORMED_MESSAGES = {
     "no_numeric_column.csv": "No column holds numbers",
     "nul_bytes_in_text.csv": "not a text file",
     "only_timestamps.csv": "No column holds numbers",
-    "outage_5min.csv": "from 2024-03-01 04:55:00 to 2024-03-03 12:00:00.*keep the 40 rows",
+    "outage_5min.csv": "from 2024-03-01 04:55:00 to 2024-03-03 12:00:00.*keep the 30 rows",
     "overflowing_value.csv": "is infinite or too large",
     "png_renamed.json": "not a text file",
     "single_row.csv": "at least 8 are needed",

@@ -275,3 +275,13 @@ def test_forecast_describe_prints_the_words_on_stderr_and_the_csv_on_stdout(csv,
     assert "[" not in captured.err
     frame = pd.read_csv(io.StringIO(captured.out))
     assert len(frame) == 24 and "0.5" in frame.columns
+
+
+def test_forecast_after_an_outage_notes_what_was_left_out(saved, tmp_path, capsys):
+    frame = pd.read_csv(hourly_csv(tmp_path / "load.csv"))
+    frame.loc[100:139, frame.columns[-1]] = float("nan")  # 40 hours lost; 160 follow
+    frame.to_csv(tmp_path / "outage.csv", index=False)
+    assert _forecast(tmp_path / "outage.csv", saved, "--horizon", "8") == 0
+    captured = capsys.readouterr()
+    assert "note: the 140 rows before a gap too long to fill were left out" in captured.err
+    assert len(pd.read_csv(io.StringIO(captured.out))) == 8

@@ -332,11 +332,52 @@ def test_leading_and_trailing_missing_values_are_dropped():
     assert len(series) == N and series.filled == 0
 
 
-def test_long_gap_is_refused_with_its_position():
+def test_long_gap_near_the_end_is_refused_with_its_position():
     values = wave(100)
-    values[40:50] = np.nan
-    with pytest.raises(SeriesError, match="gap of 10 missing values at row 41"):
+    values[60:72] = np.nan  # 28 values follow it: too few to forecast from alone
+    with pytest.raises(SeriesError, match="gap of 12 missing values at row 61"):
         read_series(values)
+
+
+def test_rows_after_an_outage_in_the_timestamps_are_kept():
+    # 40 rows, two days without any row (over 20 % of the steps), then 50 dense rows.
+    before = pd.date_range("2024-03-01", periods=40, freq="5min")
+    after = pd.date_range("2024-03-03 12:00", periods=50, freq="5min")
+    frame = pd.DataFrame({"t": before.append(after), "temp": wave(90)})
+    series = read_series(frame)
+    assert series.dropped == 40 and len(series) == 50 and series.freq == "5min"
+    assert series.timestamps[0] == after[0]
+    np.testing.assert_allclose(series.values, wave(90)[40:])
+
+
+def test_a_short_series_fills_a_gap_too_few_values_follow():
+    years = pd.date_range("1960-01-01", periods=60, freq="YS")
+    values = np.linspace(100.0, 400.0, 60)
+    values[30:35] = np.nan  # five years of 60: a line across them beats refusing the file
+    series = read_series(pd.DataFrame({"year": years, "gdp": values}))
+    assert series.dropped == 0 and series.filled == 5 and len(series) == 60
+    np.testing.assert_allclose(series.values, np.linspace(100.0, 400.0, 60))
+
+
+def test_history_after_a_long_gap_is_kept():
+    # A sensor outage of 10 rows (longer than the 5 % filled), 50 real values after it.
+    stamps = pd.date_range("2024-01-01", periods=100, freq="h")
+    values = wave(100)
+    values[20:23] = np.nan  # a short gap before the long one goes with the cut part
+    values[40:50] = np.nan
+    values[80] = np.nan  # a short gap after it is still filled
+    frame = pd.DataFrame({"time": stamps, "load": values})
+    series = read_series(frame)
+    assert series.dropped == 50 and len(series) == 50 and series.filled == 1
+    assert series.timestamps[0] == stamps[50] and series.freq == "h"
+    np.testing.assert_allclose(series.values[:30], wave(100)[50:80])
+
+
+def test_missing_rows_in_the_timestamps_count_as_a_gap():
+    stamps = pd.date_range("2024-01-01", periods=120, freq="D")
+    frame = pd.DataFrame({"day": stamps, "sales": wave(120)}).drop(index=range(30, 50))
+    series = read_series(frame)
+    assert series.dropped == 50 and len(series) == 70 and series.freq == "D"
 
 
 def test_too_many_missing_values_are_refused():
