@@ -56,6 +56,13 @@ def test_seasonal_naive_base_repeats_the_last_cycle():
     np.testing.assert_allclose(bases[0, 1], np.tile(np.arange(7.0), 2))
 
 
+def test_naive_error_scale_of_a_short_intermittent_series_does_not_vanish():
+    counts = np.zeros(40)
+    counts[[4, 6, 7, 12, 18, 26, 32, 34, 36, 37]] = [1, 1, 1, 1, 1, 2, 2, 1, 4, 1]
+    scale = naive_error_scale(counts, 40)  # lag 39 has one pair, 0 - 0
+    assert scale.min() >= 0.25 * scale[0] > 0
+
+
 def test_naive_error_scale_is_small_for_smooth_series_and_grows_like_a_random_walk():
     rng = np.random.default_rng(0)
     walk = np.cumsum(rng.standard_normal(20000))

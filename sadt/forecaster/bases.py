@@ -19,6 +19,10 @@ NUM_BASES = 8
 NUM_FEATURES = 10 + NUM_BASES  # ..., and each base's backtest error
 SCALE_LAGS = (1, 2, 4, 8, 16, 32, 64, 128, 256)  # lags the naive error scale is measured at
 MIN_SCALE = 1e-4  # floor of the naive error scale (normalized units)
+# ... and of its far lags, relative to its one-step error: a short intermittent context
+# (40 counts, mostly 0) has |x_t - x_{t-39}| = 0 from its one pair, and a spread of 0 that
+# far out sent the model's scale head to its limit (medians of 9 from a history of 0s and 1s).
+RELATIVE_SCALE_FLOOR = 0.25
 MIN_ACF = 0.2  # a period needs at least this autocorrelation to count
 
 
@@ -76,7 +80,8 @@ def _seasonal(x: np.ndarray, period: int, horizon: int, seasons: int) -> np.ndar
 def naive_error_scale(x: np.ndarray, horizon: int) -> np.ndarray:
     """How far the series moves in h steps: mean |x_t - x_{t-h}| over the context for
     h = 1..H (measured at SCALE_LAGS, interpolated in log-log between them; lags the context
-    cannot hold take the longest it can), floored at MIN_SCALE: (H,).
+    cannot hold take the longest it can), floored at MIN_SCALE and at
+    RELATIVE_SCALE_FLOOR x the one-step error: (H,).
 
     The error of a naive forecast h steps ahead: a frequency-free prior for the spread of
     the forecast, tiny for a smooth series, large for a noisy one."""
@@ -85,7 +90,7 @@ def naive_error_scale(x: np.ndarray, horizon: int) -> np.ndarray:
         return np.ones(horizon)
     lags = sorted({min(lag, n - 1) for lag in SCALE_LAGS if lag <= max(horizon, 1)} | {1})
     errors = np.array([np.abs(x[lag:] - x[:-lag]).mean() for lag in lags])
-    errors = np.maximum(errors, MIN_SCALE)
+    errors = np.maximum(errors, max(MIN_SCALE, RELATIVE_SCALE_FLOOR * errors[0]))
     h = np.arange(1, horizon + 1)
     if len(lags) == 1:
         return np.full(horizon, errors[0])
