@@ -176,3 +176,29 @@ def test_a_short_forecast_of_a_long_cycle_is_compared_with_the_recent_history():
     recent = np.full(30, history[-30:].mean())
     ff = forecast_facts(facts, history, recent, recent - 2, recent + 2)
     assert ff.level == "level", (history[-30:].mean(), history[-365:].mean())
+
+
+def test_the_count_of_spikes_and_shifts_is_the_count_of_dates_filled_in():
+    slots = {"SPIKES": "(around May, June and July)", "N_SPIKES": "3", "SHIFT": "around 1898"}
+    assert fill_slots("There are two isolated spikes [SPIKES].", slots) == (
+        "There are three isolated spikes (around May, June and July)."
+    )
+    assert fill_slots("It has two step changes in level [SHIFT].", slots) == (
+        "It has one step change in level around 1898."
+    )
+    one = {"SPIKES": "(around May)", "N_SPIKES": "1"}
+    assert fill_slots("There are two sharp spikes [SPIKES].", one) == (
+        "There is one sharp spike (around May)."
+    )
+    assert fill_slots("It has an abrupt shift [SHIFT].", slots) == "It has an abrupt shift around 1898."
+
+
+def test_a_trend_is_quoted_from_where_its_ends_have_reached():
+    # Flat at 35 for years, then an accelerating climb to 4000: the median of the last
+    # stretch lags the end by far; the words quote the level the series has reached.
+    values = np.concatenate([np.full(200, 35.0), 35.0 + np.linspace(0, 1, 400) ** 3 * 3965])
+    facts = facts_of_values(values, months_per_step=1)
+    assert facts.trend == "higher"
+    start, end = (float(facts.slots()[k].replace(",", "")) for k in ("START", "END"))
+    assert abs(start - 35) < 2 and 3500 < end < 4300
+    assert facts.end_level < 3400  # the verdict's median (of the last tenth) lags

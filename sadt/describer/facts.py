@@ -87,6 +87,11 @@ class SeriesFacts:
     labels: list[str] | None = None  # a date label per point, or None (steps)
     name: str | None = None
     noise: str = "medium"  # "low" | "medium" | "high": noise std / signal std, as synthetic
+    # The levels the words quote for a trend: where a line through each end's last stretch
+    # starts and ends. The medians above decide the verdict; on a series still climbing
+    # (gold's 92.7 -> ~4000), the median of its last 15 years (1500) is far from its end.
+    start_shown: float | None = None
+    end_shown: float | None = None
 
     # -- what the Llama reads ------------------------------------------------------------
     @property
@@ -122,7 +127,12 @@ class SeriesFacts:
 
     # -- what the slots stand for ------------------------------------------------------
     def slots(self) -> dict[str, str]:
-        start, end = _distinct(self.start_level, self.end_level)
+        start, end = self.start_level, self.end_level
+        quoted = self.noise != "high" and self.start_shown is not None  # noisy: medians
+        if self.trend != "level" and quoted and self.end_shown is not None:
+            if (self.end_shown - self.start_shown) * (end - start) > 0:  # same direction
+                start, end = self.start_shown, self.end_shown
+        start, end = _distinct(start, end)
         out = {"NAME": self.subject, "SPAN": self.span, "START": start, "END": end}
         for i, cycle in enumerate(self.cycles[:2]):
             out[f"P{i + 1}"] = self.cycle_phrase(cycle)
@@ -132,6 +142,7 @@ class SeriesFacts:
             out["SPIKES"] = (
                 "(around " + _join([self.label(i) for i in sorted(self.spikes[:3])]) + ")"
             )
+            out["N_SPIKES"] = str(min(len(self.spikes), 3))  # how many dates SPIKES names
         return out
 
     @property
@@ -189,8 +200,53 @@ class SeriesFacts:
         return text
 
 
+def _line_end(y: np.ndarray) -> float:
+    """The last point of a least-squares line through y: the level y has reached."""
+    if len(y) < 3:
+        return float(y[-1])
+    t = np.arange(len(y), dtype=np.float64)
+    slope, intercept = np.polyfit(t, y, 1)
+    return float(intercept + slope * t[-1])
+
+
+_NUMBER = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4}
+_COUNTED = re.compile(
+    r"\b(?:(there (?:is|are)) )?(an?|one|two|three|four) ((?:[a-z-]+ ){0,2}?)"
+    r"(spike|outlier|step change|shift|jump)(s?)\b",
+    re.IGNORECASE,
+)
+
+
+def _agree_counts(sentence: str, slots: dict[str, str]) -> str:
+    """The number a sentence gives its spikes or shifts is the number of dates its slots
+    fill in: "two isolated spikes (around [SPIKES])" with three dates says three, "two
+    step changes around [SHIFT]" with one says one."""
+    counts = {}
+    if "[SPIKES]" in sentence and slots.get("SPIKES"):
+        counts["spike"] = counts["outlier"] = int(slots.get("N_SPIKES", 0)) or None
+    if "[SHIFT]" in sentence and slots.get("SHIFT"):
+        n = 2 if "[SHIFT2]" in sentence and slots.get("SHIFT2") else 1
+        counts["shift"] = counts["jump"] = counts["step change"] = n
+
+    def one(match: re.Match) -> str:
+        there, number, words, noun, plural = match.groups()
+        n = counts.get(noun.lower())
+        if not n or _NUMBER[number.lower()] == n:
+            return match.group(0)
+        head = "" if there is None else ("There is " if n == 1 else "There are ")
+        if there is not None and there[0].islower():
+            head = head.lower()
+        word = COUNT[n] if n < len(COUNT) else str(n)
+        if match.group(0)[0].isupper() and not head:
+            word = word.capitalize()
+        return f"{head}{word} {words}{noun}{'' if n == 1 else 's'}"
+
+    return _COUNTED.sub(one, sentence) if counts else sentence
+
+
 def fill_slots(text: str, slots: dict[str, str]) -> str:
     """Put each slot's words in place; a slot the facts do not have becomes neutral words."""
+    text = " ".join(_agree_counts(part, slots) for part in re.split(r"(?<=[.!?])\s+", text))
     fallback = {"P1": "a cycle", "P2": "a second cycle", "SHIFT": "", "SHIFT2": "",
                 "SPIKES": "", "NAME": "The series"}  # fmt: skip
 
@@ -265,6 +321,12 @@ def facts_of_values(
     edge = max(1, n // 10, main or 1)
     edge = min(edge, max(1, n // 3))
     start, end = float(np.median(deseasoned[:edge])), float(np.median(deseasoned[-edge:]))
+    # Shown levels: a line through each end's last twentieth, deseasoned by a clear cycle
+    # only (a weak 186-month "cycle" of gold prices would bend the ends).
+    clear = cycles[0].steps if cycles and cycles[0].clarity == "clear" else None
+    base = clean - _seasonal_component(clean, clear) if clear else clean
+    shown = min(max(6, n // 20), max(1, n // 3))
+    start_shown, end_shown = _line_end(base[:shown][::-1]), _line_end(base[-shown:])
     return SeriesFacts(
         n=n,
         freq=freq,
@@ -273,6 +335,8 @@ def facts_of_values(
         cycles=cycles,
         start_level=start,
         end_level=end,
+        start_shown=start_shown,
+        end_shown=end_shown,
         std=float(np.std(deseasoned)),
         shifts=detect_shifts(deseasoned, main),
         spikes=detect_spikes(x, main),
