@@ -52,6 +52,8 @@ _CALENDAR = (  # (name as an adjective, seconds)
 _FRACTIONS = ((1 / 2, "half"), (1 / 3, "a third"), (1 / 4, "a quarter"), (1 / 5, "a fifth"),
               (1 / 10, "a tenth"))  # fmt: skip
 COUNT = ("no", "one", "two", "three")
+# Slots naming something the series must have; a sentence using one the facts lack is dropped.
+EVENT_SLOTS = frozenset({"P1", "P2", "SHIFT", "SHIFT2", "SPIKES"})
 
 
 @dataclass
@@ -135,7 +137,8 @@ class SeriesFacts:
         start, end = _distinct(start, end)
         out = {"NAME": self.subject, "SPAN": self.span, "START": start, "END": end}
         for i, cycle in enumerate(self.cycles[:2]):
-            out[f"P{i + 1}"] = self.cycle_phrase(cycle)
+            if cycle.clarity != "none":  # the facts line says "Cycles: none" of it
+                out[f"P{i + 1}"] = self.cycle_phrase(cycle)
         for i, shift in enumerate(self.shifts[:2]):
             out["SHIFT" if i == 0 else "SHIFT2"] = self.shift_phrase(shift)
         if self.spikes:
@@ -818,6 +821,35 @@ def forecast_facts(
 _OPENERS = re.compile(r"^(?:it has|it shows|there (?:is|are)|the series (?:has|shows))\s+")
 
 
+def without_missing_claims(sentence: str, slots: dict[str, str]) -> str:
+    """The sentence without its clauses that name a cycle or an event the facts do not
+    have ("..., with no spikes and a yearly cycle of [P1]." when the facts found no clear
+    cycle); "" when its main clause does."""
+
+    def missing(text: str) -> bool:
+        keys = [k for k in SLOT.findall(text) if k in EVENT_SLOTS]
+        return bool(keys) and all(k not in slots for k in keys)
+
+    if not missing(sentence):
+        return sentence
+    stop = sentence[-1] if sentence[-1:] in ".!?" else ""
+    clauses = sentence.rstrip(".!?").split(", ")
+    if missing(clauses[0]):
+        return ""
+    kept = [clauses[0]]
+    for clause in clauses[1:]:
+        if missing(clause):
+            pieces = clause.split(" and ")
+            left = [p for p in pieces if not missing(p)]
+            if not left:
+                continue
+            if pieces[0].startswith("with ") and not left[0].startswith("with "):
+                left[0] = "with " + left[0]
+            clause = " and ".join(left)
+        kept.append(clause)
+    return ", ".join(kept) + stop
+
+
 def _said_before(sentence: str, said: str) -> bool:
     """A sentence that only restates a phrase already shown ("It has a yearly cycle of 12
     months." after "..., with a yearly cycle of 12 months")."""
@@ -861,7 +893,8 @@ class SlotStream:
             self.repeated = True
             return ""
         self.seen.add(key)
-        text = fill_slots(raw.strip(), self.slots)
+        raw = without_missing_claims(raw.strip(), self.slots)
+        text = fill_slots(raw, self.slots) if raw else ""
         if not text or _said_before(text, self.said):
             return ""
         self.said += " " + text.lower()
