@@ -35,7 +35,7 @@ import re
 import warnings
 import zoneinfo
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
@@ -154,13 +154,20 @@ class Series:
     def head(self, n: int) -> Series:
         """The first `n` observations: the history a backtest forecasts from."""
         stamps = None if self.timestamps is None else self.timestamps[:n]
-        return Series(self.values[:n], stamps, self.freq, self.name, self.interpolated[:n], self.dropped)
+        return replace(
+            self, values=self.values[:n], timestamps=stamps, interpolated=self.interpolated[:n]
+        )
 
     def tail(self, n: int) -> Series:
         """The last `n` observations (all of them when n >= len)."""
         start = max(len(self) - n, 0)
         stamps = None if self.timestamps is None else self.timestamps[start:]
-        return Series(self.values[start:], stamps, self.freq, self.name, self.interpolated[start:], self.dropped)
+        return replace(
+            self,
+            values=self.values[start:],
+            timestamps=stamps,
+            interpolated=self.interpolated[start:],
+        )
 
 
 def read_series(
@@ -932,7 +939,7 @@ def _align_to_timestamps(
             f"The timestamps step by {step_words}, but {slots - len(stamps)} of the "
             f"{slots} steps have no row (over {MAX_MISSING_FRACTION:.0%}); the longest "
             f"stretch without rows runs from {stamps[widest]} to {stamps[widest + 1]}. "
-            f"Fill the missing rows or cut the series (e.g. keep the {after} rows after it)."
+            f"Fill the missing rows or cut the series (e.g. keep the {after} rows after it).",
         )
     grid = pd.date_range(stamps[0], stamps[-1], freq=pd.Timedelta(step))
     values = pd.Series(values, index=stamps).reindex(grid).to_numpy()

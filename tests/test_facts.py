@@ -190,7 +190,10 @@ def test_the_count_of_spikes_and_shifts_is_the_count_of_dates_filled_in():
     assert fill_slots("There are two sharp spikes [SPIKES].", one) == (
         "There is one sharp spike (around May)."
     )
-    assert fill_slots("It has an abrupt shift [SHIFT].", slots) == "It has an abrupt shift around 1898."
+    assert (
+        fill_slots("It has an abrupt shift [SHIFT].", slots)
+        == "It has an abrupt shift around 1898."
+    )
 
 
 def test_a_trend_is_quoted_from_where_its_ends_have_reached():
