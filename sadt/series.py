@@ -916,6 +916,10 @@ def _align_to_timestamps(
     freq = pd.infer_freq(stamps)
     if freq is not None:
         return values, stamps, freq
+    calendar = _calendar_grid(stamps)
+    if calendar is not None:  # yearly (monthly, quarterly) data with a few rows missing
+        grid, alias = calendar
+        return pd.Series(values, index=stamps).reindex(grid).to_numpy(), grid, alias
     business = _business_day_grid(stamps)
     if business is not None:  # trading days: weekends are not gaps, holidays are
         return pd.Series(values, index=stamps).reindex(business).to_numpy(), business, "B"
@@ -981,6 +985,25 @@ def _opening_hours(stamps: pd.DatetimeIndex, step: pd.Timedelta) -> pd.DatetimeI
     if len(stamps) < (1 - MAX_MISSING_FRACTION) * len(grid) or not stamps.isin(grid).all():
         return None
     return grid
+
+
+def _calendar_grid(stamps: pd.DatetimeIndex) -> tuple[pd.DatetimeIndex, str] | None:
+    """(grid, alias) of month-based data (every month, quarter or year, stamped at the
+    start or end of a month) with a few rows missing, or None for anything else. Years
+    and months differ in length, so their steps are counted in months, not nanoseconds."""
+    if len(stamps) < 4 or (stamps != stamps.normalize()).any():
+        return None
+    at_start, at_end = bool((stamps.day == 1).all()), bool(stamps.is_month_end.all())
+    if not (at_start or at_end):
+        return None
+    months = np.diff(np.asarray(stamps.year * 12 + stamps.month))
+    step = int(np.bincount(months).argmax())
+    if step < 1 or np.any(months % step):
+        return None
+    grid = pd.date_range(stamps[0], stamps[-1], freq=f"{step}{'MS' if at_start else 'ME'}")
+    if len(stamps) < (1 - MAX_MISSING_FRACTION) * len(grid) or not stamps.isin(grid).all():
+        return None
+    return grid, pd.infer_freq(grid) or grid.freqstr
 
 
 def _business_day_grid(stamps: pd.DatetimeIndex) -> pd.DatetimeIndex | None:

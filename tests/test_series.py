@@ -339,6 +339,14 @@ def test_long_gap_near_the_end_is_refused_with_its_position():
         read_series(values)
 
 
+@pytest.mark.parametrize("freq, alias", [("YS", "YS-JAN"), ("QE", "QE-DEC"), ("MS", "MS")])
+def test_month_based_data_with_a_missing_row_keeps_its_calendar(freq, alias):
+    # Years and months differ in nanoseconds: one missing year used to leave no frequency.
+    stamps = pd.date_range("1833-01-01", periods=60, freq=freq).delete(30)
+    series = read_series(pd.DataFrame({"year": stamps, "gold": wave(59)}))
+    assert series.freq == alias and len(series) == 60 and series.filled == 1
+
+
 def test_rows_after_an_outage_in_the_timestamps_are_kept():
     # 40 rows, two days without any row (over 20 % of the steps), then 50 dense rows.
     before = pd.date_range("2024-03-01", periods=40, freq="5min")
