@@ -221,3 +221,28 @@ def test_a_cycle_the_facts_lack_is_cut_from_the_words():
     text += stream.close()
     assert text.startswith("The series stays around") and "cycle" not in text
     assert text.endswith("with no spikes. It has heavy noise.")
+
+
+def test_a_clear_calendar_cycle_is_never_denied():
+    t = np.arange(84)
+    quarterly = (
+        10 + 0.1 * t + 2 * np.sin(2 * np.pi * t / 4) + np.random.default_rng(1).normal(0, 0.2, 84)
+    )
+    stamps = pd.date_range("1960-01-01", periods=84, freq="QS")
+    facts = compute_facts(Series(quarterly, stamps, "QS-OCT", "eps"))
+    assert facts.cycles[0].clarity == "clear" and facts.cycles[0].word == "yearly"
+    stream = SlotStream(facts.slots())
+    text = stream.feed("[NAME] rises [SPAN], with no spikes and no clear seasonality. ")
+    text += stream.feed("It has no repeating cycle. It has low noise. ") + stream.close()
+    assert text == (
+        "The eps series rises between Jan 1960 and Oct 1980, with no spikes and a yearly cycle "
+        "of 4 quarters. It has low noise."
+    )
+
+
+def test_an_hourly_cycle_takes_an():
+    five_minutes = np.sin(2 * np.pi * np.arange(2000) / 12) + np.random.default_rng(2).normal(
+        0, 0.1, 2000
+    )
+    facts = facts_of_values(five_minutes, step_seconds=300.0)
+    assert facts.slots()["P1"] == "an hourly cycle of 12 steps of 5 minutes"

@@ -141,6 +141,10 @@ class SeriesFacts:
         for i, cycle in enumerate(self.cycles[:2]):
             if cycle.clarity != "none":  # the facts line says "Cycles: none" of it
                 out[f"P{i + 1}"] = self.cycle_phrase(cycle)
+        main = self.cycles[0] if self.cycles else None
+        # A clear calendar cycle, or one seen four times over: denying any cycle is wrong.
+        if main and main.clarity == "clear" and (main.word or 4 * main.steps <= self.n):
+            out["P1_CLEAR"] = "yes"
         for i, shift in enumerate(self.shifts[:2]):
             out["SHIFT" if i == 0 else "SHIFT2"] = self.shift_phrase(shift)
         if self.spikes:
@@ -177,7 +181,8 @@ class SeriesFacts:
             return f"a {steps}-step cycle"
         length = self.duration_words(steps)
         if cycle.word:
-            return f"a {cycle.word} cycle of {length}"
+            article = "an" if cycle.word == "hourly" else "a"
+            return f"{article} {cycle.word} cycle of {length}"
         return f"a cycle of about {length}"
 
     def duration_words(self, steps: int) -> str:
@@ -823,6 +828,21 @@ def forecast_facts(
 _OPENERS = re.compile(r"^(?:it has|it shows|there (?:is|are)|the series (?:has|shows))\s+")
 
 
+_DENIED_CYCLE_SENTENCE = re.compile(
+    r"^(?:There is no seasonal pattern|It has no repeating (?:cycle|pattern)|It is not periodic)"
+    r"\.$"
+)
+_DENIED_CYCLE = re.compile(r"\bno (?:clear seasonality|repeating (?:pattern|cycle)|regular cycle)")
+
+
+def _no_denied_cycle(sentence: str) -> str:
+    """A clear cycle is never denied: "It has no repeating cycle." becomes "It has [P1].",
+    "..., with no clear seasonality" "..., with [P1]" (a restatement is dropped later)."""
+    if _DENIED_CYCLE_SENTENCE.match(sentence):
+        return "It has [P1]."
+    return _DENIED_CYCLE.sub("[P1]", sentence)
+
+
 def without_missing_claims(sentence: str, slots: dict[str, str]) -> str:
     """The sentence without its clauses that name a cycle the facts do not have ("...,
     with no spikes and a yearly cycle of [P1]." when the facts found no clear cycle); ""
@@ -896,6 +916,8 @@ class SlotStream:
             return ""
         self.seen.add(key)
         raw = without_missing_claims(raw.strip(), self.slots)
+        if "P1_CLEAR" in self.slots:
+            raw = _no_denied_cycle(raw)
         text = fill_slots(raw, self.slots) if raw else ""
         if not text or _said_before(text, self.said):
             return ""
