@@ -280,3 +280,15 @@ def test_training_windows_are_scaled_as_inference_scales_contexts():
     np.testing.assert_allclose(batch.context[0], values, atol=1e-5)
     np.testing.assert_allclose(batch.future[0], (future - mean) / std, rtol=1e-5, atol=1e-5)
     assert np.abs(values).max() == 20.0 and np.ptp(values[-56:]) > 2.0
+
+
+def test_a_bursty_context_is_scaled_by_its_baseline_and_a_climb_is_not():
+    rng = np.random.default_rng(0)
+    traffic = rng.normal(75.0, 15.0, 200).clip(0)
+    traffic[rng.choice(190, 10, replace=False)] = 2e5  # rare huge bursts, none at the end
+    _, _, location, scale = normalize_context(traffic, 256, scaling="recent")
+    assert abs(location - 75) < 5 and 10 < scale < 20  # median and robust std: the baseline
+    gdp = 1e9 * np.exp(np.arange(60) / 8.0)  # ends far above its window's median
+    _, _, location, scale = normalize_context(gdp, 256, scaling="recent")
+    window = gdp[-32:]
+    np.testing.assert_allclose([location, scale], [window.mean(), window.std()])

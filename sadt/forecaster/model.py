@@ -125,6 +125,11 @@ class ForecasterConfig:
 SCALINGS = ("context", "recent")
 RECENT_MIN = 32  # "recent" scaling reads at least this many points (or all there are)
 ROBUST_FLOOR = 0.1  # "recent" std floor, as a fraction of the whole context's robust std
+# "recent": a window whose std is over BURSTY x its robust std while its last points sit in
+# its bulk is bursty (web traffic, network bytes: a baseline with rare huge bursts); it is
+# scaled by its median and robust std, or the bursts set the scale and the forecast's median
+# lands at their mean, far above the baseline the series returns to.
+BURSTY = 3.0
 
 
 def context_scale(context: np.ndarray, mask: np.ndarray, std_floor: float, scaling="context"):
@@ -134,7 +139,8 @@ def context_scale(context: np.ndarray, mask: np.ndarray, std_floor: float, scali
     last half (at least `RECENT_MIN` points), the std floored at `ROBUST_FLOOR` x the whole
     context's robust std (1.4826 MAD), so a few huge old values (a disaster year, a crash)
     no longer squash the recent points together, and a calm recent stretch of a wild series
-    does not blow up. Either way the std is floored at ``std_floor * |location|`` (float
+    does not blow up; a bursty window is scaled by its median and robust std
+    (`_unless_bursty`). Either way the std is floored at ``std_floor * |location|`` (float
     noise on a near-constant series must not become a signal), a row whose window has no
     spread falls back to the whole context's std, and one with no spread at all gets 1."""
     if scaling not in SCALINGS:
@@ -153,6 +159,7 @@ def context_scale(context: np.ndarray, mask: np.ndarray, std_floor: float, scali
         wcount = np.maximum(window.sum(axis=1), 1.0)
         mean = (context * window).sum(axis=1) / wcount
         std = np.sqrt((((context - mean[:, None]) * window) ** 2).sum(axis=1) / wcount)
+        mean, std = _unless_bursty(context, window, rank, mean, std)
         observed = np.where(mask > 0, context, np.nan)
         with np.errstate(all="ignore"):
             median = np.nanmedian(observed, axis=1)
@@ -161,6 +168,21 @@ def context_scale(context: np.ndarray, mask: np.ndarray, std_floor: float, scali
     std = np.maximum(std, std_floor * np.abs(mean))
     std = np.where(std > 0, std, full_std)
     return mean, np.where(std > 0, std, 1.0)
+
+
+def _unless_bursty(context, window, rank, mean, std):
+    """(location, scale) of each row's window: its median and robust std (1.4826 MAD) when
+    it is bursty (`BURSTY`) and its last 5 points' median lies within 2 robust stds of its
+    median (a climb, gold's prices or a GDP, ends at the edge of its values: not bursty);
+    else the given mean and std."""
+    inside = np.where(window > 0, context, np.nan)
+    last = np.where((window > 0) & (rank <= 5), context, np.nan)
+    with np.errstate(all="ignore"):
+        median = np.nanmedian(inside, axis=1)
+        robust = np.nan_to_num(1.4826 * np.nanmedian(np.abs(inside - median[:, None]), axis=1))
+        now = np.nanmedian(last, axis=1)
+    bursty = (robust > 0) & (std > BURSTY * robust) & (np.abs(now - median) <= 2 * robust)
+    return np.where(bursty, median, mean), np.where(bursty, robust, std)
 
 
 def normalize_context(
