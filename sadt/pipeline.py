@@ -406,8 +406,8 @@ class Pipeline:
             raise ValueError(str(err)) from None
         samples = chain.to_original(result.samples)
         chosen = chain.to_original(result.chosen[None])[0]
-        if nonnegative:
-            samples, chosen = np.maximum(samples, 0.0), np.maximum(chosen, 0.0)
+        samples = _as_recorded(samples, series, nonnegative)
+        chosen = _as_recorded(chosen, series, nonnegative)
         stats = dict(result.stats)
         if stopped:  # a partial result: say so, with what it cost
             stats["stopped"] = (
@@ -415,6 +415,7 @@ class Pipeline:
                 + ("" if spec.name in TREE_METHODS else " (this method finishes its one pass)")
             )
         stats["nonnegative"] = bool(nonnegative)
+        stats["whole_numbers"] = _whole_numbers(series)
         stats["blocks"] = blocks
         if horizon > len(series):
             stats["longer_than_history"] = (
@@ -450,10 +451,12 @@ class Pipeline:
             future_timestamps(series, horizon),
         )
         if "collapsed" in stats:
-            forecast.unsteered = self._unsteered_quantiles(chain, num_samples, seed, nonnegative)
+            forecast.unsteered = self._unsteered_quantiles(
+                chain, num_samples, seed, series, nonnegative
+            )
         return forecast
 
-    def _unsteered_quantiles(self, chain, num_samples: int, seed: int, clip: bool):
+    def _unsteered_quantiles(self, chain, num_samples: int, seed: int, series, clip: bool):
         """The way back from a collapsed fan: quantiles (9, H) of plain ancestral samples
         from the same chain (their denoiser calls are not counted in the search's NFE,
         which the search's result already holds)."""
@@ -462,7 +465,7 @@ class Pipeline:
             chain, chain.num_steps * num_samples, num_samples=num_samples, seed=seed
         )
         samples = chain.to_original(result.samples)
-        return np.quantile(np.maximum(samples, 0.0) if clip else samples, QUANTILES, axis=0)
+        return np.quantile(_as_recorded(samples, series, clip), QUANTILES, axis=0)
 
     def backtest(
         self,
@@ -566,8 +569,7 @@ class Pipeline:
         for series, h, paths, context in zip(series_list, horizons, draws, contexts, strict=True):
             samples = paths[:, :h]
             clip = _nonnegative(series, nonnegative)
-            if clip:
-                samples = np.maximum(samples, 0.0)
+            samples = _as_recorded(samples, series, clip)
             rewards = np.zeros(n)
             if h >= 8 and len(context) >= 8:
                 from sadt.spectral import SpectralReward
@@ -576,6 +578,7 @@ class Pipeline:
                 rewards = reward(samples)
             best = int(np.argmax(rewards))
             stats = {"particles": n, "nonnegative": clip, "blocks": 1, "batched": True}
+            stats["whole_numbers"] = _whole_numbers(series)
             out.append(
                 Forecast(
                     samples,
@@ -691,6 +694,21 @@ def _nonnegative(series: Series, setting) -> bool:
     if not isinstance(setting, (bool, np.bool_)):
         raise ValueError(f"nonnegative must be True, False or None, got {setting!r}")
     return bool(setting)
+
+
+def _whole_numbers(series: Series) -> bool:
+    """Whether the history is recorded in whole numbers (counts, units sold)."""
+    observed = series.values[~series.interpolated]
+    return bool(observed.size) and bool(np.all(observed == np.round(observed)))
+
+
+def _as_recorded(samples: np.ndarray, series: Series, clip: bool) -> np.ndarray:
+    """Forecast values as the history is recorded: at least 0 when `clip`, and whole
+    numbers for whole-number data. Counts forecast as 0.47 items put a quantile where no
+    outcome can fall: on intermittent demand (80 % zeros) the 10-70 % quantiles belong at 0."""
+    if clip:
+        samples = np.maximum(samples, 0.0)
+    return np.round(samples) if _whole_numbers(series) else samples
 
 
 def _as_series(series, min_length: int | None = None, allow_constant: bool = False) -> Series:

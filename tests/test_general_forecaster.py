@@ -134,6 +134,20 @@ def test_nonnegative_history_gives_nonnegative_forecasts_unless_switched_off():
         pipe.forecast(counts, horizon=24, budget=60, nonnegative="yes")
 
 
+def test_whole_number_histories_get_whole_number_forecasts():
+    pipe = Pipeline(tiny_forecaster(blend_bases=True), search=SearchSettings(batch=8))
+    counts = np.random.default_rng(0).poisson(0.4, 80).astype(float)
+    for method in ("ancestral", "dts"):
+        fc = pipe.forecast(counts, horizon=12, method=method, budget=6 * 32)
+        assert fc.stats["whole_numbers"] and np.all(fc.samples == np.round(fc.samples))
+        assert np.all(fc.chosen == np.round(fc.chosen))
+    (batched,) = pipe.forecast_many([counts], horizon=12, method="ancestral", budget=6 * 32)
+    assert np.all(batched.samples == np.round(batched.samples))
+    measured = pipe.forecast(counts + 0.25, horizon=12, method="ancestral", budget=6 * 32)
+    assert not measured.stats["whole_numbers"]
+    assert not np.all(measured.samples == np.round(measured.samples))
+
+
 @pytest.mark.parametrize(
     ("freq", "expected"),
     [("5min", 96), ("30min", 48), ("h", 48), ("D", 30), ("B", 20), ("W-SUN", 13)]
