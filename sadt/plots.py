@@ -13,7 +13,14 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from sadt.series import Series
-from sadt.spectral import EPS_REL, band_masks, frequencies, periodogram, reference_spectrum
+from sadt.spectral import (
+    EPS_REL,
+    MIN_LENGTH,
+    band_masks,
+    frequencies,
+    periodogram,
+    reference_spectrum,
+)
 
 HISTORY = "#1f2937"
 SAMPLES = "rgba(37, 99, 235, 0.16)"
@@ -205,6 +212,21 @@ def spectrum_chart(
     the reward's three bands are shaded with their weights. `context` (L,) is the history
     the reward saw."""
     horizon = forecast.horizon
+    title = "Spectra (what the spectral reward compares)"
+    if horizon < MIN_LENGTH or len(context) < MIN_LENGTH:  # too few steps for three bands
+        fig = go.Figure()
+        fig.add_annotation(
+            text=f"A spectrum needs at least {MIN_LENGTH} steps of forecast and history; this "
+            f"forecast has {horizon} (the spectral reward stepped aside).",
+            showarrow=False,
+            x=0.5,
+            y=0.5,
+            xref="paper",
+            yref="paper",
+        )
+        fig.update_xaxes(visible=False)
+        fig.update_yaxes(visible=False)
+        return _layout(fig, title, "", "")
     freq = frequencies(horizon)
     reference = reference_spectrum(np.asarray(context, dtype=np.float64), horizon)
     # The reward's own floor: power below it counts as the floor, so it is drawn there.
@@ -249,7 +271,7 @@ def spectrum_chart(
         fig.add_trace(go.Scatter(x=freq, y=y, name=name, mode="lines", line=style))
     fig.update_yaxes(type="log", exponentformat="power")
     fig.update_xaxes(range=[0, freq[-1] + 0.5 / horizon])
-    return _layout(fig, "Spectra (what the spectral reward compares)", "cycles per step", "power")
+    return _layout(fig, title, "cycles per step", "power")
 
 
 def backtest_chart(backtest, history_points: int | None = None) -> go.Figure:

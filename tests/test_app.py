@@ -337,6 +337,23 @@ def test_backtest_overlays_each_window_and_compares_with_seasonal_naive(client):
     assert off_chart is None and off.startswith("Backtest off")
 
 
+def test_a_yearly_series_gets_its_six_year_forecast_backtest_and_words(client, tmp_path):
+    # The default horizon of yearly data (6) is shorter than a spectrum's 8 steps.
+    years = pd.date_range("1960-01-01", periods=60, freq="YS")
+    values = 100 + 3 * np.arange(60) + np.random.default_rng(0).normal(0, 4, 60)
+    pd.DataFrame({"year": years, "gdp": values}).to_csv(tmp_path / "gdp.csv", index=False)
+    upload = handle_file(str(tmp_path / "gdp.csv"))
+    fan, spectra, _, stats, csv_path, _ = client.predict(
+        *forecast_args(upload, None, horizon=0), api_name="/forecast"
+    )
+    assert len(pd.read_csv(csv_path)) == 6
+    assert "at least 8 steps" in json.dumps(spectra)
+    chart, text = client.predict(*backtest_args(upload, None, horizon=0), api_name="/backtest")
+    assert text.startswith("Backtest on the last 3 stretches of 6 steps")
+    words = client.predict(api_name="/describe_forecast")
+    assert isinstance(words, str) and words and not SLOT.search(words)  # no error
+
+
 def test_a_series_too_short_to_backtest_says_so_and_still_forecasts(client, tmp_path):
     short = tmp_path / "short.csv"
     short.write_text("value\n" + "".join(f"{v}\n" for v in (3, 1, 4, 1, 5, 9, 2, 6, 5)))
