@@ -216,8 +216,8 @@ def spectrum_chart(
     if horizon < MIN_LENGTH or len(context) < MIN_LENGTH:  # too few steps for three bands
         fig = go.Figure()
         fig.add_annotation(
-            text=f"A spectrum needs at least {MIN_LENGTH} steps of forecast and history; this "
-            f"forecast has {horizon} (the spectral reward stepped aside).",
+            text=f"A spectrum needs at least {MIN_LENGTH} steps of forecast and history;<br>"
+            f"this forecast has {horizon}, so the spectral reward stepped aside.",
             showarrow=False,
             x=0.5,
             y=0.5,
