@@ -56,6 +56,7 @@ from sadt.horizon import steps_as_time
 from sadt.pipeline import MAX_BUDGET
 from sadt.search.methods import METHODS
 from sadt.series import Series, SeriesError, describe_freq, list_columns, read_series
+from sadt.spectral import MIN_LENGTH as SPECTRUM_MIN_STEPS
 
 METHOD_LABELS = {name: m.label for name, m in METHODS.items()}
 NUM_SAMPLES = 64  # paths drawn per forecast: the quantiles and the paths shown come from these
@@ -326,11 +327,12 @@ def search_summary(forecast, budget: int) -> dict:
             summary[label] = int(stats[key])
     if stats.get("steps_from_x0"):  # a node's later children reuse its denoiser output
         summary["steps drawn without NFE"] = int(stats["steps_from_x0"])
-    summary |= {
-        "reward (chosen path)": shown(forecast.reward),
-        "reward (mean of samples)": shown(np.mean(forecast.rewards)),
-        "distinct paths": int(len(np.unique(forecast.samples, axis=0))),
-    }
+    if forecast.horizon >= SPECTRUM_MIN_STEPS:
+        summary["reward (chosen path)"] = shown(forecast.reward)
+        summary["reward (mean of samples)"] = shown(np.mean(forecast.rewards))
+    else:  # the reward stepped aside: a 0 here would read as a perfect match
+        summary["reward (chosen path)"] = f"not used: a spectrum needs {SPECTRUM_MIN_STEPS} steps"
+    summary["distinct paths"] = int(len(np.unique(forecast.samples, axis=0)))
     for key, label in (
         ("spec_w1_chosen", "Spec-W1 (chosen path)"),
         ("spec_w1", "Spec-W1 (mean over samples)"),

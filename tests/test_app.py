@@ -348,6 +348,7 @@ def test_a_yearly_series_gets_its_six_year_forecast_backtest_and_words(client, t
     )
     assert len(pd.read_csv(csv_path)) == 6
     assert "at least 8 steps" in json.dumps(spectra)
+    assert stats["reward (chosen path)"] == "not used: a spectrum needs 8 steps"
     chart, text = client.predict(*backtest_args(upload, None, horizon=0), api_name="/backtest")
     assert text.startswith("Backtest on the last 3 stretches of 6 steps")
     words = client.predict(api_name="/describe_forecast")
