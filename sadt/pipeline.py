@@ -405,6 +405,8 @@ class Pipeline:
         except BudgetError as err:
             raise ValueError(str(err)) from None
         samples = chain.to_original(result.samples)
+        # Counted before rounding: all-zero paths of a sparse count series are not a collapse.
+        distinct = len(np.unique(samples, axis=0))
         chosen = chain.to_original(result.chosen[None])[0]
         samples = _as_recorded(samples, series, nonnegative)
         chosen = _as_recorded(chosen, series, nonnegative)
@@ -423,7 +425,6 @@ class Pipeline:
                 f"({len(series)} values): its far end extrapolates well beyond what the data "
                 "shows; treat it with care or shorten the horizon"
             )
-        distinct = len(np.unique(samples, axis=0))
         if len(samples) >= 4 and distinct < len(samples) / 4:
             # A strong tilt piles the draws onto a few paths: the band then says nothing.
             stats["collapsed"] = (

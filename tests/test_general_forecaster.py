@@ -143,6 +143,10 @@ def test_whole_number_histories_get_whole_number_forecasts():
         assert np.all(fc.chosen == np.round(fc.chosen))
     (batched,) = pipe.forecast_many([counts], horizon=12, method="ancestral", budget=6 * 32)
     assert np.all(batched.samples == np.round(batched.samples))
+    rare = np.zeros(80)
+    rare[[9, 50]] = 1.0  # almost always 0: many paths round to all zeros, which is no collapse
+    sparse = pipe.forecast(rare, horizon=12, method="ancestral", budget=6 * 32)
+    assert "collapsed" not in sparse.stats
     measured = pipe.forecast(counts + 0.25, horizon=12, method="ancestral", budget=6 * 32)
     assert not measured.stats["whole_numbers"]
     assert not np.all(measured.samples == np.round(measured.samples))
