@@ -246,3 +246,18 @@ def test_an_hourly_cycle_takes_an():
     )
     facts = facts_of_values(five_minutes, step_seconds=300.0)
     assert facts.slots()["P1"] == "an hourly cycle of 12 steps of 5 minutes"
+
+
+def test_a_forecast_whose_facts_name_no_cycle_says_it_has_none():
+    # No cycle the forecast's facts trust (only clear ones, or weak ones with a calendar
+    # name): words about one become "has no cycle".
+    years = pd.date_range("1833-01-01", periods=190, freq="YS")
+    rng = np.random.default_rng(4)
+    history = compute_facts(Series(rng.normal(50, 1, 190), years, "YS-JAN"))
+    median = np.full(6, 50.0)
+    ff = forecast_facts(history, np.full(190, 50.0), median, median - 1, median + 1)
+    assert ff.cycle == "none" and "P1" not in ff.slots()
+    slots = {k: v for k, v in history.slots().items() if k not in ("P1", "P2")} | ff.slots()
+    stream = SlotStream(slots)
+    text = stream.feed("The forecast for [AHEAD] lets [P1] fade. ") + stream.close()
+    assert text == "The forecast for the next 6 years has no cycle."

@@ -775,8 +775,9 @@ def forecast_facts(
     h = len(median)
     # The cycle a reader can see in the forecast: the strongest named one that fits one and
     # a half times in the horizon (a day of a weekly cycle shows the daily one), else the
-    # shortest named one.
-    named = [c for c in history.cycles if c.clarity != "none"]
+    # shortest named one. Only cycles a reader can trust are named: clear ones, or weak
+    # ones with a calendar name (a weak 37-year "cycle" of gold prices is not).
+    named = [c for c in history.cycles if c.clarity == "clear" or c.clarity == "weak" and c.word]
     fitting = [c for c in named if h >= 1.5 * c.steps]
     main = fitting[0] if fitting else min(named, key=lambda c: c.steps) if named else None
     cycle = "none"
@@ -816,12 +817,13 @@ def forecast_facts(
     ahead = ahead.removeprefix("1 ") if ahead.startswith("1 ") else ahead  # "the next day"
     values = {
         "AHEAD": f"the next {ahead}",
-        "P1": history.cycle_phrase(main) if main else "a cycle",
         "PEAK": f"around {label} at about {history.number(median[peak])}",
         "FEND": history.number(end),
         "BAND0": history.number(w0),
         "BAND1": history.number(w1),
     }
+    if main is not None:  # without one, a sentence naming [P1] is rewritten or cut
+        values["P1"] = history.cycle_phrase(main)
     return ForecastFacts(cycle, level, band, values)
 
 
@@ -843,6 +845,11 @@ def _no_denied_cycle(sentence: str) -> str:
     return _DENIED_CYCLE.sub("[P1]", sentence)
 
 
+_FORECAST_CYCLE = re.compile(
+    r"\b(?:continues|keeps|repeats|lets|shows) \[P1\](?: going| fade| only faintly)?"
+)
+
+
 def without_missing_claims(sentence: str, slots: dict[str, str]) -> str:
     """The sentence without its clauses that name a cycle the facts do not have ("...,
     with no spikes and a yearly cycle of [P1]." when the facts found no clear cycle); ""
@@ -852,6 +859,10 @@ def without_missing_claims(sentence: str, slots: dict[str, str]) -> str:
         keys = [k for k in SLOT.findall(text) if k in CYCLE_SLOTS]
         return bool(keys) and all(k not in slots for k in keys)
 
+    if not missing(sentence):
+        return sentence
+    # A forecast's words about a cycle its facts do not name: "the forecast has no cycle".
+    sentence = _FORECAST_CYCLE.sub("has no cycle", sentence)
     if not missing(sentence):
         return sentence
     stop = sentence[-1] if sentence[-1:] in ".!?" else ""

@@ -328,7 +328,9 @@ class TSLM(nn.Module):
         ff = forecast_facts(facts, history.values, median, low, high, future_labels)
         joined = np.concatenate([history.values, np.asarray(median, dtype=np.float64)])
         text = f"{facts.prompt_text()} {ff.prompt_text()}"
-        slots = {**facts.slots(), **ff.slots()}
+        # The forecast's cycle is its own facts' ([P1] only when they name one).
+        slots = {k: v for k, v in facts.slots().items() if k not in ("P1", "P2")}
+        slots |= ff.slots()
         yield from self._stream_slots(
             joined, FORECAST_QUESTION, text, slots, max_tokens, temperature, kwargs
         )
