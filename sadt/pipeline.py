@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.frequencies import to_offset
 
 from sadt.backtest import (
     MIN_HISTORY,
@@ -204,6 +205,12 @@ def future_timestamps(series: Series, horizon: int) -> pd.DatetimeIndex | None:
         return None
     last = series.timestamps[-1]
     if series.freq:
+        offset = to_offset(series.freq)
+        if not offset.is_on_offset(last):  # monthly data stamped on the 15th: "MS", shifted
+            shift = pd.Timedelta(days=last.day - 1)
+            if offset.is_on_offset(last - shift):
+                start = last - shift
+                return pd.date_range(start, periods=horizon + 1, freq=series.freq)[1:] + shift
         return pd.date_range(last, periods=horizon + 1, freq=series.freq)[1:]
     step = pd.Series(series.timestamps).diff().median()
     session = opening_hours(series.timestamps, step)

@@ -989,21 +989,31 @@ def _opening_hours(stamps: pd.DatetimeIndex, step: pd.Timedelta) -> pd.DatetimeI
 
 def _calendar_grid(stamps: pd.DatetimeIndex) -> tuple[pd.DatetimeIndex, str] | None:
     """(grid, alias) of month-based data (every month, quarter or year, stamped at the
-    start or end of a month) with a few rows missing, or None for anything else. Years
-    and months differ in length, so their steps are counted in months, not nanoseconds."""
+    start or end of a month, or on one day of the month: the 15th) with a few rows
+    missing, or None for anything else. Years and months differ in length, so their steps
+    are counted in months, not nanoseconds. Stamps on the d-th keep their day; the alias is
+    the month-start one ("MS"), which `month_day_offset` and the forecast's timestamps
+    shift by d - 1 days."""
     if len(stamps) < 4 or (stamps != stamps.normalize()).any():
         return None
-    at_start, at_end = bool((stamps.day == 1).all()), bool(stamps.is_month_end.all())
-    if not (at_start or at_end):
+    days = set(stamps.day)
+    at_end = bool(stamps.is_month_end.all())
+    if not (at_end or (len(days) == 1 and min(days) <= 28)):
         return None
     months = np.diff(np.asarray(stamps.year * 12 + stamps.month))
     step = int(np.bincount(months).argmax())
     if step < 1 or np.any(months % step):
         return None
-    grid = pd.date_range(stamps[0], stamps[-1], freq=f"{step}{'MS' if at_start else 'ME'}")
+    if at_end:
+        grid = pd.date_range(stamps[0], stamps[-1], freq=f"{step}ME")
+        alias = pd.infer_freq(grid)
+    else:
+        shift = pd.Timedelta(days=min(days) - 1)
+        starts = pd.date_range(stamps[0] - shift, stamps[-1] - shift, freq=f"{step}MS")
+        grid, alias = starts + shift, pd.infer_freq(starts)
     if len(stamps) < (1 - MAX_MISSING_FRACTION) * len(grid) or not stamps.isin(grid).all():
         return None
-    return grid, pd.infer_freq(grid) or grid.freqstr
+    return grid, alias or f"{step}{'ME' if at_end else 'MS'}"
 
 
 def _business_day_grid(stamps: pd.DatetimeIndex) -> pd.DatetimeIndex | None:

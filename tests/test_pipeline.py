@@ -356,3 +356,12 @@ def test_a_card_without_metrics_is_valid_hub_metadata(pipe):
     front = yaml.safe_load(render_model_card(bare).split("---")[1])
     assert "model-index" not in front and front["library_name"] == "mlx"
     assert "(not measured yet)" in render_model_card(bare)
+
+
+def test_forecast_timestamps_of_mid_month_data_stay_on_their_day():
+    from sadt.pipeline import future_timestamps
+
+    stamps = pd.date_range("2010-01-01", periods=30, freq="MS") + pd.Timedelta(days=14)
+    series = sadt.read_series(pd.DataFrame({"date": stamps, "v": np.arange(30.0) % 7}))
+    future = future_timestamps(series, 3)
+    assert list(future) == list(pd.to_datetime(["2012-07-15", "2012-08-15", "2012-09-15"]))

@@ -347,6 +347,13 @@ def test_month_based_data_with_a_missing_row_keeps_its_calendar(freq, alias):
     assert series.freq == alias and len(series) == 60 and series.filled == 1
 
 
+def test_monthly_data_stamped_mid_month_keeps_its_calendar_and_its_day():
+    stamps = (pd.date_range("2010-01-01", periods=48, freq="MS") + pd.Timedelta(days=14)).delete(9)
+    series = read_series(pd.DataFrame({"date": stamps, "sales": wave(47)}))
+    assert series.freq == "MS" and len(series) == 48 and series.filled == 1
+    assert (series.timestamps.day == 15).all()
+
+
 def test_rows_after_an_outage_in_the_timestamps_are_kept():
     # 40 rows, two days without any row (over 20 % of the steps), then 50 dense rows.
     before = pd.date_range("2024-03-01", periods=40, freq="5min")
