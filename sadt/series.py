@@ -1109,6 +1109,12 @@ def _max_gap(length: int) -> int:
     return max(3, int(0.05 * length))
 
 
+def _missing_runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, stops) of the runs of NaN in values: run k is values[starts[k]:stops[k]]."""
+    edges = np.diff(np.concatenate([[0], np.isnan(values).astype(np.int8), [0]]))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
 def _after_long_gaps(
     values: np.ndarray, stamps: pd.DatetimeIndex | None, min_length: int, max_gap: int
 ) -> tuple[int, np.ndarray, pd.DatetimeIndex | None]:
@@ -1116,9 +1122,7 @@ def _after_long_gaps(
     when at least MIN_AFTER_GAP (and min_length) values follow it; otherwise unchanged
     (and `_fill_gaps` says what is wrong). A straight line drawn across weeks of a sensor
     outage would be read as data; the stretch after it is real."""
-    missing = np.isnan(values)
-    edges = np.diff(np.concatenate([[0], missing.astype(np.int8), [0]]))
-    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    starts, stops = _missing_runs(values)
     long = stops - starts > max_gap
     if not long.any():
         return 0, values, stamps
@@ -1141,8 +1145,7 @@ def _fill_gaps(
             f"most {MAX_MISSING_FRACTION:.0%} can be filled. Fill them yourself or pick "
             "another column."
         )
-    edges = np.diff(np.concatenate([[0], missing.astype(np.int8), [0]]))
-    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    starts, stops = _missing_runs(values)
     longest = int(np.argmax(stops - starts)) if len(starts) else 0
     if len(starts) and stops[longest] - starts[longest] > max_gap:
         row = int(starts[longest])

@@ -332,9 +332,10 @@ def facts_of_values(
     edge = min(edge, max(1, n // 3))
     start, end = float(np.median(deseasoned[:edge])), float(np.median(deseasoned[-edge:]))
     # Shown levels: a line through each end's last twentieth, deseasoned by a clear cycle
-    # only (a weak 186-month "cycle" of gold prices would bend the ends).
-    clear = cycles[0].steps if cycles and cycles[0].clarity == "clear" else None
-    base = clean - _seasonal_component(clean, clear) if clear else clean
+    # only (a weak 186-month "cycle" of gold prices would bend the ends). A clear first
+    # cycle is `main`, so its deseasoned series is already at hand.
+    clear = bool(cycles) and cycles[0].clarity == "clear"
+    base = deseasoned if clear else clean
     shown = min(max(6, n // 20), max(1, n // 3))
     start_shown, end_shown = _line_end(base[:shown][::-1]), _line_end(base[-shown:])
     return SeriesFacts(
