@@ -53,8 +53,8 @@ import numpy as np
 from sadt import plots
 from sadt.app_examples import DEFAULT_EXAMPLE, example_names, load_example
 from sadt.horizon import steps_as_time
+from sadt.methods import METHODS
 from sadt.pipeline import MAX_BUDGET
-from sadt.search.methods import METHODS
 from sadt.series import Series, SeriesError, describe_freq, list_columns, read_series
 from sadt.spectral import MIN_LENGTH as SPECTRUM_MIN_STEPS
 

@@ -20,7 +20,7 @@ import numpy as np
 from bench import common
 from bench.forecast_etth1 import etth1_windows
 from sadt.forecaster import Forecaster
-from sadt.search.forecast_chain import ForecastChain
+from sadt.forecaster.chain import ForecastChain
 
 
 def sibling_spread(chain: ForecastChain, paths: int, children: int, seed: int) -> np.ndarray:

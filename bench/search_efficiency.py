@@ -31,10 +31,10 @@ import numpy as np
 from bench import common
 from bench.forecast_etth1 import etth1_windows
 from sadt.forecaster import Forecaster
+from sadt.forecaster.chain import ForecastChain
+from sadt.methods import METHODS
 from sadt.metrics import crps
 from sadt.search.dts import TreeSearchConfig
-from sadt.search.forecast_chain import ForecastChain
-from sadt.search.methods import METHODS
 from sadt.spectral import spec_w1
 
 SETTINGS = [  # (gamma, band weights, lam): what the app's sliders set

@@ -19,7 +19,7 @@ import time
 
 import sadt
 from bench.common import SHARED_DATA, machine, print_table, write_json
-from sadt.search.methods import METHODS
+from sadt.methods import METHODS
 
 BUDGETS = (2000, 20000)
 HORIZON = 96

@@ -19,9 +19,9 @@ __version__ = "0.1.0"
 
 def from_pretrained(repo_or_path=None, **kwargs):
     """Load a :class:`sadt.Pipeline`: ``None`` = the bundled default, else a Hub id or folder."""
-    from sadt.hub import load_pipeline
+    from sadt.pipeline import Pipeline
 
-    return load_pipeline(repo_or_path, **kwargs)
+    return Pipeline.from_pretrained(repo_or_path, **kwargs)
 
 
 def __getattr__(name):  # heavy modules (MLX models) load on first use

@@ -35,7 +35,7 @@ def whole_at_least(low: int):
 
 
 def _methods_help() -> str:
-    from sadt.search.methods import METHODS
+    from sadt.methods import METHODS
 
     plain = [m.name for m in METHODS.values() if not m.needs_value]
     amortized = [m.name for m in METHODS.values() if m.needs_value]

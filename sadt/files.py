@@ -15,13 +15,11 @@ from pathlib import Path
 
 import mlx.core as mx
 
+from sadt.errors import MissingModelFile, ModelFileError
+
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
-
-
-class ModelFileError(ValueError):
-    """A model or checkpoint file that exists but cannot be used (corrupt, foreign, mismatched)."""
 
 
 def atomic_write(path: Path, write) -> None:
@@ -61,7 +59,7 @@ def read_config(folder: str | Path, sadt_class: str) -> dict:
     """The config dict of a model folder, without ``sadt_class`` / ``format_version``."""
     path = Path(folder) / CONFIG_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"no model config at {path}: expected a folder written by save()")
+        raise MissingModelFile(f"no model config at {path}: expected a folder written by save()")
     try:
         record = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -94,7 +92,7 @@ def read_safetensors(path: str | Path) -> tuple[dict[str, mx.array], dict[str, s
     """(arrays, metadata) of a safetensors file; a clear error when it is missing or corrupt."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"missing weights file {path}")
+        raise MissingModelFile(f"missing weights file {path}")
     try:
         arrays, metadata = mx.load(str(path), format="safetensors", return_metadata=True)
     except Exception as err:  # MLX raises a bare RuntimeError/ValueError on bad bytes

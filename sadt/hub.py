@@ -12,7 +12,7 @@ A pipeline folder:
     README.md       the model card, rendered from sadt/model_card.md (package data)
 
 Only JSON and safetensors are ever read: nothing is unpickled and no remote code runs.
-``load_pipeline(None)`` is the bundled default (sadt/assets/sadt-tiny).
+``load_parts(None)`` reads the bundled default (sadt/assets/sadt-tiny).
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ import json
 import os
 import re
 import shutil
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sadt.files import FORMAT_VERSION, ModelFileError, atomic_write
+from sadt.errors import HubError, MissingModelFile, ModelFileError
+from sadt.files import FORMAT_VERSION, atomic_write
 
 BUNDLED = Path(__file__).resolve().parent / "assets" / "sadt-tiny"
 # Package data (a wheel ships it); the repository's top-level model_card.md links here.
@@ -34,10 +35,6 @@ ALLOWED = ["*.json", "*.safetensors", "*.md", "*.txt", "*.model", "*.jinja"]
 
 
 LOGIN = "log in with `hf auth login` or set HF_TOKEN"
-
-
-class HubError(ValueError):
-    """A pipeline could not be found, fetched or pushed; the message says what to do."""
 
 
 def hub_error(err: Exception, action: str) -> Exception:
@@ -206,24 +203,26 @@ def read_config(folder: Path) -> dict:
     return config
 
 
-def load_pipeline(repo_or_path=None, revision: str | None = None, describer: bool = True):
-    """Load a Pipeline from a folder, a Hub id, or (None) the bundled default."""
+@dataclass
+class PipelineParts:
+    """What a pipeline folder holds, loaded; `sadt.Pipeline.from_pretrained` assembles it."""
+
+    folder: Path
+    forecaster: object  # sadt.forecaster.Forecaster
+    tslm: object | None  # sadt.describer.model.TSLM
+    value: object | None  # sadt.value.ValueNetwork
+    search: dict  # the search settings as saved
+    card: dict
+
+
+def load_parts(repo_or_path=None, revision: str | None = None, describer: bool = True):
+    """The parts of a pipeline folder, a Hub id, or (None) the bundled default."""
     from sadt.forecaster import Forecaster
-    from sadt.pipeline import Pipeline, SearchSettings
 
     folder = resolve(repo_or_path, revision)
     config = read_config(folder)
     parts = config.get("parts") or {}
-    try:
-        search = SearchSettings.from_dict(config.get("search"))
-    except ValueError as err:
-        raise ModelFileError(f"{folder / 'config.json'}: {err}") from None
     forecaster = _load_part(Forecaster.load, _part(folder, parts, "forecaster"))
-    if search.branch_every > forecaster.config.num_steps:
-        raise ModelFileError(
-            f"{folder / 'config.json'}: search setting branch_every must be at most the "
-            f"forecaster's {forecaster.config.num_steps} steps, got {search.branch_every}"
-        )
     tslm = value = None
     if describer and parts.get("tslm"):
         from sadt.describer.model import TSLM
@@ -235,13 +234,12 @@ def load_pipeline(repo_or_path=None, revision: str | None = None, describer: boo
         path = _part(folder, parts, "value")
         value = _load_part(ValueNetwork.load, path)
         check_value_fits(value, path)
-    return Pipeline(forecaster, tslm, value, search, config.get("card") or {})
+    search = config.get("search") or {}
+    return PipelineParts(folder, forecaster, tslm, value, search, config.get("card") or {})
 
 
 def _load_part(load, path: Path):
     """``load(path)``, every file problem as a ModelFileError (a missing file stays one too)."""
-    from sadt.describer.files import MissingModelFile
-
     try:
         return load(path)
     except ModelFileError:
@@ -254,7 +252,7 @@ def _load_part(load, path: Path):
 
 def check_value_fits(value, path: Path) -> None:
     """Refuse a value network whose inputs are not the forecast chain's (e.g. a toy chain's)."""
-    from sadt.search.forecast_chain import ForecastChain
+    from sadt.forecaster.chain import ForecastChain
 
     cfg = value.config
     expected = {

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
+from sadt import hub
 from sadt.backtest import (
     MIN_HISTORY,
     Backtest,
@@ -28,11 +29,12 @@ from sadt.backtest import (
     backtest_horizon,
     seasonal_naive,
 )
+from sadt.files import ModelFileError
+from sadt.forecaster.chain import ForecastChain
 from sadt.horizon import default_horizon, season_length
+from sadt.methods import AMORTIZED, METHODS, TREE_METHODS
 from sadt.search.chain import BudgetError
 from sadt.search.dts import TreeSearchConfig
-from sadt.search.forecast_chain import ForecastChain
-from sadt.search.methods import AMORTIZED, METHODS, TREE_METHODS
 from sadt.series import Series, SeriesError, is_constant, open_steps, opening_hours, read_series
 from sadt.settings import checked
 from sadt.spectral import spec_w1
@@ -243,22 +245,29 @@ class Pipeline:
 
     # -- construction and files (see sadt.hub) --------------------------------------------------
     @classmethod
-    def from_pretrained(cls, repo_or_path=None, **kwargs) -> Pipeline:
-        from sadt.hub import load_pipeline
-
-        return load_pipeline(repo_or_path, **kwargs)
+    def from_pretrained(cls, repo_or_path=None, revision=None, describer: bool = True):
+        """Load a pipeline folder, a Hub id, or (None) the bundled default; ``describer``
+        False skips the describer (forecasting does not need it)."""
+        parts = hub.load_parts(repo_or_path, revision, describer)
+        config_file = parts.folder / "config.json"
+        try:
+            search = SearchSettings.from_dict(parts.search)
+        except ValueError as err:
+            raise ModelFileError(f"{config_file}: {err}") from None
+        if search.branch_every > parts.forecaster.config.num_steps:
+            raise ModelFileError(
+                f"{config_file}: search setting branch_every must be at most the "
+                f"forecaster's {parts.forecaster.config.num_steps} steps, got {search.branch_every}"
+            )
+        return cls(parts.forecaster, parts.tslm, parts.value, search, parts.card)
 
     def save_pretrained(self, folder) -> None:
-        from sadt.hub import save_pipeline
-
-        save_pipeline(self, folder)
+        hub.save_pipeline(self, folder)
 
     def push_to_hub(
         self, repo_id: str, private: bool = False, token: str | None = None, **kwargs
     ) -> str:
-        from sadt.hub import push_pipeline
-
-        return push_pipeline(self, repo_id, private=private, token=token, **kwargs)
+        return hub.push_pipeline(self, repo_id, private=private, token=token, **kwargs)
 
     # -- describe -------------------------------------------------------------------------------
     @property

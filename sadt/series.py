@@ -43,6 +43,8 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 from pandas.tseries.offsets import Tick
 
+from sadt.errors import SeriesError
+
 MIN_LENGTH = 8  # fewest observations a forecast can start from (the model trains from 8)
 MAX_BYTES = 200 * 1024 * 1024
 MAX_ABS_VALUE = 1e150
@@ -97,10 +99,6 @@ _FREQ_WORDS = {  # pandas offset name (before any "-") -> one of it, in words
     "BYE": "year",
 }
 _PARSE_ERRORS = (ValueError, TypeError, ArithmeticError, RecursionError, OSError, csv.Error)
-
-
-class SeriesError(ValueError):
-    """A user mistake in the input; the message says what is wrong and what to do."""
 
 
 @dataclass(frozen=True, eq=False, repr=False)

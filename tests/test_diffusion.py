@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from mlx.utils import tree_flatten, tree_map
 
-from sadt.files import ModelFileError
+from sadt.errors import MissingModelFile, ModelFileError
 from sadt.forecaster import Forecaster, ForecasterConfig, normalize_context
 from sadt.forecaster.schedule import ddim_coefficients, level_alpha_bars
 
@@ -263,7 +263,7 @@ def test_save_load_round_trip_gives_identical_samples(tmp_path):
 
 
 def test_load_names_the_bad_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="config.json"):
+    with pytest.raises(MissingModelFile, match="config.json"):
         Forecaster.load(tmp_path / "nothing")
     tiny().save(tmp_path / "m")
     weights = tmp_path / "m" / "model.safetensors"
@@ -271,7 +271,7 @@ def test_load_names_the_bad_file(tmp_path):
     with pytest.raises(ModelFileError, match="model.safetensors.*truncated or corrupted"):
         Forecaster.load(tmp_path / "m")
     weights.unlink()
-    with pytest.raises(FileNotFoundError, match="model.safetensors"):
+    with pytest.raises(MissingModelFile, match="model.safetensors"):
         Forecaster.load(tmp_path / "m")
 
     tiny().save(tmp_path / "m")

@@ -8,9 +8,10 @@ import pytest
 from tiny_models import tiny_forecaster
 
 import sadt  # noqa: F401  (fast BLAS before mlx)
+from sadt.forecaster.chain import ForecastChain
 from sadt.forecaster.model import Forecaster, ForecasterConfig
+from sadt.methods import late_branching
 from sadt.search import SAMPLERS
-from sadt.search.forecast_chain import ForecastChain, late_branching
 from sadt.spectral import spectral_reward
 
 

@@ -9,13 +9,13 @@ from test_forecast_chain import assert_steps_from_x0_match_the_denoiser
 from tiny_models import tiny_forecaster
 
 from sadt.forecaster.bases import NUM_BASES, base_forecasts, detect_periods, naive_error_scale
+from sadt.forecaster.chain import ForecastChain
 from sadt.forecaster.data import WindowOptions, WindowSampler
 from sadt.forecaster.kernel_synth import KernelSynthConfig, kernel_batch, kernel_series, periodic
 from sadt.forecaster.model import normalize_context
 from sadt.horizon import default_horizon
 from sadt.pipeline import Pipeline, SearchSettings
 from sadt.search import SAMPLERS
-from sadt.search.forecast_chain import ForecastChain
 from sadt.series import Series
 from sadt.spectral import periodogram
 

@@ -11,10 +11,10 @@ from tiny_models import hourly_csv, tiny_pipeline
 
 import sadt
 from sadt import cli
-from sadt.files import ModelFileError
-from sadt.hub import HubError, load_pipeline
-from sadt.pipeline import SearchSettings
-from sadt.search.forecast_chain import late_branching
+from sadt.errors import BaseLLMError, MissingModelFile, ModelFileError
+from sadt.hub import HubError
+from sadt.methods import late_branching
+from sadt.pipeline import Pipeline, SearchSettings
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +122,7 @@ def test_describe_forecast_reads_the_forecast(pipe, csv):
 
 
 def test_save_then_load_gives_identical_forecasts(pipe, saved, csv):
-    loaded = load_pipeline(saved)
+    loaded = Pipeline.from_pretrained(saved)
     a = pipe.forecast(csv, horizon=12, method="dts", budget=80, seed=5)
     b = loaded.forecast(csv, horizon=12, method="dts", budget=80, seed=5)
     np.testing.assert_allclose(a.samples, b.samples, rtol=1e-6)
@@ -148,7 +148,7 @@ def _broken(saved, tmp_path, breaker):
 def test_missing_part_folder_names_it(saved, tmp_path):
     folder = _broken(saved, tmp_path, lambda f: shutil.rmtree(f / "forecaster"))
     with pytest.raises(ModelFileError, match="forecaster"):
-        load_pipeline(folder)
+        Pipeline.from_pretrained(folder)
 
 
 def test_truncated_weights_name_the_file(saved, tmp_path):
@@ -157,7 +157,7 @@ def test_truncated_weights_name_the_file(saved, tmp_path):
         weights.write_bytes(weights.read_bytes()[:1000])
 
     with pytest.raises(ModelFileError, match="forecaster/model.safetensors"):
-        load_pipeline(_broken(saved, tmp_path, truncate))
+        Pipeline.from_pretrained(_broken(saved, tmp_path, truncate))
 
 
 def test_newer_format_version_says_upgrade(saved, tmp_path):
@@ -167,7 +167,7 @@ def test_newer_format_version_says_upgrade(saved, tmp_path):
         (folder / "config.json").write_text(json.dumps(config))
 
     with pytest.raises(ModelFileError, match="format version 99.*upgrade"):
-        load_pipeline(_broken(saved, tmp_path, bump))
+        Pipeline.from_pretrained(_broken(saved, tmp_path, bump))
 
 
 def test_shape_mismatch_names_the_file(saved, tmp_path):
@@ -177,7 +177,7 @@ def test_shape_mismatch_names_the_file(saved, tmp_path):
         (folder / "forecaster" / "config.json").write_text(json.dumps(config))
 
     with pytest.raises(ModelFileError, match="model.safetensors does not match its config"):
-        load_pipeline(_broken(saved, tmp_path, widen))
+        Pipeline.from_pretrained(_broken(saved, tmp_path, widen))
 
 
 def test_pickles_are_never_loaded(saved, tmp_path):
@@ -185,15 +185,15 @@ def test_pickles_are_never_loaded(saved, tmp_path):
         (folder / "forecaster" / "model.safetensors").unlink()
         (folder / "forecaster" / "model.pkl").write_bytes(b"\x80\x04K\x01.")
 
-    with pytest.raises(FileNotFoundError, match="model.safetensors"):
-        load_pipeline(_broken(saved, tmp_path, plant))
+    with pytest.raises(MissingModelFile, match="model.safetensors"):
+        Pipeline.from_pretrained(_broken(saved, tmp_path, plant))
 
 
 def test_unknown_source_is_a_clear_error(tmp_path):
     with pytest.raises(HubError, match="neither an existing folder nor a Hub id"):
-        load_pipeline("not a repo!")
+        Pipeline.from_pretrained("not a repo!")
     with pytest.raises(HubError, match="not in the local Hugging Face cache"):
-        load_pipeline("nobody/not-cached-anywhere")
+        Pipeline.from_pretrained("nobody/not-cached-anywhere")
 
 
 def test_predict_df_forecasts_each_series(pipe):
@@ -251,7 +251,7 @@ def test_half_precision_bundle_stores_float16_and_computes_in_float32(saved, csv
     assert push.main([*parts, "--out", str(out), "--half"]) == 0
     stored = mx.load(str(out / "forecaster" / "model.safetensors"))
     assert {v.dtype for v in stored.values()} == {mx.float16}  # half the bytes on disk
-    full, half = load_pipeline(saved), load_pipeline(out)
+    full, half = Pipeline.from_pretrained(saved), Pipeline.from_pretrained(out)
     for part in (half.forecaster, half.value):
         assert {v.dtype for _, v in tree_flatten(part.parameters())} == {mx.float32}
     a = full.forecast(csv, horizon=12, method="ancestral", budget=80, seed=3)
@@ -292,7 +292,7 @@ def test_search_settings_in_config_json_are_checked(saved, tmp_path, search, mes
         (folder / "config.json").write_text(json.dumps(config))
 
     with pytest.raises(ModelFileError, match=f"config.json: .*{message}"):
-        load_pipeline(_broken(saved, tmp_path, rewrite))
+        Pipeline.from_pretrained(_broken(saved, tmp_path, rewrite))
 
 
 def test_search_settings_in_text_form_still_load(saved, tmp_path):
@@ -301,7 +301,7 @@ def test_search_settings_in_text_form_still_load(saved, tmp_path):
         config["search"] = {"batch": "16", "widen_c": "1.5"}
         (folder / "config.json").write_text(json.dumps(config))
 
-    search = load_pipeline(_broken(saved, tmp_path, rewrite)).search
+    search = Pipeline.from_pretrained(_broken(saved, tmp_path, rewrite)).search
     assert (search.batch, search.widen_c) == (16, 1.5)
 
 
@@ -317,22 +317,23 @@ def test_truncated_embedded_llm_is_a_model_file_error_naming_it(saved, tmp_path)
 
     folder = _broken(saved, tmp_path, truncate)
     with pytest.raises(ModelFileError, match="tslm/llm/model.safetensors is truncated") as err:
-        load_pipeline(folder)
-    assert isinstance(err.value, OSError)  # callers that caught the old OSError still do
-    assert load_pipeline(folder, describer=False).tslm is None  # forecasting does not need it
+        Pipeline.from_pretrained(folder)
+    assert isinstance(err.value, BaseLLMError)
+    # forecasting does not need the describer
+    assert Pipeline.from_pretrained(folder, describer=False).tslm is None
 
 
 def test_missing_embedded_llm_is_named_not_looked_up_on_the_hub(saved, tmp_path):
     folder = _broken(saved, tmp_path, lambda f: shutil.rmtree(f / "tslm" / "llm"))
     with pytest.raises(ModelFileError, match=r"tslm/llm is missing") as err:
-        load_pipeline(folder)
+        Pipeline.from_pretrained(folder)
     assert "LocalEntryNotFoundError" not in str(err.value)
 
 
 def test_missing_value_weights_are_a_model_file_error(saved, tmp_path):
     folder = _broken(saved, tmp_path, lambda f: (f / "value" / "model.safetensors").unlink())
     with pytest.raises(ModelFileError, match="value/model.safetensors"):
-        load_pipeline(folder)
+        Pipeline.from_pretrained(folder)
 
 
 def test_value_network_for_other_inputs_is_refused(saved, tmp_path):
@@ -343,7 +344,7 @@ def test_value_network_for_other_inputs_is_refused(saved, tmp_path):
         ValueNetwork(ValueConfig(feature_dim=3, weight_dim=2, hidden=8)).save(folder / "value")
 
     with pytest.raises(ModelFileError, match="value/config.json has feature_dim 3"):
-        load_pipeline(_broken(saved, tmp_path, replace_value))
+        Pipeline.from_pretrained(_broken(saved, tmp_path, replace_value))
 
 
 def test_a_card_without_metrics_is_valid_hub_metadata(pipe):

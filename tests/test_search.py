@@ -571,7 +571,7 @@ def test_in_flight_batch_follows_budget_share_and_bounds():
 
 
 def test_samplers_refuse_a_misspelt_keyword():
-    from sadt.search.methods import METHODS
+    from sadt.methods import METHODS
 
     for name in ("ancestral", "best_of_n", "smc", "dts", "dts_star"):
         with pytest.raises(TypeError, match="confg"):
@@ -579,7 +579,7 @@ def test_samplers_refuse_a_misspelt_keyword():
 
 
 def test_the_registry_runs_each_method_with_its_defaults():
-    from sadt.search.methods import METHODS, method
+    from sadt.methods import METHODS, method
 
     assert METHODS["best_of_n"].defaults == {"mode": "resample"}
     assert METHODS["dts_star"].branch_levels(20) == [20, 3, 2, 0]

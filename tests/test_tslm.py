@@ -15,11 +15,10 @@ import numpy as np
 import pytest
 from mlx.utils import tree_flatten
 
-from sadt.describer.files import BaseLLMError, MissingModelFile
 from sadt.describer.model import TSLM, LoRAConfig, TSLMConfig, answer_loss
 from sadt.describer.patch_encoder import PatchEncoderConfig
 from sadt.describer.prompt import collate, format_number
-from sadt.files import ModelFileError
+from sadt.errors import BaseLLMError, MissingModelFile, ModelFileError, SadtError
 from train.tiny_llama import TinyLlamaConfig, build, quantize
 
 TEXTS = [
@@ -272,7 +271,7 @@ def test_tie_word_embeddings_is_explicit_in_saved_configs(llm_dir, tmp_path):
 
 
 def test_load_errors_name_the_file(llm_dir, tmp_path):
-    with pytest.raises(MissingModelFile, match="config.json"):  # also a FileNotFoundError
+    with pytest.raises(MissingModelFile, match="config.json"):
         TSLM.load(tmp_path / "nothing")
     tslm = make_tslm(llm_dir)
     folder = tslm.save(tmp_path / "d")
@@ -329,7 +328,7 @@ def test_a_broken_base_llm_names_its_file(llm_dir, tmp_path):
     weights.write_bytes(data[: len(data) - 100])
     with pytest.raises(BaseLLMError, match=r"base/model\.safetensors is truncated") as err:
         make_tslm(base)
-    assert isinstance(err.value, ValueError) and isinstance(err.value, OSError)
+    assert isinstance(err.value, ValueError) and isinstance(err.value, SadtError)
     weights.write_bytes(data[:4])  # not even a header
     with pytest.raises(BaseLLMError, match=r"model\.safetensors is not a readable safetensors"):
         make_tslm(base)

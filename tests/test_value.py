@@ -7,13 +7,13 @@ import mlx.core as mx
 import numpy as np
 import pytest
 
-from sadt.files import ModelFileError
+from sadt.errors import MissingModelFile, ModelFileError
 from sadt.search import SAMPLERS
-from sadt.search.amortized import sadt, sadt_smc
 from sadt.search.dts import TreeSearch, TreeSearchConfig
 from sadt.search.toy import bimodal_1d, sliced_w1_to_grid, target_grid
 from sadt.value import ValueConfig, ValueNetwork, ValuePrior, path_balance_loss
 from sadt.value.data import ValueBuffer, harvest_tree
+from sadt.value.samplers import sadt, sadt_smc
 from train import common
 from train import value as train_value
 
@@ -95,7 +95,7 @@ def test_save_load_round_trip_and_clear_errors(trained, tmp_path):
     (copy / "model.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(ModelFileError, match="model.safetensors"):
         ValueNetwork.load(copy)
-    with pytest.raises(FileNotFoundError, match="config"):
+    with pytest.raises(MissingModelFile, match="config"):
         ValueNetwork.load(tmp_path / "nowhere")
 
 

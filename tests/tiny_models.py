@@ -16,8 +16,8 @@ from sadt.describer.model import TSLM, TSLMConfig
 from sadt.describer.patch_encoder import PatchEncoderConfig
 from sadt.describer.prompt import PromptConfig
 from sadt.forecaster import Forecaster, ForecasterConfig
+from sadt.forecaster.chain import ForecastChain
 from sadt.pipeline import Pipeline, SearchSettings
-from sadt.search.forecast_chain import ForecastChain
 from sadt.value import ValueConfig, ValueNetwork
 from train.tiny_llama import TinyLlamaConfig, build
 

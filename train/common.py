@@ -21,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from sadt.errors import UsageError
 from sadt.files import atomic_write, safetensors_header
 from sadt.hub import check_output_folder
 
@@ -29,10 +30,6 @@ EXIT_INTERRUPTED = 130  # what a shell reports for a process ended by SIGINT
 
 
 MAX_SEED = 2**32 - 1  # the trainers' seeds; mx.random.seed takes 64 bits, steps add to it
-
-
-class UsageError(ValueError):
-    """A user mistake (settings, paths): one sentence, exit code 2."""
 
 
 class Interrupted(Exception):

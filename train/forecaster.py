@@ -35,7 +35,7 @@ from mlx.utils import tree_flatten, tree_map, tree_unflatten
 from tqdm import tqdm
 
 from sadt import files
-from sadt.files import ModelFileError
+from sadt.errors import ModelFileError, SadtError
 from sadt.forecaster import Forecaster, ForecasterConfig
 from sadt.forecaster import data as fdata
 from sadt.settings import at_least, at_most, checked, fraction, number_list, positive
@@ -484,7 +484,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # Settings errors surface as UsageError from parse_config; any other ValueError or
     # TypeError is a bug and keeps its traceback.
-    errors = (fdata.DataError, ModelFileError, FileNotFoundError, common.UsageError)
+    errors = (SadtError, FileNotFoundError)
     return common.run_main(body, errors, distributed.init().is_main)
 
 

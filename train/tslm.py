@@ -46,21 +46,17 @@ import numpy as np
 from mlx.utils import tree_flatten, tree_map, tree_unflatten
 
 from sadt import files
-from sadt.describer.data import TASKS, DataError, Example, ExampleSource, read_pairs_csv
+from sadt.describer.data import TASKS, Example, ExampleSource, read_pairs_csv
 from sadt.describer.files import load_trainable
 from sadt.describer.model import TSLM, TSLMConfig, answer_loss
 from sadt.describer.prompt import collate
 from sadt.describer.warmup import EncoderWarmup, step_seed, warmup_cosine
-from sadt.files import ModelFileError
+from sadt.errors import DataError, ModelFileError, SadtError, UsageError
 from sadt.settings import at_least, at_most, checked, fraction, positive
 from train import common, distributed
 from train.distributed import World
 
 CHECKPOINT_VERSION = 1
-
-
-class UsageError(DataError, common.UsageError):
-    """Bad user input (config, CSV, paths): reported as one sentence, exit code 2."""
 
 
 @dataclass
@@ -616,10 +612,7 @@ def _apply_override(tree: dict, assignment: str) -> None:
 
 def load_config(path: str | None, overrides: list[str]) -> TrainConfig:
     """YAML config (or the defaults) + ``--set`` overrides, validated."""
-    try:
-        raw = common.read_config_file(path) if path else {}
-    except common.UsageError as err:
-        raise UsageError(str(err)) from None  # the TSLM trainer's own error type
+    raw = common.read_config_file(path) if path else {}
     if overrides and "stages" not in raw:
         raw["stages"] = [asdict(s) for s in TrainConfig().stages]
     for assignment in overrides:
@@ -663,7 +656,7 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config, overrides)
         train(config, resume=args.resume, max_steps=args.max_steps)
 
-    errors = (DataError, common.UsageError, OSError)
+    errors = (SadtError, OSError)
     return common.run_main(body, errors, distributed.init().is_main)
 
 

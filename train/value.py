@@ -31,6 +31,7 @@ from mlx.utils import tree_flatten, tree_unflatten
 from tqdm import tqdm
 
 from sadt import files
+from sadt.errors import SadtError
 from sadt.forecaster import data as fdata
 from sadt.search.dts import TreeSearch, TreeSearchConfig
 from sadt.settings import at_least, at_most, checked, fraction, number_list, positive
@@ -148,7 +149,7 @@ def make_chain(cfg: ValueTrainConfig, rng: np.random.Generator, forecaster, pool
     lam = _log_uniform(rng, cfg.lam_range)
     if cfg.forecaster in ("toy-1d", "toy-2d"):
         return _toy_chain(cfg.forecaster), lam
-    from sadt.search.forecast_chain import ForecastChain
+    from sadt.forecaster.chain import ForecastChain
 
     series = pool[rng.integers(len(pool))]
     length = forecaster.config.context_length
@@ -434,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
             trainer.load_checkpoint()
         trainer.run()
 
-    errors = (fdata.DataError, files.ModelFileError, FileNotFoundError, common.UsageError)
+    errors = (SadtError, FileNotFoundError)
     return common.run_main(body, errors, distributed.init().is_main)
 
 

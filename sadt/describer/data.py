@@ -19,13 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from sadt.describer.prompt import PromptConfig, series_view
+from sadt.errors import DataError
 
 TASKS = ("caption", "mcq", "forecast")
 FORECAST_QUESTION = "Describe the forecast."
-
-
-class DataError(ValueError):
-    """A user mistake in training data or settings; the message says what to fix."""
 
 
 @dataclass

@@ -10,8 +10,8 @@ A saved TSLM is a folder:
 
 ``base_model`` is a Hub id, an absolute local path, or "llm" (the embedded folder).
 Only safetensors are read or written. Every error a user can cause names the file and is
-a ``ModelFileError`` (a ValueError); a missing file is also a FileNotFoundError and a base
-LLM that cannot be loaded also an OSError, so older ``except`` clauses still catch them.
+a ``ModelFileError`` (``sadt.errors``): ``MissingModelFile`` for a missing one,
+``BaseLLMError`` for a base LLM that cannot be loaded.
 
 mlx-lm reads a missing ``tie_word_embeddings`` as True and then silently drops an
 untied ``lm_head``; every LLM config written here states it explicitly, and loading
@@ -29,20 +29,13 @@ import mlx.nn as nn
 from mlx.utils import tree_flatten
 
 from sadt import files
-from sadt.files import FORMAT_VERSION, ModelFileError, safetensors_header
+from sadt.errors import BaseLLMError, MissingModelFile, ModelFileError
+from sadt.files import FORMAT_VERSION, safetensors_header
 
 EMBEDDED_LLM = "llm"
 EMBED_LIMIT_BYTES = 64 * 1024 * 1024  # embed a local base LLM smaller than this by default
 _LLM_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 _DTYPES = {"float32": mx.float32, "float16": mx.float16, "bfloat16": mx.bfloat16}
-
-
-class MissingModelFile(ModelFileError, FileNotFoundError):
-    """A file or folder a saved model needs is not there."""
-
-
-class BaseLLMError(ModelFileError, OSError):
-    """The base LLM cannot be loaded (a broken local folder, or a Hub id out of reach)."""
 
 
 def check_safetensors(file: Path) -> None:
@@ -131,7 +124,7 @@ def check_llm_folder(folder: Path) -> None:
         for file in weights:
             check_safetensors(file)
         check_tie_word_embeddings(folder, _read_json(config_file))
-    except ModelFileError as e:  # also an OSError, as load_llm's callers expect
+    except ModelFileError as e:
         raise BaseLLMError(f"cannot load the base LLM in {folder}: {e}") from None
 
 
@@ -163,11 +156,9 @@ def save_tslm(tslm, path: str | Path, embed_llm: bool | None = None) -> Path:
     return path
 
 
-def load_tslm(path: str | Path, base: str | Path | None = None):
-    """Load a folder written by ``save_tslm``; ``base`` overrides its base LLM."""
-    from sadt.describer.model import TSLM, TSLMConfig
-
-    path = Path(path)
+def read_tslm_config(path: Path) -> dict:
+    """The config a saved TSLM folder holds, checked for class and format version; its
+    (``saved_base`` finds the LLM it names)."""
     config_file = path / "config.json"
     if not config_file.exists():
         raise MissingModelFile(
@@ -183,20 +174,10 @@ def load_tslm(path: str | Path, base: str | Path | None = None):
             f"{config_file} has format_version {version!r}; this sadt reads {FORMAT_VERSION}."
         )
     raw.pop("tokenizer", None)  # always the base model's tokenizer
-    try:
-        config = TSLMConfig.from_dict(raw)
-    except (TypeError, ValueError) as e:
-        raise ModelFileError(f"{config_file}: {e}") from e
-    base = base or _saved_base(path, config.base_model, config_file)
-    llm, tokenizer = load_llm(str(base), config.llm_dtype)
-    tslm = TSLM(config, llm, tokenizer)
-    tslm.base_path = str(base) if Path(base).is_dir() else None
-    load_trainable(tslm, path / "model.safetensors", config_file)
-    tslm.eval()
-    return tslm
+    return raw
 
 
-def _saved_base(path: Path, base_model: str, config_file: Path) -> str:
+def saved_base(path: Path, base_model: str, config_file: Path) -> str:
     """The base LLM a saved TSLM names: its embedded folder, a local path, or a Hub id."""
     if not isinstance(base_model, str) or not base_model:
         raise ModelFileError(f"{config_file} names no base_model")

@@ -24,8 +24,10 @@ import mlx.nn as nn
 import numpy as np
 from mlx.utils import tree_flatten
 
+from sadt.describer import files
 from sadt.describer.patch_encoder import PatchEncoder, PatchEncoderConfig
 from sadt.describer.prompt import PromptBuilder, PromptConfig, PromptTokens
+from sadt.files import ModelFileError
 from sadt.settings import checked
 
 DEFAULT_BASE_MODEL = "mlx-community/Llama-3.2-1B-Instruct-4bit"
@@ -129,10 +131,8 @@ class TSLM(nn.Module):
 
         ``base``: local path or Hub id in mlx-lm format; default ``config.base_model``.
         """
-        from sadt.describer.files import load_llm
-
         base = str(base or config.base_model)
-        llm, tokenizer = load_llm(base, config.llm_dtype)
+        llm, tokenizer = files.load_llm(base, config.llm_dtype)
         tslm = cls(replace(config, base_model=base), llm, tokenizer)
         tslm.base_path = base if Path(base).is_dir() else None
         return tslm
@@ -144,16 +144,24 @@ class TSLM(nn.Module):
         ``fuse``: merge LoRA into full-precision base layers (``fuse_lora``) for fast
         generation (saving still writes the adapters); pass False to train further.
         """
-        from sadt.describer.files import load_tslm
-
-        tslm = load_tslm(path, base=base)
+        path = Path(path)
+        config_file = path / "config.json"
+        raw = files.read_tslm_config(path)
+        try:
+            config = TSLMConfig.from_dict(raw)
+        except (TypeError, ValueError) as e:
+            raise ModelFileError(f"{config_file}: {e}") from e
+        base = base or files.saved_base(path, config.base_model, config_file)
+        llm, tokenizer = files.load_llm(str(base), config.llm_dtype)
+        tslm = cls(config, llm, tokenizer)
+        tslm.base_path = str(base) if Path(base).is_dir() else None
+        files.load_trainable(tslm, path / "model.safetensors", config_file)
+        tslm.eval()
         return tslm.fuse_lora() if fuse else tslm
 
     def save(self, path: str | Path, embed_llm: bool | None = None) -> Path:
         """Save trainable weights + config (see ``sadt.describer.files.save_tslm``)."""
-        from sadt.describer.files import save_tslm
-
-        return save_tslm(self, path, embed_llm=embed_llm)
+        return files.save_tslm(self, path, embed_llm=embed_llm)
 
     def trainable_weights(self) -> dict[str, mx.array]:
         """What a save writes: encoder, projector and LoRA (as they were before a fuse)."""

@@ -14,12 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sadt.errors import DataError
 from sadt.forecaster.bases import base_forecasts
 from sadt.forecaster.model import context_scale
-
-
-class DataError(ValueError):
-    """Input data a user can get wrong: a missing file, no numeric column, too-short series."""
 
 
 def parse_rows(rows, name: str = "a row range") -> tuple[int, int | None] | None:

@@ -33,7 +33,7 @@ def ancestral(
 ) -> SearchResult:
     """Plain batched sampling from p_theta: as many samples as the budget pays for.
 
-    ``lam`` and ``config`` are part of every sampler's signature (sadt.search.methods);
+    ``lam`` and ``config`` are part of every sampler's signature (sadt.methods);
     unsteered sampling has no use for them.
 
     ``num_samples`` caps the count (a fan chart rarely needs more than 64).

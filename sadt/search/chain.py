@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sadt.errors import BudgetError
+
 
 @dataclass
 class SearchResult:
@@ -48,10 +50,6 @@ def result_from(method, states, rewards, pick, chain_nfe_used, clock, stats) -> 
         clock.elapsed(),
         stats,
     )
-
-
-class BudgetError(ValueError):
-    """The NFE budget cannot pay for even one complete sample."""
 
 
 class Chain:

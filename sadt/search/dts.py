@@ -17,7 +17,7 @@ virtual visits and pending children so they spread out, then advances all their
 rollouts together (one denoiser call per denoising step for the whole batch).
 
 Output: DTS draws samples by Boltzmann descent (free); DTS* descends by argmax.
-The learned value of S-ADT plugs in through ``value_prior`` (see sadt.search.amortized).
+The learned value of S-ADT plugs in through ``value_prior`` (see sadt.value.samplers).
 """
 
 from __future__ import annotations

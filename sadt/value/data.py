@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sadt.errors import DataError
 from sadt.files import atomic_write
-from sadt.forecaster.data import DataError
 from sadt.search.dts import TreeSearch
 
 FIELDS = ("features", "fraction", "weights", "target", "visits", "parent", "leaf", "lam_scale")

@@ -18,7 +18,7 @@ from dataclasses import replace
 from sadt.search.baselines import smc
 from sadt.search.chain import Chain, SearchResult
 from sadt.search.dts import TreeSearchConfig, run_tree_search
-from sadt.value import ValueNetwork, ValuePrior
+from sadt.value.model import ValueNetwork, ValuePrior
 
 
 def sadt(
