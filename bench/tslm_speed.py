@@ -45,7 +45,7 @@ def _median_ms(fn, reps: int) -> list[float]:
 def step_vs_forward(tslm, config, batch_size: int, reps: int) -> dict:
     """Median ms of the compiled train step and the compiled forward, interleaved."""
     from sadt.describer.model import answer_loss
-    from train.tslm import StageConfig, make_batch, make_optimizer, make_train_step
+    from sadt.train.tslm import StageConfig, make_batch, make_optimizer, make_train_step
 
     examples = _examples(batch_size)
     batch = make_batch(tslm, examples)

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sadt.series import SeriesError
+from sadt.train import TRAINERS
 
 
 def whole_at_least(low: int):
@@ -107,7 +108,27 @@ def _parser() -> argparse.ArgumentParser:
         help="also print the describer's words about the forecast (on stderr)",
     )
     sub.choices["describe"].add_argument("--question", default=None)
+    train = sub.add_parser(
+        "train",
+        help="train a part: sadt train {forecaster,value,tslm,tiny_llama,push} --help",
+        add_help=False,  # `sadt train forecaster --help` is the trainer's own help
+    )
+    train.add_argument("trainer", nargs="?", help=", ".join(TRAINERS))
+    train.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
+
+
+def _train(trainer: str | None, rest: list[str]) -> int:
+    """``sadt train NAME ...``: run the trainer ``sadt.train.NAME`` with the rest."""
+    if trainer in (None, "-h", "--help"):
+        print(f"usage: sadt train {{{','.join(TRAINERS)}}} [settings ...]  (each has --help)")
+        return 0 if trainer else 2
+    if trainer not in TRAINERS:
+        print(f"error: no trainer {trainer!r}; pick one of {', '.join(TRAINERS)}", file=sys.stderr)
+        return 2
+    import importlib
+
+    return importlib.import_module(f"sadt.train.{trainer}").main(rest)
 
 
 @contextmanager
@@ -146,6 +167,8 @@ def check_out_file(path: str) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "train":
+        return _train(args.trainer, args.rest)
     import sadt
 
     try:

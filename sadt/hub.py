@@ -142,7 +142,7 @@ def resolve(repo_or_path, revision: str | None = None) -> Path:
         if not (BUNDLED / "config.json").exists():
             raise HubError(
                 f"the bundled default model is missing from {BUNDLED}; reinstall sadt "
-                "or rebuild it with `python -m train.push --bundle`"
+                "or rebuild it with `sadt train push --bundle`"
             )
         return BUNDLED
     path = Path(str(repo_or_path)).expanduser()

@@ -23,3 +23,14 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "ETTh1.csv").exists():
         pytest.skip("../shared/data is not present in this checkout")
     return SHARED_DATA.resolve()
+
+
+SLOW_MODULES = ("test_browser", "test_distributed")  # Chromium; mlx.launch processes
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark what starts real servers, browsers or process groups as ``slow``:
+    ``pytest -m "not slow"`` is the quick loop, CI runs everything."""
+    for item in items:
+        if item.module.__name__ in SLOW_MODULES or "server" in item.fixturenames:
+            item.add_marker(pytest.mark.slow)

@@ -11,7 +11,7 @@ import pytest
 from tiny_models import hourly_csv, tiny_forecaster, tiny_pipeline
 
 from sadt import cli
-from train import push
+from sadt.train import push
 
 
 @pytest.fixture(scope="module")
@@ -285,3 +285,26 @@ def test_forecast_after_an_outage_notes_what_was_left_out(saved, tmp_path, capsy
     captured = capsys.readouterr()
     assert "note: the 140 rows before a gap too long to fill were left out" in captured.err
     assert len(pd.read_csv(io.StringIO(captured.out))) == 8
+
+
+# -- sadt train ------------------------------------------------------------------------------------
+def test_sadt_train_runs_the_installed_trainer(capsys):
+    with pytest.raises(SystemExit) as done:
+        cli.main(["train", "value", "--help"])
+    assert done.value.code == 0
+    assert "usage: sadt train value" in capsys.readouterr().out
+
+
+def test_sadt_train_names_the_trainers_when_one_is_unknown(capsys):
+    assert cli.main(["train", "forcaster"]) == 2
+    assert _error(capsys) == (
+        "error: no trainer 'forcaster'; pick one of forecaster, value, tslm, tiny_llama, push\n"
+    )
+    assert cli.main(["train"]) == 2
+    assert "usage: sadt train {forecaster,value,tslm,tiny_llama,push}" in capsys.readouterr().out
+
+
+def test_sadt_train_passes_settings_through(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli.main(["train", "forecaster", "--out_dir", str(out), "--steps", "0"]) == 2
+    assert "steps" in _error(capsys)  # the trainer's own one-sentence check, not argparse's

@@ -70,9 +70,9 @@ def test_value_training_on_two_ranks_matches_one_process(tmp_path):
         "8",
     ]
     one, two = tmp_path / "one", tmp_path / "two"
-    _run(["train.value", "--out_dir", str(one), *common])
+    _run(["sadt.train.value", "--out_dir", str(one), *common])
     _run(
-        ["train.value", "--out_dir", str(two), "--buffer_dir", str(one / "buffer"), *common],
+        ["sadt.train.value", "--out_dir", str(two), "--buffer_dir", str(one / "buffer"), *common],
         ranks=2,
     )
     # Same global batch, gradients averaged over ranks: the same run up to float rounding.
@@ -102,7 +102,7 @@ def test_a_harvest_that_fails_on_rank_0_stops_every_rank_quietly(tmp_path):
     # rank 0 stopped they died with "[ring] connection to a peer was lost" and a traceback
     # (another backend may wait for ever). Now every rank hears that the harvest stopped.
     missing = tmp_path / "no-such-forecaster"
-    args = ["train.value", "--out_dir", str(tmp_path / "run"), "--forecaster", str(missing)]
+    args = ["sadt.train.value", "--out_dir", str(tmp_path / "run"), "--forecaster", str(missing)]
     cmd = [LAUNCH, "--hosts", "127.0.0.1", "-n", "2", "--backend", "ring", "--starting-port",
            str(5300 + os.getpid() % 500 * 4), sys.executable, "-m", *args]  # fmt: skip
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -165,7 +165,7 @@ def test_forecaster_training_on_two_ranks_matches_one_process(tmp_path):
         common += [f"--model.{key}", str(value)]
     one, two = tmp_path / "one", tmp_path / "two"
     _run(["train.forecaster", "--out_dir", str(one), *common])
-    _run(["train.forecaster", "--out_dir", str(two), *common], ranks=2)
+    _run(["sadt.train.forecaster", "--out_dir", str(two), *common], ranks=2)
     # Dropout is off: ranks' masks would differ from one process's (same law, other draws).
     np.testing.assert_allclose(_log(two, "loss"), _log(one, "loss"), rtol=1e-4)
     meta = _meta(two / "checkpoint.safetensors")
@@ -176,15 +176,15 @@ def test_tslm_training_on_two_ranks_matches_one_process(tmp_path):
     from test_train_tslm import TINY_LLM, config_file
 
     from sadt.describer.data import synthetic_examples, text_of_example
-    from train.tiny_llama import build
+    from sadt.train.tiny_llama import build
 
     texts = [text_of_example(e) for e in synthetic_examples(40, seed=5, tasks=("caption", "mcq"))]
     base = build(tmp_path / "base", texts, TINY_LLM)
     one, two = tmp_path / "one", tmp_path / "two"
     one.mkdir(), two.mkdir()
     # A global batch of 4 examples (2 per rank), and the warm-up's 4 series likewise.
-    _run(["train.tslm", "--config", config_file(one, base, batch_size=4)])
-    _run(["train.tslm", "--config", config_file(two, base, batch_size=4)], ranks=2)
+    _run(["sadt.train.tslm", "--config", config_file(one, base, batch_size=4)])
+    _run(["sadt.train.tslm", "--config", config_file(two, base, batch_size=4)], ranks=2)
     a = mx.load(str(one / "describer" / "model.safetensors"))
     b = mx.load(str(two / "describer" / "model.safetensors"))
     assert a.keys() == b.keys()

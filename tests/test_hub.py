@@ -115,7 +115,7 @@ def test_hub_http_errors_on_push_are_one_sentence(pipe, hub, status, message):
 
 
 def test_train_push_offline_keeps_the_folder_and_says_so(pipe, hub, monkeypatch, tmp_path, capsys):
-    from train import push
+    from sadt.train import push
 
     parts = tmp_path / "parts"
     pipe.save_pretrained(parts)

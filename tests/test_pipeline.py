@@ -244,7 +244,7 @@ def test_half_precision_bundle_stores_float16_and_computes_in_float32(saved, csv
     import mlx.core as mx
     from mlx.utils import tree_flatten
 
-    from train import push
+    from sadt.train import push
 
     out = tmp_path / "half"
     parts = [f"--{name}={saved / name}" for name in ("forecaster", "tslm", "value")]

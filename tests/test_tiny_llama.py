@@ -15,8 +15,8 @@ import mlx.nn as nn
 import numpy as np
 import pytest
 
-from train import tiny_llama
-from train.tiny_llama import (
+from sadt.train import tiny_llama
+from sadt.train.tiny_llama import (
     BOS,
     EOS,
     TinyLlamaConfig,

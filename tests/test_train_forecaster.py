@@ -15,8 +15,8 @@ import pytest
 
 from sadt.forecaster import Forecaster
 from sadt.forecaster import data as fdata
-from train import common
-from train import forecaster as train
+from sadt.train import common
+from sadt.train import forecaster as train
 
 ROOT = Path(__file__).resolve().parents[1]
 

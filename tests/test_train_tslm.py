@@ -21,9 +21,9 @@ from sadt.describer.data import (
     text_of_example,
 )
 from sadt.describer.model import TSLM
-from train import common
-from train import tslm as train_tslm
-from train.tiny_llama import TinyLlamaConfig, build
+from sadt.train import common
+from sadt.train import tslm as train_tslm
+from sadt.train.tiny_llama import TinyLlamaConfig, build
 
 TINY_LLM = TinyLlamaConfig(
     hidden_size=48, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,

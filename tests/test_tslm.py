@@ -19,7 +19,7 @@ from sadt.describer.model import TSLM, LoRAConfig, TSLMConfig, answer_loss
 from sadt.describer.patch_encoder import PatchEncoderConfig
 from sadt.describer.prompt import collate, format_number
 from sadt.errors import BaseLLMError, MissingModelFile, ModelFileError, SadtError
-from train.tiny_llama import TinyLlamaConfig, build, quantize
+from sadt.train.tiny_llama import TinyLlamaConfig, build, quantize
 
 TEXTS = [
     f"Time series of {n} points, mean {m} std {s}:\nDescribe the series.\n"

@@ -11,11 +11,11 @@ from sadt.errors import MissingModelFile, ModelFileError
 from sadt.search import SAMPLERS
 from sadt.search.dts import TreeSearch, TreeSearchConfig
 from sadt.search.toy import bimodal_1d, sliced_w1_to_grid, target_grid
+from sadt.train import common
+from sadt.train import value as train_value
 from sadt.value import ValueConfig, ValueNetwork, ValuePrior, path_balance_loss
 from sadt.value.data import ValueBuffer, harvest_tree
 from sadt.value.samplers import sadt, sadt_smc
-from train import common
-from train import value as train_value
 
 
 @pytest.fixture(scope="module")

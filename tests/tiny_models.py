@@ -18,8 +18,8 @@ from sadt.describer.prompt import PromptConfig
 from sadt.forecaster import Forecaster, ForecasterConfig
 from sadt.forecaster.chain import ForecastChain
 from sadt.pipeline import Pipeline, SearchSettings
+from sadt.train.tiny_llama import TinyLlamaConfig, build
 from sadt.value import ValueConfig, ValueNetwork
-from train.tiny_llama import TinyLlamaConfig, build
 
 TEXTS = [
     f"Time series of {n} points, mean {m} std {s}:\nDescribe the series.\n"

@@ -1,3 +1,3 @@
-"""Training entry points: `python -m train.<name>`."""
-
-import sadt  # noqa: F401  (loads the fast BLAS before any module imports mlx.core)
+"""Aliases for the trainers, which are installed with the package (`sadt.train`):
+``python -m train.forecaster`` runs ``python -m sadt.train.forecaster`` (= ``sadt train
+forecaster``), and so on for tslm, value, push and tiny_llama. Configs live in train/configs/."""

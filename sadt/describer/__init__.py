@@ -3,5 +3,5 @@
 `model` (TSLM: patch encoder + projector + Llama with LoRA), `patch_encoder`, `prompt`
 (the chat prompt around the soft tokens), `files` (its folder on disk and the Hub),
 `captions` (the synthetic series' descriptions it learns), `data` (training batches) and
-`warmup` (the encoder's warm-up task). Its trainer is `train/tslm.py`.
+`warmup` (the encoder's warm-up task). Its trainer is `sadt/train/tslm.py`.
 """

@@ -2,7 +2,7 @@
 
 `model` holds the network, its losses and the prior a tree search reads (`ValuePrior`);
 `data` harvests trees into training buffers. The samplers that use it are in
-`sadt.value.samplers`; its trainer is `train/value.py`.
+`sadt.value.samplers`; its trainer is `sadt/train/value.py`.
 """
 
 from sadt.value.model import (

@@ -1,6 +1,6 @@
 """Data-parallel training on MLX's own engine: ``mx.distributed`` under ``mlx.launch``.
 
-    mlx.launch --hosts 127.0.0.1 -n 2 --backend ring python -m train.forecaster --config ...
+    mlx.launch --hosts 127.0.0.1 -n 2 --backend ring python -m sadt.train.forecaster --config ...
 
 Every rank draws the same *global* batch from the same seeded stream and keeps its own
 contiguous shard of rows, so the data a run sees does not depend on the number of ranks;

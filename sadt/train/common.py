@@ -170,12 +170,15 @@ def read_config_file(path: str | Path) -> dict:
     return values
 
 
-def parse_overrides(argv: list[str], description: str, config_help: str) -> tuple[dict, bool]:
+def parse_overrides(
+    argv: list[str], description: str, config_help: str, trainer: str
+) -> tuple[dict, bool]:
     """``--config FILE [--resume] [--key value ...]`` -> (settings dict, resume).
 
     Values are parsed as YAML; ``--model.x v`` sets ``model: {x: v}``; dashes in keys are
     underscores (``--out-dir`` is ``out_dir``)."""
     parser = argparse.ArgumentParser(
+        prog=f"sadt train {trainer}",
         description=description,
         epilog="Any setting can follow as '--key value' (YAML values): e.g. --steps 500 "
         "--model.horizon 48 --csv '[a.csv, b.csv]'. Ctrl-C saves a checkpoint at the current "
