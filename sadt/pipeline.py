@@ -45,6 +45,10 @@ MAX_HORIZON = 2000  # beyond the model's native block, sample paths continue the
 DEFAULT_BUDGET = 1000  # NFE per block of the model's native horizon
 MAX_SEED = 2**32 - 1
 MAX_BACKTEST_WINDOWS = 20
+# Intermittent histories (sadt.pipeline.intermittent_zeros): the recent window read, the
+# share of zeros from which it counts, and the most lag-1 autocorrelation of "is zero"
+# (runs of zeros, as at night in solar power, are the model's to place).
+ZERO_WINDOW, MIN_ZERO_SHARE, MAX_ZERO_RUNS = 200, 0.3, 0.3
 
 
 @dataclass
@@ -719,12 +723,36 @@ def _whole_numbers(series: Series) -> bool:
     return bool(observed.size) and bool(np.all(observed == np.round(observed)))
 
 
+def intermittent_zeros(series: Series) -> float | None:
+    """The share of exact zeros in the recent history (its last `ZERO_WINDOW` observed
+    values) when it is at least `MIN_ZERO_SHARE` and they fall irregularly, as intermittent
+    demand's and rain's do (lag-1 autocorrelation of "is zero" at most `MAX_ZERO_RUNS`);
+    None otherwise. Zeros in runs (solar power at night, a shop closed for a season) are
+    left to the model, which places them by time."""
+    observed = series.values[~series.interpolated][-ZERO_WINDOW:]
+    zero = (observed == 0).astype(np.float64)
+    share = float(zero.mean()) if zero.size >= 8 else 0.0
+    if share < MIN_ZERO_SHARE or share == 1.0:
+        return None
+    before, after = zero[:-1] - zero[:-1].mean(), zero[1:] - zero[1:].mean()
+    scale = np.sqrt((before**2).sum() * (after**2).sum())
+    runs = float((before * after).sum() / scale) if scale > 0 else 1.0
+    return share if runs <= MAX_ZERO_RUNS else None
+
+
 def _as_recorded(samples: np.ndarray, series: Series, clip: bool) -> np.ndarray:
     """Forecast values as the history is recorded: at least 0 when `clip`, and whole
     numbers for whole-number data. Counts forecast as 0.47 items put a quantile where no
-    outcome can fall: on intermittent demand (80 % zeros) the 10-70 % quantiles belong at 0."""
+    outcome can fall: on intermittent demand (80 % zeros) the 10-70 % quantiles belong at 0.
+    Intermittent histories (`intermittent_zeros`) keep their share of zeros: at each step
+    the lowest paths are set to 0 until that share of them is (a rank-preserving map), as
+    the model's spread around a fraction of one unit has no point mass at 0."""
     if clip:
         samples = np.maximum(samples, 0.0)
+        share = intermittent_zeros(series) if samples.ndim == 2 and len(samples) >= 4 else None
+        if share is not None:
+            lowest = np.argsort(np.argsort(samples, axis=0, kind="stable"), axis=0)
+            samples = np.where(lowest < int(share * len(samples)), 0.0, samples)
     return np.round(samples) if _whole_numbers(series) else samples
 
 

@@ -14,7 +14,7 @@ from sadt.forecaster.data import WindowOptions, WindowSampler
 from sadt.forecaster.kernel_synth import KernelSynthConfig, kernel_batch, kernel_series, periodic
 from sadt.forecaster.model import normalize_context
 from sadt.horizon import default_horizon
-from sadt.pipeline import Pipeline, SearchSettings
+from sadt.pipeline import Pipeline, SearchSettings, intermittent_zeros
 from sadt.search import SAMPLERS
 from sadt.series import Series
 from sadt.spectral import periodogram
@@ -150,6 +150,30 @@ def test_whole_number_histories_get_whole_number_forecasts():
     measured = pipe.forecast(counts + 0.25, horizon=12, method="ancestral", budget=6 * 32)
     assert not measured.stats["whole_numbers"]
     assert not np.all(measured.samples == np.round(measured.samples))
+
+
+def test_intermittent_histories_keep_their_share_of_zeros():
+    rng = np.random.default_rng(1)
+    demand = rng.poisson(2, 150) * (rng.random(150) < 0.25)  # ~80 % zeros, scattered
+    share = intermittent_zeros(Series(demand.astype(float)))
+    assert share == pytest.approx(np.mean(demand == 0))
+    pipe = Pipeline(tiny_forecaster(blend_bases=True), search=SearchSettings(batch=8))
+    fc = pipe.forecast(demand.astype(float), horizon=12, method="ancestral", budget=6 * 64)
+    zeros = np.mean(fc.samples == 0, axis=0)
+    assert np.all(zeros >= int(share * 64) / 64)  # every step keeps the history's zeros
+    assert np.all(fc.quantiles[: int(share * 10) - 1] == 0)
+    assert fc.samples.max() > 0  # the nonzero tail is still the model's
+
+
+def test_zeros_in_runs_are_not_intermittent():
+    hours = np.arange(24 * 10)
+    solar = np.maximum(0.0, np.sin(2 * np.pi * (hours % 24 - 6) / 24)) * 100  # 0 at night
+    assert np.mean(solar == 0) > 0.4 and intermittent_zeros(Series(solar)) is None
+    closed = np.r_[np.full(60, 5.0), np.zeros(60), np.full(60, 7.0)]  # a closed season
+    assert intermittent_zeros(Series(closed)) is None
+    rare = np.ones(100)
+    rare[::10] = 0  # 10 % zeros: too few to count
+    assert intermittent_zeros(Series(rare)) is None
 
 
 @pytest.mark.parametrize(
