@@ -188,6 +188,12 @@ def test_user_csv_pairs_join_the_caption_examples(tmp_path):
         (["--set", "batch_size=null"], "training setting batch_size must be a number, not empty"),
         (["--set", "stages.0.steps=null"], "stage setting steps must be a number, not empty"),
         (["--set", "weight_decay=.nan"], "weight_decay must be a finite number, not nan"),
+        # the grammar every trainer shares: --key value, dots for nested settings
+        (["--stages.0.lr_encoder", "-1"], "stage 'mcq': lr_encoder must be >= 0, not -1"),
+        (["--checkpoint_every", "0"], "checkpoint_every must be >= 1, not 0"),
+        (["--stages.9.steps", "5"], "--stages.9.steps: stages.9.steps is not a setting"),
+        (["--steps"], "overrides come as '--key value' pairs"),
+        (["--set", "steps"], "--set 'steps': use key.path=value."),
     ],
 )
 def test_bad_input_is_one_sentence_and_exit_code_2(args, message, capsys):
@@ -306,7 +312,8 @@ FACTS_CONFIGS = ("tslm.yaml", "tslm_tiny_facts.yaml", "tslm_tiny_facts_polish.ya
 def test_the_shipped_describer_configs_are_valid(name):
     from pathlib import Path
 
-    config = train_tslm.load_config(str(Path(train_tslm.__file__).parent / "configs" / name), [])
+    configs = Path(__file__).resolve().parents[1] / "train" / "configs"
+    config = train_tslm.load_config(str(configs / name), [])
     facts = config.tslm_config().prompt.facts
     # The 1B route and the bundled describer's last stage speak the facts language.
     assert facts == (name in FACTS_CONFIGS)

@@ -188,29 +188,62 @@ def parse_overrides(
     parser.add_argument("--resume", action="store_true", help="continue from out_dir's checkpoint")
     args, rest = parser.parse_known_args(argv)
     values = read_config_file(args.config) if args.config else {}
+    for name, value in key_value_pairs(rest):
+        set_path(values, name, value)
+    return values, args.resume
+
+
+def setting_value(raw: str, key: str):
+    """A setting's text as YAML (numbers, words, [lists], null), as every trainer reads it."""
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        raise UsageError(f"{key}: {raw!r} is not a value (numbers, words, [lists])") from None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and ":" in raw:
+        value = raw  # YAML 1.1 reads 10:20 as the base-60 number 620; no setting means that
+    return value
+
+
+def key_value_pairs(rest: list[str]) -> list[tuple[str, object]]:
+    """``--key value`` pairs (the one override grammar of every trainer) -> [(path, value)];
+    dashes in keys are underscores (``--out-dir`` is ``out_dir``), dots name nested settings
+    (``--model.horizon 48``, ``--stages.1.steps 500``)."""
     if len(rest) % 2:
         raise UsageError(f"overrides come as '--key value' pairs, got {rest}")
+    pairs = []
     for key, raw in zip(rest[::2], rest[1::2], strict=True):
         if not key.startswith("--"):
             raise UsageError(f"expected --key, got {key!r}")
-        try:
-            value = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            raise UsageError(f"{key}: {raw!r} is not a value (numbers, words, [lists])") from None
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and ":" in raw:
-            value = raw  # YAML 1.1 reads 10:20 as the base-60 number 620; no setting means that
-        name = key[2:].replace("-", "_")
-        if name.startswith("model."):
-            if values.get("model") is None:  # absent, or "model:" left empty in the file
-                values["model"] = {}
-            if not isinstance(values["model"], dict):
+        pairs.append((key[2:].replace("-", "_"), setting_value(raw, key)))
+    return pairs
+
+
+def set_path(tree: dict, path: str, value) -> None:
+    """Set ``a.b.0.c`` (mappings by name, lists by index) in a settings tree; a missing or
+    empty mapping on the way is made."""
+    keys = path.split(".")
+    node = tree
+    try:
+        for depth, key in enumerate(keys[:-1]):
+            if isinstance(node, list):
+                node = node[int(key)]
+                continue
+            if node.get(key) is None:  # absent, or "model:" left empty in the file
+                node[key] = {}
+            if not isinstance(node[key], (dict, list)):
+                where = ".".join(keys[: depth + 1])
                 raise UsageError(
-                    f"{key} needs model to be a mapping of settings, not {values['model']!r}"
+                    f"--{path} needs {where} to be a mapping of settings, not {node[key]!r}"
                 )
-            values["model"][name[len("model.") :]] = value
+            node = node[key]
+        if isinstance(node, list):
+            node[int(keys[-1])] = value
         else:
-            values[name] = value
-    return values, args.resume
+            node[keys[-1]] = value
+    except UsageError:
+        raise
+    except (ValueError, IndexError, TypeError, AttributeError):
+        raise UsageError(f"--{path}: {path} is not a setting") from None
 
 
 def checked_config(config_class, values: dict):

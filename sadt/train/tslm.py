@@ -588,35 +588,21 @@ def run_stage(
     return last - first
 
 
-def _apply_override(tree: dict, assignment: str) -> None:
-    """``a.b.0.c=value`` (value parsed as YAML) into a nested dict / list tree."""
-    import yaml
-
-    if "=" not in assignment:
-        raise UsageError(f"--set {assignment!r}: use key.path=value.")
-    path, text = assignment.split("=", 1)
-    keys = path.split(".")
-    node = tree
-    try:
-        for key in keys[:-1]:
-            node = node[int(key)] if isinstance(node, list) else node.setdefault(key, {})
-        last = keys[-1]
-        value = yaml.safe_load(text)
-        if isinstance(node, list):
-            node[int(last)] = value
-        else:
-            node[last] = value
-    except (ValueError, IndexError, TypeError, AttributeError):
-        raise UsageError(f"--set {assignment!r}: {path} is not a setting.") from None
+def _assignment(text: str) -> tuple[str, object]:
+    """``--set a.b.0.c=value`` (the older spelling of ``--a.b.0.c value``) -> (path, value)."""
+    if "=" not in text:
+        raise UsageError(f"--set {text!r}: use key.path=value.")
+    path, raw = text.split("=", 1)
+    return path, common.setting_value(raw, f"--set {path}")
 
 
-def load_config(path: str | None, overrides: list[str]) -> TrainConfig:
-    """YAML config (or the defaults) + ``--set`` overrides, validated."""
+def load_config(path: str | None, overrides: list[tuple[str, object]]) -> TrainConfig:
+    """YAML config (or the defaults) + (setting path, value) overrides, validated."""
     raw = common.read_config_file(path) if path else {}
     if overrides and "stages" not in raw:
         raw["stages"] = [asdict(s) for s in TrainConfig().stages]
-    for assignment in overrides:
-        _apply_override(raw, assignment)
+    for name, value in overrides:
+        common.set_path(raw, name, value)
     config = TrainConfig.from_dict(raw)  # every setting checked (``__post_init__``)
     try:
         config.tslm_config()
@@ -626,14 +612,19 @@ def load_config(path: str | None, overrides: list[str]) -> TrainConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="sadt train tslm", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="sadt train tslm",
+        description=__doc__.split("\n\n")[0],
+        epilog="Any setting can follow as '--key value' (YAML values), as in every trainer: "
+        "e.g. --stages.1.steps 500 --model.lora.rank 16 (--set stages.1.steps=500 is the same).",
+    )
     parser.add_argument("--config", help="YAML file of TrainConfig settings")
     parser.add_argument(
         "--set",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a setting, e.g. stages.1.steps=500 or model.lora.rank=16",
+        help="override a setting, e.g. stages.1.steps=500 (= --stages.1.steps 500)",
     )
     parser.add_argument("--base-model", help="local mlx-lm folder or Hub id")
     parser.add_argument("--out", help="folder for the trained TSLM")
@@ -647,12 +638,13 @@ def main(argv: list[str] | None = None) -> int:
         help="stop this run after N optimizer steps, encoder warm-up steps included "
         "(checkpointed; --resume continues)",
     )
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
     flags = {"base_model": args.base_model, "out": args.out, "checkpoint": args.checkpoint}
     flags["csv"], flags["init_from"] = args.csv, args.init_from
-    overrides = args.set + [f"{k}={json.dumps(v)}" for k, v in flags.items() if v is not None]
 
     def body():
+        overrides = [_assignment(text) for text in args.set] + common.key_value_pairs(rest)
+        overrides += [(k, v) for k, v in flags.items() if v is not None]
         config = load_config(args.config, overrides)
         train(config, resume=args.resume, max_steps=args.max_steps)
 
