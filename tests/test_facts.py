@@ -261,3 +261,15 @@ def test_a_forecast_whose_facts_name_no_cycle_says_it_has_none():
     stream = SlotStream(slots)
     text = stream.feed("The forecast for [AHEAD] lets [P1] fade. ") + stream.close()
     assert text == "The forecast for the next 6 years has no cycle."
+
+
+@pytest.mark.parametrize("index", [4, 85, 200, 206, 273])
+def test_three_cycles_of_48_steps_under_a_trend_read_as_48(index):
+    # The autocorrelation's peak lands at 45-49 steps on these (no timestamps to snap to);
+    # the round period close by fits nearly as well and is the one said (ROUND_REACH).
+    from sadt.synthetic import generate_batch
+
+    values, truth = generate_batch(300, 12345)[index]
+    assert truth.dominant_period == 48
+    cycle = facts_of_values(values).cycles[0]
+    assert cycle.steps == 48 and cycle.clarity != "none"
