@@ -87,7 +87,7 @@ def test_a_ctrl_c_on_one_rank_stops_every_rank():
     # The trainers ask World.any_rank at every step: a rank that stopped alone (Ctrl-C can
     # reach some ranks only) would leave the others waiting in all_sum for ever.
     code = (
-        "from train import distributed; w = distributed.init(); "
+        "from sadt.train import distributed; w = distributed.init(); "
         "print('rank', w.rank, w.any_rank(w.rank == 1), w.any_rank(False), flush=True)"
     )
     done = _run([code], ranks=2, flag="-c")
