@@ -410,3 +410,21 @@ def test_the_corpus_trains_on_its_train_split_only(shared_data, tmp_path):
             assert not any(seg.tobytes() in used for seg in fdata.clean_segments(values))
     with pytest.raises(fdata.DataError, match="MANIFEST"):
         fdata.read_corpus(tmp_path)
+
+
+def test_checkpoints_carry_a_format_version_and_newer_ones_are_refused(tmp_path):
+    import mlx.core as mx
+
+    from sadt.errors import ModelFileError
+    from sadt.files import FORMAT_VERSION
+
+    path = tmp_path / "checkpoint.safetensors"
+    common.write_checkpoint(path, {"model.w": mx.ones(3)}, {"step": 7, "config": {}})
+    arrays, meta = common.read_checkpoint(path, "forecaster", needs=("config",))
+    assert meta["format_version"] == FORMAT_VERSION and meta["step"] == 7
+    assert np.array_equal(np.array(arrays["model.w"]), np.ones(3))
+    with pytest.raises(ModelFileError, match="is not a sadt value-network checkpoint"):
+        common.read_checkpoint(path, "value-network", needs=("model_config",))
+    common.write_checkpoint(path, {}, {"format_version": FORMAT_VERSION + 1, "config": {}})
+    with pytest.raises(ModelFileError, match="upgrade sadt to resume it"):
+        common.read_checkpoint(path, "forecaster")

@@ -19,10 +19,11 @@ import sys
 import threading
 from pathlib import Path
 
+import mlx.core as mx
 import yaml
 
-from sadt.errors import UsageError
-from sadt.files import atomic_write, safetensors_header
+from sadt.errors import ModelFileError, UsageError
+from sadt.files import FORMAT_VERSION, atomic_write, read_safetensors, safetensors_header
 from sadt.hub import check_output_folder
 
 EXIT_USAGE = 2
@@ -95,6 +96,37 @@ def checkpoint_metadata(path: Path, key: str) -> dict | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return meta if isinstance(meta, dict) else None
+
+
+CHECKPOINT_KEY = "sadt"  # the forecaster's and value trainers' checkpoint metadata entry
+
+
+def write_checkpoint(path: Path, arrays: dict, meta: dict) -> None:
+    """A training checkpoint: ``arrays`` (prefixed "model.", "optimizer.", ...) and ``meta``
+    (step, RNG state, settings) as JSON metadata with the format version, written atomically.
+    (The describer's trainer keeps its own layout under ``sadt_checkpoint``.)"""
+    meta = {"format_version": FORMAT_VERSION, **meta}
+    metadata = {CHECKPOINT_KEY: json.dumps(meta)}
+    atomic_write(path, lambda tmp: mx.save_safetensors(tmp, arrays, metadata=metadata))
+
+
+def read_checkpoint(path: Path, what: str, needs: tuple[str, ...] = ()) -> tuple[dict, dict]:
+    """(arrays, meta) of a checkpoint `write_checkpoint` wrote; one ModelFileError naming
+    ``what`` it should be when its metadata lacks the entry, one of ``needs``, or is newer."""
+    arrays, metadata = read_safetensors(path)
+    try:
+        meta = json.loads(metadata[CHECKPOINT_KEY])
+        for key in needs:
+            meta[key]
+    except (KeyError, TypeError, json.JSONDecodeError):
+        raise ModelFileError(f"{path} is not a sadt {what} checkpoint") from None
+    version = meta.get("format_version", FORMAT_VERSION)  # older value checkpoints had none
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} has checkpoint format {version!r}; this sadt reads up to "
+            f"{FORMAT_VERSION}: upgrade sadt to resume it"
+        )
+    return arrays, meta
 
 
 def refuse_overwrite(path: Path, where: str, at: str | None, choose: str, then: str = "") -> None:

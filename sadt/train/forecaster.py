@@ -291,27 +291,19 @@ class Trainer:
         arrays |= {f"ema.{k}": v for k, v in tree_flatten(self.ema.parameters())}
         arrays |= {f"optimizer.{k}": v for k, v in tree_flatten(self.optimizer.state)}
         meta = {
-            "format_version": files.FORMAT_VERSION,
             "step": self.step,
             "rng": self.rng.bit_generator.state,
             "config": asdict(self.cfg),
             "written_by_rank": self.world.rank,
             "world_size": self.world.size,
         }
-        path = self.out / CHECKPOINT
-        files.atomic_write(
-            path, lambda tmp: mx.save_safetensors(tmp, arrays, metadata={"sadt": json.dumps(meta)})
-        )
+        common.write_checkpoint(self.out / CHECKPOINT, arrays, meta)
 
     def load_checkpoint(self) -> None:
         """Restore everything `save_checkpoint` wrote; one clear error when it does not fit."""
         path = self.out / CHECKPOINT
-        arrays, metadata = files.read_safetensors(path)
-        try:
-            meta = json.loads(metadata["sadt"])
-            saved = meta["config"]
-        except (KeyError, TypeError, json.JSONDecodeError):
-            raise ModelFileError(f"{path} is not a sadt forecaster checkpoint") from None
+        arrays, meta = common.read_checkpoint(path, "forecaster", needs=("config",))
+        saved = meta["config"]
         try:
             there = ForecasterConfig.from_dict(saved.get("model") or {}).to_dict()
         except (TypeError, ValueError) as err:

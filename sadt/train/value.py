@@ -302,19 +302,12 @@ class Trainer:
             "written_by_rank": self.world.rank,
             "world_size": self.world.size,
         }
-        path = self.out / CHECKPOINT
-        files.atomic_write(
-            path, lambda tmp: mx.save_safetensors(tmp, arrays, metadata={"sadt": json.dumps(meta)})
-        )
+        common.write_checkpoint(self.out / CHECKPOINT, arrays, meta)
 
     def load_checkpoint(self) -> None:
         path = self.out / CHECKPOINT
-        arrays, metadata = files.read_safetensors(path)
-        try:
-            meta = json.loads(metadata["sadt"])
-            meta["model_config"]  # a forecaster checkpoint has "sadt" metadata but not this
-        except (KeyError, TypeError, json.JSONDecodeError):
-            raise files.ModelFileError(f"{path} is not a sadt value-network checkpoint") from None
+        # A forecaster checkpoint has the same metadata entry but no model_config.
+        arrays, meta = common.read_checkpoint(path, "value-network", needs=("model_config",))
         if meta.get("model_config") != self.model_config.to_dict():
             raise files.ModelFileError(
                 f"{path} was written for a different value network ({meta.get('model_config')})"
