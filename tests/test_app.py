@@ -30,7 +30,7 @@ from gradio_client.exceptions import AppError
 from packaging.requirements import Requirement
 from tiny_models import hourly_csv, tiny_pipeline
 
-from sadt.app_examples import EXAMPLES
+from sadt.app.examples import EXAMPLES
 from sadt.describer.facts import SLOT
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -396,11 +396,8 @@ def test_downloads_are_named_rounded_and_carry_history_and_paths(client):
 
 
 def app_module():
-    """app.py imported as a module (its functions, without starting a server)."""
-    spec = importlib.util.spec_from_file_location("sadt_app", ROOT / "app.py")
-    app = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(app)
-    return app
+    """The app's module (its functions, without starting a server)."""
+    return importlib.import_module("sadt.app.server")
 
 
 def test_an_upload_is_parsed_once_refusals_included(tmp_path):
@@ -451,7 +448,7 @@ def test_statistics_say_when_a_method_coincides_with_another(model_dir):
     # The stats a user reads name the cases where two methods give the same paths.
     app = app_module()
     import sadt
-    from sadt.app_examples import load_example
+    from sadt.app.examples import load_example
 
     pipe, series = sadt.from_pretrained(model_dir), load_example(EXAMPLE)
 
