@@ -273,3 +273,14 @@ def test_three_cycles_of_48_steps_under_a_trend_read_as_48(index):
     assert truth.dominant_period == 48
     cycle = facts_of_values(values).cycles[0]
     assert cycle.steps == 48 and cycle.clarity != "none"
+
+
+def test_a_count_forecast_ends_near_a_count():
+    counts = np.random.default_rng(3).poisson(0.3, 300).astype(float)
+    facts = facts_of_values(counts)
+    median = np.r_[np.zeros(23), 1.0]  # mostly 0: a window's mean is 0.0417
+    ff = forecast_facts(facts, counts, median, median, median + 1)
+    assert ff.slots()["FEND"] == "0"
+    measured = counts + 0.5  # not whole numbers: the window's mean as it is
+    ff = forecast_facts(facts_of_values(measured), measured, median + 0.5, median, median + 1)
+    assert ff.slots()["FEND"] == "0.667"  # the last 6 steps: 0.5 + 1 / 6
