@@ -35,7 +35,15 @@ from sadt.horizon import default_horizon, season_length
 from sadt.methods import AMORTIZED, METHODS, TREE_METHODS
 from sadt.search.chain import BudgetError
 from sadt.search.dts import TreeSearchConfig
-from sadt.series import Series, SeriesError, is_constant, open_steps, opening_hours, read_series
+from sadt.series import (
+    Series,
+    SeriesError,
+    is_constant,
+    open_steps,
+    opening_hours,
+    read_series,
+    whole_numbers,
+)
 from sadt.settings import checked
 from sadt.spectral import spec_w1
 
@@ -719,8 +727,7 @@ def _nonnegative(series: Series, setting) -> bool:
 
 def _whole_numbers(series: Series) -> bool:
     """Whether the history is recorded in whole numbers (counts, units sold)."""
-    observed = series.values[~series.interpolated]
-    return bool(observed.size) and bool(np.all(observed == np.round(observed)))
+    return whole_numbers(series.values[~series.interpolated])
 
 
 def intermittent_zeros(series: Series) -> float | None:

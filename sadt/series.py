@@ -1078,6 +1078,12 @@ def is_constant(values: np.ndarray) -> bool:
     return bool(np.std(known) <= 1e-12 * np.max(np.abs(known)))
 
 
+def whole_numbers(values: np.ndarray) -> bool:
+    """Whether values are recorded in whole numbers (counts, units sold); False when empty."""
+    values = np.asarray(values, dtype=np.float64)
+    return bool(values.size) and bool(np.all(values == np.round(values)))
+
+
 def _validate(values: np.ndarray, min_length: int, allow_constant: bool = False) -> None:
     """Refuses infinite or overflowing values, too short series and constant series;
     `values` may still hold NaN for missing values."""

@@ -29,6 +29,7 @@ import pandas as pd
 
 from sadt.describer.prompt import format_number
 from sadt.horizon import _count
+from sadt.series import whole_numbers
 
 CLEAR, WEAK = 0.45, 0.2  # seasonal strength (Hyndman's F_S) of a clear / weak cycle
 JUMP_RATIO = 8.0  # a shift: its peak of window-to-window change vs the typical one
@@ -824,18 +825,13 @@ def forecast_facts(
         "AHEAD": f"the next {ahead}",
         "PEAK": f"around {label} at about {history.number(median[peak])}",
         # Counts end near a count: "near 0", not the 0.0417 a window's mean gives.
-        "FEND": history.number(float(np.round(end)) if _whole(history_values) else end),
+        "FEND": history.number(float(np.round(end)) if whole_numbers(history_values) else end),
         "BAND0": history.number(w0),
         "BAND1": history.number(w1),
     }
     if main is not None:  # without one, a sentence naming [P1] is rewritten or cut
         values["P1"] = history.cycle_phrase(main)
     return ForecastFacts(cycle, level, band, values)
-
-
-def _whole(values) -> bool:
-    values = np.asarray(values, float)
-    return bool(values.size) and bool(np.all(values == np.round(values)))
 
 
 _OPENERS = re.compile(r"^(?:it has|it shows|there (?:is|are)|the series (?:has|shows))\s+")

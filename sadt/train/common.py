@@ -116,10 +116,10 @@ def read_checkpoint(path: Path, what: str, needs: tuple[str, ...] = ()) -> tuple
     arrays, metadata = read_safetensors(path)
     try:
         meta = json.loads(metadata[CHECKPOINT_KEY])
-        for key in needs:
-            meta[key]
     except (KeyError, TypeError, json.JSONDecodeError):
-        raise ModelFileError(f"{path} is not a sadt {what} checkpoint") from None
+        meta = None
+    if not isinstance(meta, dict) or any(key not in meta for key in needs):
+        raise ModelFileError(f"{path} is not a sadt {what} checkpoint")
     version = meta.get("format_version", FORMAT_VERSION)  # older value checkpoints had none
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ModelFileError(
