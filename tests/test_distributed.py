@@ -193,5 +193,5 @@ def test_tslm_training_on_two_ranks_matches_one_process(tmp_path):
     for key in a:
         np.testing.assert_allclose(np.array(b[key]), np.array(a[key]), rtol=1e-3, atol=1e-5)
     _, metadata = mx.load(str(two / "ckpt.safetensors"), return_metadata=True)
-    meta = json.loads(metadata["sadt_checkpoint"])
+    meta = json.loads(metadata["sadt"])
     assert meta["written_by_rank"] == 0 and meta["world_size"] == 2

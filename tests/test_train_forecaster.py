@@ -419,12 +419,37 @@ def test_checkpoints_carry_a_format_version_and_newer_ones_are_refused(tmp_path)
     from sadt.files import FORMAT_VERSION
 
     path = tmp_path / "checkpoint.safetensors"
-    common.write_checkpoint(path, {"model.w": mx.ones(3)}, {"step": 7, "config": {}})
+    common.write_checkpoint(path, {"model.w": mx.ones(3)}, {"step": 7, "config": {}}, "forecaster")
     arrays, meta = common.read_checkpoint(path, "forecaster", needs=("config",))
     assert meta["format_version"] == FORMAT_VERSION and meta["step"] == 7
+    assert meta["kind"] == "forecaster"
     assert np.array_equal(np.array(arrays["model.w"]), np.ones(3))
-    with pytest.raises(ModelFileError, match="is not a sadt value-network checkpoint"):
-        common.read_checkpoint(path, "value-network", needs=("model_config",))
-    common.write_checkpoint(path, {}, {"format_version": FORMAT_VERSION + 1, "config": {}})
+    for kind, needs in (("value", ()), ("describer", ("progress",))):
+        with pytest.raises(ModelFileError, match=f"is not a sadt {kind} training checkpoint "
+                           r"\(it was written by train.forecaster\)"):  # fmt: skip
+            common.read_checkpoint(path, kind, needs=needs)
+    common.write_checkpoint(path, {}, {"format_version": FORMAT_VERSION + 1}, "forecaster")
     with pytest.raises(ModelFileError, match="upgrade sadt to resume it"):
         common.read_checkpoint(path, "forecaster")
+
+
+def test_checkpoints_written_before_the_kind_was_recorded_still_read(tmp_path):
+    import json
+
+    import mlx.core as mx
+
+    from sadt.errors import ModelFileError
+
+    path = tmp_path / "checkpoint.safetensors"
+    # The describer's trainer kept its metadata under its own entry before.
+    old_describer = {"sadt_checkpoint": json.dumps({"version": 1, "progress": {}, "config": {}})}
+    mx.save_safetensors(str(path), {"x": mx.zeros(1)}, old_describer)
+    _, meta = common.read_checkpoint(path, "describer", needs=("progress", "config"))
+    assert meta["progress"] == {}
+    with pytest.raises(ModelFileError, match="not a sadt forecaster training checkpoint"):
+        common.read_checkpoint(path, "forecaster")
+    # Value checkpoints without a kind are told from forecaster ones by their model_config.
+    mx.save_safetensors(str(path), {}, {"sadt": json.dumps({"step": 1, "model_config": {}})})
+    assert common.read_checkpoint(path, "value")[1]["step"] == 1
+    with pytest.raises(ModelFileError, match=r"\(it was written by train.value\)"):
+        common.read_checkpoint(path, "forecaster", needs=("config",))

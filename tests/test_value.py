@@ -314,7 +314,7 @@ def test_checkpoints_of_other_trainers_are_named_as_such(tmp_path, trained):
     trainer = train_value.Trainer(cfg)
     metadata = {"sadt": json.dumps({"step": 5, "config": {}})}  # what train.forecaster writes
     mx.save_safetensors(str(tmp_path / train_value.CHECKPOINT), {"x": mx.zeros(1)}, metadata)
-    with pytest.raises(ModelFileError, match="is not a sadt value-network checkpoint"):
+    with pytest.raises(ModelFileError, match="is not a sadt value training checkpoint"):
         trainer.load_checkpoint()
 
 

@@ -17,14 +17,10 @@ warm-up resumed from ``EncoderWarmup.state()`` continues exactly (train/tslm.py 
 
 from __future__ import annotations
 
-import time
-from functools import partial
-
 import mlx.core as mx
 import mlx.nn as nn
 import mlx.optimizers as optim
 import numpy as np
-from mlx.nn.utils import average_gradients
 from mlx.utils import tree_flatten, tree_unflatten
 
 from sadt.describer.data import ATTRIBUTE_NAMES, attribute_batch, attribute_classes
@@ -60,7 +56,7 @@ class AttributeHead(nn.Module):
 
 
 class EncoderWarmup:
-    """The warm-up in resumable pieces: ``train(until)`` runs steps, ``state()`` /
+    """The warm-up in resumable pieces: ``train_step(index)`` runs one step, ``state()`` /
     ``load_state()`` hold what a resumed warm-up needs besides the encoder (the TSLM's own
     weights, checkpointed with it): the head, the optimizer and the step.
 
@@ -117,20 +113,7 @@ class EncoderWarmup:
             nn.losses.cross_entropy(logits[:, a:b], targets[:, i]).mean()
             for i, (a, b) in enumerate(self.edges)
         ]
-        return sum(losses) / len(losses)
-
-    def _build(self):
-        model, optimizer = self.model, self.optimizer
-        loss_and_grad = nn.value_and_grad(model, self._loss)
-        state = [model.state, optimizer.state, mx.random.state]
-
-        @partial(mx.compile, inputs=state, outputs=state)
-        def step(series, mask, targets):
-            loss, grads = loss_and_grad(model, series, mask, targets)
-            optimizer.update(model, average_gradients(grads))
-            return loss
-
-        return step, state
+        return (sum(losses) / len(losses),)
 
     def _arrays(self, values: list) -> tuple[mx.array, mx.array]:
         tslm = self.tslm
@@ -138,29 +121,22 @@ class EncoderWarmup:
         series = mx.array(np.stack(rows))  # one length per batch: no padding
         return series, mx.ones(series.shape, dtype=mx.bool_)
 
-    def train(self, until: int, should_stop=None, report_every: int = 100, verbose=True) -> bool:
-        """Run steps up to ``until``; True when ``should_stop(step)``, asked after every step
-        (on every rank), ended them early."""
-        self._compiled = self._compiled or self._build()
+    def train_step(self, index: int) -> dict[str, float]:
+        """Warm-up step ``index + 1`` (the trainer's loop, sadt/train/loop.py, calls it)."""
+        from sadt.train.loop import compiled_step
+
+        if self._compiled is None:
+            self._compiled = compiled_step(self.model, self._loss, self.optimizer)
         step_fn, state = self._compiled
         self.tslm.train()
-        tic, first = time.perf_counter(), self.step
-        while self.step < min(until, self.steps):
-            k = self.step
-            values, targets = attribute_batch(self.seed, k, self.batch_size, self.synthetic)
-            values, targets = values[self.shard], targets[self.shard]
-            mx.random.seed(step_seed(self.seed, WARMUP_STREAM, k))
-            loss = step_fn(*self._arrays(values), mx.array(targets))
-            mx.eval(state, loss)
-            self.losses.append(loss.item())
-            self.step = k + 1
-            if verbose and (self.step % report_every == 0 or self.step == self.steps):
-                rate = (self.step - first) / (time.perf_counter() - tic)
-                print(f"[encoder warm-up {self.step}/{self.steps}] loss "
-                      f"{np.mean(self.losses[-50:]):.3f} it/s {rate:.2f}", flush=True)  # fmt: skip
-            if should_stop is not None and should_stop(self.step):
-                return True
-        return False
+        values, targets = attribute_batch(self.seed, index, self.batch_size, self.synthetic)
+        values, targets = values[self.shard], targets[self.shard]
+        mx.random.seed(step_seed(self.seed, WARMUP_STREAM, index))
+        (loss,) = step_fn(*self._arrays(values), mx.array(targets))
+        mx.eval(state, loss)
+        self.losses.append(loss.item())
+        self.step = index + 1
+        return {"loss": self.losses[-1]}
 
     def accuracy(self, verbose: bool = True) -> dict:
         """Held-out accuracy of every attribute (batches of another seed)."""

@@ -98,28 +98,39 @@ def checkpoint_metadata(path: Path, key: str) -> dict | None:
     return meta if isinstance(meta, dict) else None
 
 
-CHECKPOINT_KEY = "sadt"  # the forecaster's and value trainers' checkpoint metadata entry
+CHECKPOINT_KEY = "sadt"  # every trainer's checkpoint metadata entry
+OLD_DESCRIBER_KEY = "sadt_checkpoint"  # the describer's entry before the trainers shared one
+TRAINERS = {"forecaster": "train.forecaster", "value": "train.value", "describer": "train.tslm"}
 
 
-def write_checkpoint(path: Path, arrays: dict, meta: dict) -> None:
-    """A training checkpoint: ``arrays`` (prefixed "model.", "optimizer.", ...) and ``meta``
-    (step, RNG state, settings) as JSON metadata with the format version, written atomically.
-    (The describer's trainer keeps its own layout under ``sadt_checkpoint``.)"""
-    meta = {"format_version": FORMAT_VERSION, **meta}
+def write_checkpoint(path: Path, arrays: dict, meta: dict, kind: str) -> None:
+    """A training checkpoint, the one format of every trainer: ``arrays`` (prefixed "model.",
+    "optimizer.", ...) and ``meta`` (step, RNG state, settings) as JSON metadata with the
+    format version and the ``kind`` of run ("forecaster", "value", "describer"), written
+    atomically."""
+    meta = {"format_version": FORMAT_VERSION, "kind": kind, **meta}
     metadata = {CHECKPOINT_KEY: json.dumps(meta)}
     atomic_write(path, lambda tmp: mx.save_safetensors(tmp, arrays, metadata=metadata))
 
 
-def read_checkpoint(path: Path, what: str, needs: tuple[str, ...] = ()) -> tuple[dict, dict]:
-    """(arrays, meta) of a checkpoint `write_checkpoint` wrote; one ModelFileError naming
-    ``what`` it should be when its metadata lacks the entry, one of ``needs``, or is newer."""
+def read_checkpoint(path: Path, kind: str, needs: tuple[str, ...] = ()) -> tuple[dict, dict]:
+    """(arrays, meta) of a checkpoint `write_checkpoint` wrote for ``kind``; one
+    ModelFileError when it is another trainer's, lacks one of ``needs`` (checkpoints written
+    before the kind was recorded are told apart by these), or is of a newer format."""
     arrays, metadata = read_safetensors(path)
-    try:
-        meta = json.loads(metadata[CHECKPOINT_KEY])
-    except (KeyError, TypeError, json.JSONDecodeError):
-        meta = None
-    if not isinstance(meta, dict) or any(key not in meta for key in needs):
-        raise ModelFileError(f"{path} is not a sadt {what} checkpoint")
+    meta = _json_entry(metadata, CHECKPOINT_KEY)
+    if meta is None and kind == "describer":
+        meta = _json_entry(metadata, OLD_DESCRIBER_KEY)
+    written = meta.get("kind") if isinstance(meta, dict) else None
+    if written is None and meta is not None and _json_entry(metadata, CHECKPOINT_KEY):
+        # An older forecaster or value checkpoint: no kind recorded, only its own keys.
+        written = "value" if "model_config" in meta else "forecaster"
+    if meta is None or (written is not None and written != kind):
+        by = f" (it was written by {TRAINERS[written]})" if written in TRAINERS else ""
+        raise ModelFileError(f"{path} is not a sadt {kind} training checkpoint{by}")
+    missing = [key for key in needs if key not in meta]
+    if missing:
+        raise ModelFileError(f"{path} is not a sadt {kind} training checkpoint (no {missing[0]})")
     version = meta.get("format_version", FORMAT_VERSION)  # older value checkpoints had none
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ModelFileError(
@@ -127,6 +138,14 @@ def read_checkpoint(path: Path, what: str, needs: tuple[str, ...] = ()) -> tuple
             f"{FORMAT_VERSION}: upgrade sadt to resume it"
         )
     return arrays, meta
+
+
+def _json_entry(metadata: dict | None, key: str) -> dict | None:
+    try:
+        value = json.loads(metadata[key])
+    except (KeyError, TypeError, json.JSONDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def refuse_overwrite(path: Path, where: str, at: str | None, choose: str, then: str = "") -> None:
@@ -163,6 +182,13 @@ def writable_folder(folder: Path | str, setting: str) -> Path:
         return check_output_folder(folder, setting)
     except ValueError as err:
         raise UsageError(str(err)) from None
+
+
+def append_log(path: Path, record: dict) -> None:
+    """One JSON line appended to a trainer's log (its folder made when missing)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
 
 
 def trim_log(path: Path, step: int) -> None:

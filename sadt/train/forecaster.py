@@ -19,29 +19,25 @@ from __future__ import annotations
 import sadt  # noqa: F401  (first: loads the fast BLAS before mlx.core)
 
 # isort: split
-import json
 import resource
 import sys
-import time
 from dataclasses import asdict, dataclass, field
-from functools import partial
 from pathlib import Path
 
 import mlx.core as mx
-import mlx.nn as nn
 import mlx.optimizers as optim
 import numpy as np
 from mlx.utils import tree_flatten, tree_map, tree_unflatten
-from tqdm import tqdm
 
 from sadt import files
 from sadt.errors import ModelFileError, SadtError
 from sadt.forecaster import Forecaster, ForecasterConfig
 from sadt.forecaster import data as fdata
 from sadt.settings import at_least, at_most, checked, fraction, number_list, positive
-from sadt.train import common, distributed
+from sadt.train import common, distributed, loop
 
 CHECKPOINT = "checkpoint.safetensors"
+KIND = "forecaster"  # the checkpoint's kind (sadt/train/common.py)
 
 
 @dataclass
@@ -243,30 +239,18 @@ class Trainer:
         return diffusion + self.cfg.mean_loss_weight * mean, diffusion, mean
 
     def _build_step(self):
-        """The one place where the gradient is computed and applied (compiled, explicit state)."""
-        model, ema, optimizer, cfg = self.model, self.ema, self.optimizer, self.cfg
-        loss_and_grad = nn.value_and_grad(model, self._loss)
-        # mx.random.state holds dropout's key; run() seeds it from (seed, step) before each
-        # call, so a resumed run draws the same masks without saving MLX's RNG.
-        state = [model.state, ema.state, optimizer.state, mx.random.state]
-
-        @partial(mx.compile, inputs=state, outputs=state)
-        def train_step(*batch):
-            (loss, diffusion, mean), grads = loss_and_grad(model, *batch)
-            # Data-parallel hook: a no-op on one process, the mean over ranks under mlx.launch.
-            grads = nn.average_gradients(grads)
-            grads, _ = optim.clip_grad_norm(grads, cfg.grad_clip)
-            optimizer.update(model, grads)
-            step = optimizer.state["step"].astype(mx.float32)
-            decay = mx.minimum(cfg.ema_decay, (1.0 + step) / (10.0 + step))
-            ema.update(
-                tree_map(
-                    lambda e, p: decay * e + (1.0 - decay) * p, ema.parameters(), model.parameters()
-                )
-            )
-            return loss, diffusion, mean
-
-        return train_step
+        """The one place where the gradient is computed and applied (compiled, explicit state).
+        mx.random.state holds dropout's key; train_step seeds it from (seed, step) before each
+        call, so a resumed run draws the same masks without saving MLX's RNG."""
+        step, _ = loop.compiled_step(
+            self.model,
+            self._loss,
+            self.optimizer,
+            grad_clip=self.cfg.grad_clip,
+            ema=self.ema,
+            ema_decay=self.cfg.ema_decay,
+        )
+        return step
 
     def validate(self) -> dict | None:
         """EMA model's losses on each source's fixed validation windows (fixed times, noise).
@@ -297,12 +281,12 @@ class Trainer:
             "written_by_rank": self.world.rank,
             "world_size": self.world.size,
         }
-        common.write_checkpoint(self.out / CHECKPOINT, arrays, meta)
+        common.write_checkpoint(self.out / CHECKPOINT, arrays, meta, kind=KIND)
 
     def load_checkpoint(self) -> None:
         """Restore everything `save_checkpoint` wrote; one clear error when it does not fit."""
         path = self.out / CHECKPOINT
-        arrays, meta = common.read_checkpoint(path, "forecaster", needs=("config",))
+        arrays, meta = common.read_checkpoint(path, KIND, needs=("config",))
         saved = meta["config"]
         try:
             there = ForecasterConfig.from_dict(saved.get("model") or {}).to_dict()
@@ -328,103 +312,87 @@ class Trainer:
         self.rng.bit_generator.state = meta["rng"]
         self.step = int(meta["step"])
 
-    # -- loop -------------------------------------------------------------------------------
+    # -- the loop's job (sadt/train/loop.py) -------------------------------------------------
+
+    name = "forecaster"
+
+    @property
+    def checkpoint_path(self) -> str:
+        return str(self.out)
+
+    def where(self, step: int) -> str:
+        return f"step {step}"
 
     def run(self, log=print, on_step=None) -> list[dict]:
-        """Train from `self.step` to `steps` (or `stop_at`); returns the logged records.
+        """Train from `self.step` to `steps` (or `stop_at`); returns the records, one per step.
 
         Ctrl-C: the step under way finishes, a checkpoint is written at it and
         `common.Interrupted` is raised. `on_step(step)` is called after every step.
         """
-        cfg, history = self.cfg, []
+        cfg = self.cfg
         end = min(cfg.steps, cfg.stop_at) if cfg.stop_at else cfg.steps
         self._train_step = self._train_step or self._build_step()
         if self.world.is_main:  # records past this step belong to a run being replaced
             common.trim_log(self.out / "log.jsonl", self.step)
         mx.reset_peak_memory()
-        bar = tqdm(
-            total=cfg.steps,
-            initial=self.step,
-            dynamic_ncols=True,
-            mininterval=1.0,
-            disable=not self.world.is_main,
+        self.clock = loop.Clock(self.step)
+        cadence = loop.Cadence(cfg.log_every, cfg.val_every, cfg.checkpoint_every)
+        history = loop.train_loop(
+            self, self.step, end, cfg.steps, cadence, self.world, on_step=on_step
         )
-        start_time, start_step = time.perf_counter(), self.step
-        with bar, common.StopOnInterrupt(self.world) as stop:
-            while self.step < end:
-                history.append(self._one_step(bar, stop, end, start_time, on_step))
         if self.step >= cfg.steps and self.world.is_main:
-            rate = (self.step - start_step) / max(time.perf_counter() - start_time, 1e-9)
             log(
-                f"saved EMA weights to {self.out} ({self.step} steps, {rate:.1f} it/s, peak MLX "
-                f"memory {mx.get_peak_memory() / 1e9:.2f} GB, max RSS {_max_rss_gb():.2f} GB)"
+                f"saved EMA weights to {self.out} ({self.step} steps, "
+                f"{self.clock.rate(self.step):.1f} it/s, peak MLX memory "
+                f"{mx.get_peak_memory() / 1e9:.2f} GB, max RSS {_max_rss_gb():.2f} GB)"
             )
         return history
 
-    def _one_step(self, bar, stop, end, start_time, on_step) -> dict:
-        """One optimizer step, its log record and checkpoint; raises on a pending Ctrl-C."""
+    def train_step(self, index: int) -> dict:
+        """One optimizer step on a fresh batch (every rank draws the same global batch and
+        keeps its rows: sadt/train/distributed.py)."""
         cfg = self.cfg
         batch = self.sampler.sample(self.rng, cfg.batch_size)
-        diffusion = noise_inputs(
+        times, index_, noise = noise_inputs(
             self.rng,
             cfg.batch_size,
             cfg.noise_per_context,
             self.model.config.horizon,
             cfg.time_draws,
         )
-        # Every rank drew the same global batch; each keeps its rows (sadt/train/distributed.py).
         rows = self.world.shard(cfg.batch_size)
-        times, index, noise = diffusion
         arrays = (
             batch.context[rows],
             batch.mask[rows],
             batch.future[rows],
             batch.future_mask[rows],
             times,
-            index[rows],
+            index_[rows],
             noise[rows],
             *(b[rows] for b in batch.bases or ()),
         )
         inputs = [mx.array(a) for a in arrays]
-        mx.random.seed(cfg.seed * 1_000_003 + self.step)
+        mx.random.seed(cfg.seed * 1_000_003 + index)
         loss, diffusion, mean = self._train_step(*inputs)
         loss, diffusion, mean = (self.world.mean(v) for v in (loss, diffusion, mean))
         mx.eval(loss, self.model.state, self.ema.state, self.optimizer.state, mx.random.state)
-        self.step += 1
-        bar.update(1)
-        if on_step is not None:
-            on_step(self.step)
-        # Asked on every rank at every step, so that all ranks stop at the same one.
-        stopping = stop.requested() and self.step < end
-        record = {
-            "step": self.step,
-            "loss": loss.item(),
-            "diffusion": diffusion.item(),
-            "mean_mse": mean.item(),
-        }
-        if self.step % cfg.val_every == 0 or self.step == cfg.steps:
-            record |= self.validate() or {}
-        log_now = self.step % cfg.log_every == 0 or "val_loss" in record or self.step == end
-        if (log_now or stopping) and self.world.is_main:
-            record["lr"] = self.optimizer.learning_rate.item()
-            record["elapsed_s"] = time.perf_counter() - start_time
-            record["peak_memory_gb"] = mx.get_peak_memory() / 1e9
-            record["max_rss_gb"] = _max_rss_gb()
-            bar.set_postfix(loss=f"{record['loss']:.4f}", val=record.get("val_loss"))
-            self._log(record)
-        checkpoint_now = self.step % cfg.checkpoint_every == 0 or self.step == end
-        if (checkpoint_now or stopping) and self.world.is_main:  # rank 0 alone writes
+        self.step = index + 1
+        return {"loss": loss.item(), "diffusion": diffusion.item(), "mean_mse": mean.item()}
+
+    def evaluate(self) -> dict | None:
+        return self.validate()
+
+    def log(self, record: dict) -> None:
+        record["lr"] = self.optimizer.learning_rate.item()
+        record["elapsed_s"] = self.clock.elapsed()
+        record["peak_memory_gb"] = mx.get_peak_memory() / 1e9
+        record["max_rss_gb"] = _max_rss_gb()
+        common.append_log(self.out / "log.jsonl", record)
+
+    def checkpoint(self, step: int) -> None:
+        if self.world.is_main:  # rank 0 alone writes
             self.save_checkpoint()
             self.ema.save(self.out)  # the latest EMA weights are always loadable
-        if stopping:
-            where = common.interrupted_message(f"step {self.step}", self.out)
-            raise common.Interrupted(where)
-        return record
-
-    def _log(self, record: dict) -> None:
-        self.out.mkdir(parents=True, exist_ok=True)
-        with open(self.out / "log.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
 
 
 def _max_rss_gb() -> float:

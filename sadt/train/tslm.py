@@ -29,23 +29,18 @@ Ctrl-C stops at the end of the current step with a checkpoint there (exit code 1
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from dataclasses import asdict, dataclass, field
-from functools import partial
 from pathlib import Path
 
 import sadt  # noqa: F401  (loads the fast BLAS; must come before mlx.core)
 
 # isort: split
 import mlx.core as mx
-import mlx.nn as nn
 import mlx.optimizers as optim
 import numpy as np
 from mlx.utils import tree_flatten, tree_map, tree_unflatten
 
-from sadt import files
 from sadt.describer.data import TASKS, Example, ExampleSource, read_pairs_csv
 from sadt.describer.files import load_trainable
 from sadt.describer.model import TSLM, TSLMConfig, answer_loss
@@ -53,10 +48,8 @@ from sadt.describer.prompt import collate
 from sadt.describer.warmup import EncoderWarmup, step_seed, warmup_cosine
 from sadt.errors import DataError, ModelFileError, SadtError, UsageError
 from sadt.settings import at_least, at_most, checked, fraction, positive
-from sadt.train import common, distributed
+from sadt.train import common, distributed, loop
 from sadt.train.distributed import World
-
-CHECKPOINT_VERSION = 1
 
 
 @dataclass
@@ -208,28 +201,21 @@ def make_optimizer(stage: StageConfig, weight_decay: float) -> optim.MultiOptimi
 def make_train_step(tslm: TSLM, optimizer, max_grad_norm: float, world: World | None = None):
     """The compiled training step and the state it reads and writes (one process by default)."""
     world = world or World(0, 1, None)
-    loss_and_grad = nn.value_and_grad(tslm, answer_loss)
-    state = [tslm.state, optimizer.state, mx.random.state]
 
-    def across_ranks(loss, n_answer, grads):
+    def across_ranks(outputs, grads):
         # The loss is a mean over this rank's answer tokens; weighting by token counts
         # makes the global step the mean over every answer token of the global batch.
+        if world.size == 1:
+            return outputs, grads
+        loss, n_answer = outputs
         total = mx.distributed.all_sum(n_answer, group=world.group)
         weight = n_answer / total
         grads = tree_map(lambda g: mx.distributed.all_sum(g * weight, group=world.group), grads)
-        return mx.distributed.all_sum(loss * weight, group=world.group), total, grads
+        return (mx.distributed.all_sum(loss * weight, group=world.group), total), grads
 
-    @partial(mx.compile, inputs=state, outputs=state)
-    def step(*batch):
-        (loss, n_answer), grads = loss_and_grad(tslm, *batch)
-        if world.size > 1:  # the one place data-parallel ranks meet
-            loss, n_answer, grads = across_ranks(loss, n_answer, grads)
-        if max_grad_norm > 0:
-            grads, _ = optim.clip_grad_norm(grads, max_grad_norm)
-        optimizer.update(tslm, grads)
-        return loss, n_answer
-
-    return step, state
+    return loop.compiled_step(
+        tslm, answer_loss, optimizer, grad_clip=max_grad_norm, reduce=across_ranks
+    )
 
 
 def evaluate_loss(tslm: TSLM, examples: list[Example], batch_size: int) -> float:
@@ -255,34 +241,24 @@ def save_checkpoint(
     written_by=None,
     warmup: EncoderWarmup | None = None,
 ):
-    """Full training state in one safetensors file, written to a temp name then renamed:
+    """Full training state in the trainers' one checkpoint format (`common.write_checkpoint`):
     the curriculum's ``optimizer``, or during the encoder warm-up ``warmup``'s state."""
     arrays = {f"model.{k}": v for k, v in tree_flatten(tslm.trainable_parameters())}
     if optimizer is not None:
         arrays |= {f"optimizer.{k}": v for k, v in tree_flatten(optimizer.state)}
     if warmup is not None:
         arrays |= {f"warmup.{k}": v for k, v in warmup.state().items()}
-    meta = {"version": CHECKPOINT_VERSION, "progress": progress, "config": config.to_dict()}
-    meta |= written_by or {}
-    metadata = {"sadt_checkpoint": json.dumps(meta)}
-    files.atomic_write(file, lambda tmp: mx.save_safetensors(tmp, arrays, metadata=metadata))
+    meta = {"progress": progress, "config": config.to_dict()} | (written_by or {})
+    common.write_checkpoint(file, arrays, meta, kind="describer")
 
 
 def read_checkpoint(file: Path) -> tuple[dict, dict]:
     if not file.exists():
         raise UsageError(f"--resume: the checkpoint {file} does not exist.")
     try:
-        arrays, metadata = mx.load(str(file), return_metadata=True)
-    except Exception as e:
-        raise UsageError(f"{file} is not a readable training checkpoint ({e}).") from e
-    try:
-        meta = json.loads(metadata["sadt_checkpoint"])
-    except (KeyError, TypeError, json.JSONDecodeError):
-        other = " (it was written by train.forecaster or train.value)" if "sadt" in metadata else ""
-        raise UsageError(f"{file} is not a TSLM training checkpoint{other}.") from None
-    if meta.get("version") != CHECKPOINT_VERSION:
-        raise UsageError(f"{file} has checkpoint version {meta.get('version')!r}.")
-    return arrays, meta
+        return common.read_checkpoint(file, "describer", needs=("progress", "config"))
+    except ModelFileError as err:
+        raise UsageError(str(err)) from None
 
 
 def restore(arrays: dict, tslm: TSLM, optimizer, file: Path) -> None:
@@ -465,7 +441,11 @@ def prepare(config: TrainConfig, resume: bool) -> None:
             "name the folder train.tslm wrote with --out"
         )
     if not resume:
-        meta = common.checkpoint_metadata(ckpt, "sadt_checkpoint") or {}
+        meta = (
+            common.checkpoint_metadata(ckpt, common.CHECKPOINT_KEY)
+            or common.checkpoint_metadata(ckpt, common.OLD_DESCRIBER_KEY)
+            or {}
+        )
         at = position(meta.get("progress"), meta.get("config"))
         common.refuse_overwrite(ckpt, str(ckpt), at, "--checkpoint")
 
@@ -493,22 +473,12 @@ def warm_up(config, tslm, progress, arrays, world, stop, budget=float("inf"), on
         except ValueError as e:
             raise UsageError(f"{ckpt}: {e}.") from None
 
-    def should_stop(step: int) -> bool:
-        if on_step is not None:
-            on_step("encoder warm-up", step)
-        return stop.requested() and step < total  # asked on every rank after every step
-
     first = warmup.step
     last = int(min(total, first + budget))
-    while warmup.step < last:
-        until = min((warmup.step // config.checkpoint_every + 1) * config.checkpoint_every, last)
-        stopped = warmup.train(until, should_stop, config.report_every * 4, world.is_main)
-        progress["warmup_step"] = warmup.step
-        if warmup.step < total and world.is_main:  # the end is saved below, warmed up
-            save_checkpoint(ckpt, tslm, None, progress, config, _writer(world), warmup)
-        if stopped:
-            where = f"encoder warm-up step {warmup.step}"
-            raise common.Interrupted(common.interrupted_message(where, ckpt))
+    job = _WarmupJob(warmup, config, tslm, progress, world)
+    cadence = loop.Cadence(config.report_every * 4, total, config.checkpoint_every)
+    phase = None if on_step is None else (lambda step: on_step("encoder warm-up", step))
+    loop.train_loop(job, first, last, total, cadence, world, stop=stop, on_step=phase, quiet=True)
     if warmup.step < total:  # the budget ended it; the checkpoint above is at this step
         return warmup.step - first
     progress["encoder_warmup_accuracy"] = warmup.accuracy(verbose=world.is_main)
@@ -525,66 +495,127 @@ def _writer(world: World) -> dict:
     return {"written_by_rank": world.rank, "world_size": world.size}
 
 
+class _WarmupJob:
+    """The encoder warm-up as the training loop's job (sadt/train/loop.py)."""
+
+    name = "encoder warm-up"
+
+    def __init__(self, warmup: EncoderWarmup, config, tslm, progress: dict, world) -> None:
+        self.warmup, self.config, self.tslm, self.progress, self.world = (
+            warmup,
+            config,
+            tslm,
+            progress,
+            world,
+        )
+        self.checkpoint_path = config.checkpoint
+        self.clock = loop.Clock(warmup.step)
+
+    def train_step(self, index: int) -> dict:
+        return self.warmup.train_step(index)
+
+    def evaluate(self) -> None:
+        return None  # its held-out accuracy is measured once, at the end
+
+    def log(self, record: dict) -> None:
+        step, loss = record["step"], np.mean(self.warmup.losses[-50:])
+        print(f"[encoder warm-up {step}/{self.warmup.steps}] loss {loss:.3f} "
+              f"it/s {self.clock.rate(step):.2f}", flush=True)  # fmt: skip
+
+    def checkpoint(self, step: int) -> None:
+        self.progress["warmup_step"] = step
+        if step < self.warmup.steps and self.world.is_main:  # the end is saved warmed up
+            save_checkpoint(
+                Path(self.config.checkpoint),
+                self.tslm,
+                None,
+                self.progress,
+                self.config,
+                _writer(self.world),
+                self.warmup,
+            )
+
+    def where(self, step: int) -> str:
+        return f"encoder warm-up step {step}"
+
+
+class _StageJob:
+    """One curriculum stage as the training loop's job: the next batch is built while the
+    current step runs."""
+
+    def __init__(self, config, s, tslm, optimizer, source, progress, last, world) -> None:
+        self.config, self.s, self.tslm, self.optimizer = config, s, tslm, optimizer
+        self.source, self.progress, self.last, self.world = source, progress, last, world
+        self.stage = config.stages[s]
+        self.name = self.stage.name
+        self.checkpoint_path = config.checkpoint
+        self.step_fn, self.state = make_train_step(tslm, optimizer, config.max_grad_norm, world)
+        self.validation = source.validation(s)
+        self.next: tuple[int, object] | None = None
+        self.losses: list[float] = []
+        self.tokens = 0
+        self.clock = loop.Clock(progress["step"])
+
+    def batch(self, k: int):  # every rank draws the global batch and keeps its share
+        rows = self.world.shard(self.config.batch_size)
+        return make_batch(self.tslm, self.source.batch(self.s, k)[rows])
+
+    def train_step(self, index: int) -> dict:
+        held = self.next
+        batch = held[1] if held is not None and held[0] == index else self.batch(index)
+        mx.random.seed(step_seed(self.config.seed, self.s, index))  # dropout: the step's
+        loss, _ = self.step_fn(*batch.arrays())
+        mx.async_eval(self.state, loss)
+        self.tokens += batch.num_tokens
+        self.next = (index + 1, self.batch(index + 1)) if index + 1 < self.last else None
+        self.losses.append(loss.item())
+        return {"loss": self.losses[-1]}
+
+    def evaluate(self) -> dict:
+        val = evaluate_loss(self.tslm, self.validation, self.config.batch_size)
+        self.progress["best_val"] = min(self.progress["best_val"], val)
+        return {"val_loss": val}
+
+    def log(self, record: dict) -> None:
+        every, elapsed = self.config.report_every, self.clock.elapsed()
+        report = {
+            "loss": f"{np.mean(self.losses[-every:]):.3f}",
+            "it/s": f"{len(self.losses) / elapsed:.2f}",
+            "tok/s": f"{self.tokens / elapsed:.0f}",
+            "peak_GB": f"{mx.get_peak_memory() / 1e9:.2f}",
+        }
+        if "val_loss" in record:
+            report["val_loss"] = f"{record['val_loss']:.4f}"
+        line = " ".join(f"{key} {value}" for key, value in report.items())
+        self.world.say(f"[{self.name} {record['step']}/{self.stage.steps}] {line}", flush=True)
+
+    def checkpoint(self, step: int) -> None:
+        self.progress.update(stage=self.s, step=step)
+        if self.world.is_main:  # rank 0 alone writes
+            ckpt = Path(self.config.checkpoint)
+            save_checkpoint(
+                ckpt, self.tslm, self.optimizer, self.progress, self.config, _writer(self.world)
+            )
+
+    def where(self, step: int) -> str:
+        return f"{self.name} step {step}"
+
+
 def run_stage(
     config, s, tslm, optimizer, source, progress, ckpt, budget, world, stop=None, on_step=None
 ) -> int:
     """Train stage ``s`` from ``progress["step"]`` to its end (or ``budget`` steps)."""
-    from tqdm import tqdm
-
     stage = config.stages[s]
-    step_fn, state = make_train_step(tslm, optimizer, config.max_grad_norm, world)
-    say = world.say
-
-    def batch_of_step(k: int):  # every rank draws the global batch and keeps its share
-        return make_batch(tslm, source.batch(s, k)[world.shard(config.batch_size)])
-
-    validation = source.validation(s)
     first = progress["step"]
     last = int(min(stage.steps, first + budget))
     tslm.train()
-    # In a log file the report lines below say it all; a bar is for terminals.
-    quiet = not sys.stderr.isatty() or not world.is_main
-    bar = tqdm(total=stage.steps, initial=first, desc=stage.name, mininterval=2, disable=quiet)
-    batch = batch_of_step(first) if first < last else None
-    losses, tokens, tic = [], 0, time.perf_counter()
-    for k in range(first, last):
-        mx.random.seed(step_seed(config.seed, s, k))  # dropout masks: a function of the step
-        loss, _ = step_fn(*batch.arrays())
-        mx.async_eval(state, loss)
-        tokens += batch.num_tokens
-        if k + 1 < last:  # build the next batch while the step runs
-            batch = batch_of_step(k + 1)
-        losses.append(loss.item())
-        done = k + 1
-        bar.update(1)
-        if on_step is not None:
-            on_step(stage.name, done)
-        # Asked on every rank at every step, so that all ranks stop at the same one.
-        stopping = stop is not None and stop.requested() and done < last
-        if done % config.report_every == 0 or done == stage.steps:
-            elapsed = time.perf_counter() - tic
-            report = {
-                "loss": f"{np.mean(losses[-config.report_every :]):.3f}",
-                "it/s": f"{len(losses) / elapsed:.2f}",
-                "tok/s": f"{tokens / elapsed:.0f}",
-                "peak_GB": f"{mx.get_peak_memory() / 1e9:.2f}",
-            }
-            bar.set_postfix(report)
-            line = " ".join(f"{key} {value}" for key, value in report.items())
-            say(f"[{stage.name} {done}/{stage.steps}] {line}", flush=True)
-        if done % config.val_every == 0 or done == stage.steps:
-            val = evaluate_loss(tslm, validation, config.batch_size)
-            progress["best_val"] = min(progress["best_val"], val)
-            say(f"[{stage.name} {done}/{stage.steps}] val_loss {val:.4f}", flush=True)
-        if done % config.checkpoint_every == 0 or done in (stage.steps, last) or stopping:
-            progress.update(stage=s, step=done)
-            if world.is_main:  # rank 0 alone writes
-                save_checkpoint(ckpt, tslm, optimizer, progress, config, _writer(world))
-        if stopping:
-            bar.close()
-            where = f"{stage.name} step {done}"
-            raise common.Interrupted(common.interrupted_message(where, ckpt))
-    bar.close()
+    job = _StageJob(config, s, tslm, optimizer, source, progress, last, world)
+    cadence = loop.Cadence(config.report_every, config.val_every, config.checkpoint_every)
+    phase = None if on_step is None else (lambda step: on_step(stage.name, step))
+    # In a log file the report lines say it all; a bar is for terminals.
+    quiet = not sys.stderr.isatty()
+    loop.train_loop(job, first, last, stage.steps, cadence, world, stop=stop, on_step=phase,
+                    quiet=quiet)  # fmt: skip
     return last - first
 
 

@@ -35,7 +35,7 @@ from sadt.errors import SadtError
 from sadt.forecaster import data as fdata
 from sadt.search.dts import TreeSearch, TreeSearchConfig
 from sadt.settings import at_least, at_most, checked, fraction, number_list, positive
-from sadt.train import common, distributed
+from sadt.train import common, distributed, loop
 from sadt.value import (
     ValueConfig,
     ValueNetwork,
@@ -46,6 +46,7 @@ from sadt.value import (
 from sadt.value.data import BufferWriter, ValueBuffer, harvest_tree
 
 CHECKPOINT = "checkpoint.safetensors"
+KIND = "value"  # the checkpoint's kind (sadt/train/common.py)
 
 
 @dataclass
@@ -302,12 +303,12 @@ class Trainer:
             "written_by_rank": self.world.rank,
             "world_size": self.world.size,
         }
-        common.write_checkpoint(self.out / CHECKPOINT, arrays, meta)
+        common.write_checkpoint(self.out / CHECKPOINT, arrays, meta, kind=KIND)
 
     def load_checkpoint(self) -> None:
         path = self.out / CHECKPOINT
         # A forecaster checkpoint has the same metadata entry but no model_config.
-        arrays, meta = common.read_checkpoint(path, "value-network", needs=("model_config",))
+        arrays, meta = common.read_checkpoint(path, KIND, needs=("model_config",))
         if meta.get("model_config") != self.model_config.to_dict():
             raise files.ModelFileError(
                 f"{path} was written for a different value network ({meta.get('model_config')})"
@@ -320,34 +321,37 @@ class Trainer:
         self.rng.bit_generator.state = meta["rng"]
         self.step = int(meta["step"])
 
+    # -- the loop's job (sadt/train/loop.py) -------------------------------------------------
+
+    name = "value"
+
+    @property
+    def checkpoint_path(self) -> str:
+        return str(self.out)
+
+    def where(self, step: int) -> str:
+        return f"step {step}"
+
     def run(self, log=print, on_step=None) -> list[dict]:
         """Train to `steps` (or `stop_at`). Ctrl-C: the step under way finishes, a checkpoint
         is written at it and `common.Interrupted` is raised. `on_step(step)` follows each step."""
-        cfg, history = self.cfg, []
+        cfg, world = self.cfg, self.world
         end = min(cfg.steps, cfg.stop_at) if cfg.stop_at else cfg.steps
-        world = self.world
         if world.is_main:  # records past this step belong to a run being replaced
             common.trim_log(self.out / "log.jsonl", self.step)
-        bar = tqdm(
-            total=cfg.steps,
-            initial=self.step,
-            desc="value",
-            dynamic_ncols=True,
-            mininterval=1.0,
-            disable=not world.is_main,
+        cadence = loop.Cadence(cfg.log_every, cfg.eval_every, cfg.checkpoint_every)
+        history = loop.train_loop(
+            self, self.step, end, cfg.steps, cadence, world, on_step=on_step, log_first=True
         )
-        with bar, common.StopOnInterrupt(world) as stop:
-            while self.step < end:
-                history.append(self._one_step(bar, stop, end, on_step))
         if self.step >= cfg.steps and world.is_main:
             self.model.save(self.out)
             log(f"saved the value network to {self.out}: " + json.dumps(self.evaluate()))
         return history
 
-    def _one_step(self, bar, stop, end, on_step) -> dict:
-        """One optimizer step, its log record and checkpoint; raises on a pending Ctrl-C."""
+    def train_step(self, index: int) -> dict:
+        """One optimizer step (not compiled: the path batches change shape every step). Every
+        rank draws the same global batch and keeps its shard (sadt/train/distributed.py)."""
         cfg, world = self.cfg, self.world
-        # Every rank draws the same global batch and keeps its shard (sadt/train/distributed.py).
         nodes = self.train_set.node_batch(self.rng, cfg.batch_size)
         mean_weight = mx.mean(visit_weights(nodes["visits"]))
         nodes = distributed.take(world, nodes)
@@ -356,29 +360,15 @@ class Trainer:
         self.optimizer.update(self.model, world.average(grads))
         regression, balance = world.mean(regression), world.mean(balance)
         mx.eval(self.model.parameters(), self.optimizer.state, loss, regression, balance)
-        self.step += 1
-        bar.update(1)
-        if on_step is not None:
-            on_step(self.step)
-        # Asked on every rank at every step, so that all ranks stop at the same one.
-        stopping = stop.requested() and self.step < end
-        record = {"step": self.step, "value_loss": regression.item(), "path_loss": balance.item()}
-        if self.step % cfg.eval_every == 0 or self.step == end:
-            record |= self.evaluate()
-        if world.is_main and (self.step % cfg.log_every == 0 or self.step in (1, end) or stopping):
-            bar.set_postfix(value=f"{record['value_loss']:.4f}", path=f"{record['path_loss']:.3f}")
-            self._log(record)
-        checkpoint_now = self.step % cfg.checkpoint_every == 0 or self.step == end
-        if world.is_main and (checkpoint_now or stopping):
-            self.save_checkpoint()
-        if stopping:
-            raise common.Interrupted(common.interrupted_message(f"step {self.step}", self.out))
-        return record
+        self.step = index + 1
+        return {"value_loss": regression.item(), "path_loss": balance.item()}
 
-    def _log(self, record: dict) -> None:
-        self.out.mkdir(parents=True, exist_ok=True)
-        with open(self.out / "log.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
+    def log(self, record: dict) -> None:
+        common.append_log(self.out / "log.jsonl", record)
+
+    def checkpoint(self, step: int) -> None:
+        if self.world.is_main:  # rank 0 alone writes
+            self.save_checkpoint()
 
 
 # -- command line -------------------------------------------------------------------------------
