@@ -252,7 +252,10 @@ def test_a_checkpoint_of_another_trainer_is_named_as_such(tmp_path, capsys):
     mx.save_safetensors(str(other), {"x": mx.zeros(1)}, {"sadt": json.dumps({"step": 5})})
     assert train_tslm.main(["--resume", "--checkpoint", str(other)]) == 2
     err = capsys.readouterr().err
-    assert f"{other} is not a sadt describer training checkpoint (it was written by train.forecaster" in err
+    assert (
+        f"{other} is not a sadt describer training checkpoint (it was written by train.forecaster"
+        in err
+    )
 
 
 def test_max_steps_ending_at_a_stage_boundary_leaves_a_resumable_checkpoint(base, tmp_path, capsys):
