@@ -284,3 +284,46 @@ def test_a_count_forecast_ends_near_a_count():
     measured = counts + 0.5  # not whole numbers: the window's mean as it is
     ff = forecast_facts(facts_of_values(measured), measured, median + 0.5, median, median + 1)
     assert ff.slots()["FEND"] == "0.667"  # the last 6 steps: 0.5 + 1 / 6
+
+
+def test_one_step_in_a_short_noisy_series_is_found_and_never_denied():
+    # A century of yearly flows whose level drops by a fifth in 1898, with noise 0.4 times
+    # the drop: windows of a few years cannot see it, the whole series mostly can (against
+    # a parabola, a step this size is found in about 70 % of such series).
+    years = pd.date_range("1871-01-01", periods=100, freq="YS")
+    found = []
+    for seed in range(10):
+        noise = np.random.default_rng(seed).normal(0, 100, 100)
+        flow = np.round(np.where(np.arange(100) < 28, 1100.0, 850.0) + noise)
+        facts = compute_facts(Series(flow, years, "YS", "flow"))
+        if facts.shifts:
+            assert len(facts.shifts) == 1 and facts.shifts[0].sure
+            assert abs(facts.shifts[0].index - 28) <= 5
+            found.append(facts)
+    assert len(found) >= 6
+    facts = found[0]
+    stream = SlotStream(facts.slots())
+    text = stream.feed("[NAME] declines [SPAN], with no spikes or level shifts. ")
+    text += stream.feed("It has no step changes. ") + stream.close()
+    assert "no spikes and a level shift around 189" in text
+    assert text.count("level shift") == 1  # the second denial restates the first claim
+    # Noise of the same size around a line, a parabola or a slow wave has no such step.
+    t = np.arange(100)
+    for smooth in (3 * t, 0.05 * (t - 50) ** 2, 200 * np.sin(2 * np.pi * t / 70)):
+        nulls = [facts_of_values(smooth + np.random.default_rng(s).normal(0, 130, 100))
+                 for s in range(20)]  # fmt: skip
+        assert sum(bool(f.shifts) for f in nulls) <= 1
+
+
+def test_a_cycle_of_no_whole_length_is_not_read_as_two_turns():
+    # 9.6 years fits no whole number of years: its 19-year double fits better than 10, but
+    # the autocorrelation peaks at one turn as high as at two.
+    t = np.arange(114)
+    for seed in range(3):
+        noise = np.random.default_rng(seed).normal(0, 0.4, 114)
+        lynx = np.round(np.exp(6.5 + 1.5 * np.sin(2 * np.pi * t / 9.6) + noise))
+        facts = facts_of_values(lynx, months_per_step=12)
+        assert facts.cycles[0].steps == 10 and facts.cycles[0].clarity != "none"
+    # A true 19-year cycle stays 19 years: at half of it the autocorrelation is negative.
+    slow = 10 + np.sin(2 * np.pi * t / 19) + np.random.default_rng(5).normal(0, 0.2, 114)
+    assert facts_of_values(slow, months_per_step=12).cycles[0].steps == 19
