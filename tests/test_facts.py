@@ -221,6 +221,10 @@ def test_a_cycle_the_facts_lack_is_cut_from_the_words():
     text += stream.close()
     assert text.startswith("The series stays around") and "cycle" not in text
     assert text.endswith("with no spikes. It has heavy noise.")
+    # One cycle found, two named: the one the facts have stays.
+    stream = SlotStream({"P1": "a yearly cycle of 12 months"})
+    text = stream.feed("It rises, with a clear pattern: [P1] and a weaker [P2] on top. ")
+    assert text == "It rises, with a clear pattern: a yearly cycle of 12 months."
 
 
 def test_a_clear_calendar_cycle_is_never_denied():
@@ -327,3 +331,28 @@ def test_a_cycle_of_no_whole_length_is_not_read_as_two_turns():
     # A true 19-year cycle stays 19 years: at half of it the autocorrelation is negative.
     slow = 10 + np.sin(2 * np.pi * t / 19) + np.random.default_rng(5).normal(0, 0.2, 114)
     assert facts_of_values(slow, months_per_step=12).cycles[0].steps == 19
+
+
+def test_the_second_cycle_is_never_named_before_the_first():
+    slots = {"P1": "a daily cycle of 48 steps of 30 minutes", "P2": "a weekly cycle of 7 days"}
+    stream = SlotStream(slots)
+    text = stream.feed("It stays level, with [P2] and no step changes. It has [P1]. ")
+    text += stream.feed("[P2] is weaker. ") + stream.close()
+    assert text.startswith(
+        "It stays level, with a daily cycle of 48 steps of 30 minutes and a weekly cycle of "
+        "7 days and no step changes."
+    )
+    assert "It has a daily cycle" not in text  # said already: the restatement is dropped
+    named_first = SlotStream(slots)
+    assert named_first.feed("It has [P1]. Also [P2]. ") == (
+        "It has a daily cycle of 48 steps of 30 minutes. Also a weekly cycle of 7 days."
+    )
+
+
+def test_a_collapse_lasting_months_does_not_hide_a_yearly_cycle():
+    rng = np.random.default_rng(3)
+    t = np.arange(120)
+    y = 1000 + 5 * t + 80 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 20, 120)
+    y[74:80] *= np.array([0.5, 0.4, 0.55, 0.7, 0.85, 0.95])  # a 2020-like collapse
+    facts = compute_facts(monthly(np.round(y), start="2014-01-01", name="passengers"))
+    assert facts.cycles[0].steps == 12 and facts.cycles[0].clarity == "clear"

@@ -32,6 +32,7 @@ from sadt.horizon import _count
 from sadt.series import whole_numbers
 
 CLEAR, WEAK = 0.45, 0.2  # seasonal strength (Hyndman's F_S) of a clear / weak cycle
+DIVISOR_SHARE = 0.85  # a divisor (7 under 14) keeping this share of the strongest's strength
 JUMP_RATIO = 8.0  # a shift: its peak of window-to-window change vs the typical one
 JUMP_NOISE = 5.0  # ... and vs the noise of a window mean
 LASTING_SHARE = 0.5  # ... and the levels either side differ by this many series stds
@@ -434,6 +435,15 @@ def seasonal_strength(x: np.ndarray, period: int) -> float:
         return 0.0
     detrended = x - _moving_average(x, period)
     remainder = detrended - _profile(detrended, period)
+    # A few wild points (a month-long collapse in 2020, a broken sensor) must not hide a
+    # cycle every other year repeats: points whose remainder is beyond 4 robust sds are
+    # replaced by trend + profile, and both are measured again without their pull.
+    reach = 4 * 1.4826 * float(np.median(np.abs(remainder - np.median(remainder))))
+    wild = np.abs(remainder) > reach
+    if reach > 0 and wild.any():
+        x = np.where(wild, x - remainder, x)
+        detrended = x - _moving_average(x, period)
+        remainder = detrended - _profile(detrended, period)
     total = float(np.var(detrended))
     if total <= 1e-12:
         return 0.0
@@ -488,11 +498,11 @@ def candidate_cycles(
     if not cycles:
         return []
     top = max(cycles, key=lambda c: c.strength)
-    # A divisor of the strongest (7 under 14) that keeps 85 % of its strength is the cycle.
+    # A divisor of the strongest that keeps DIVISOR_SHARE of its strength is the cycle.
     divisors = [
         c for c in cycles
         if c.steps < top.steps and abs(top.steps / c.steps - round(top.steps / c.steps)) < 0.05
-        and c.strength >= 0.85 * top.strength
+        and c.strength >= DIVISOR_SHARE * top.strength
     ]  # fmt: skip
     first = min(divisors, key=lambda c: c.steps) if divisors else top
     first = _whole_cycle(first, acf, n, step_seconds, months)
@@ -951,6 +961,9 @@ def without_missing_claims(sentence: str, slots: dict[str, str]) -> str:
         keys = [k for k in SLOT.findall(text) if k in CYCLE_SLOTS]
         return bool(keys) and all(k not in slots for k in keys)
 
+    for key in CYCLE_SLOTS - slots.keys():
+        # "... with [P1] and a weaker [P2] on top": the named cycle stays, the other goes.
+        sentence = re.sub(rf" and [^,.;\[]*\[{key}\][^,.;\[]*", "", sentence)
     if not missing(sentence):
         return sentence
     # A forecast's words about a cycle its facts do not name: "the forecast has no cycle".
@@ -993,6 +1006,7 @@ class SlotStream:
         self.seen: set[str] = set()
         self.said = ""  # what was shown, lower case
         self.repeated, self.count = False, 0
+        self.p1_named = False
 
     def feed(self, piece: str) -> str:
         self.raw += piece
@@ -1010,6 +1024,16 @@ class SlotStream:
         rest, self.done = self.raw[self.done :], len(self.raw)
         return "" if self.repeated else self._sentence(rest)
 
+    def _first_cycle_first(self, raw: str) -> str:
+        """The second cycle is never named before the first (half-hourly demand: its daily
+        cycle, then its weekly one): the first sentence naming [P2] alone names both."""
+        if "[P1]" in raw:
+            self.p1_named = True
+        elif "[P2]" in raw and "P1" in self.slots and not self.p1_named:
+            raw = raw.replace("[P2]", "[P1] and [P2]", 1)
+            self.p1_named = True
+        return raw
+
     def _sentence(self, raw: str) -> str:
         key = " ".join(raw.lower().split())
         if not key:
@@ -1023,6 +1047,7 @@ class SlotStream:
             raw = _no_denied_cycle(raw)
         if "SHIFT_SURE" in self.slots:
             raw = _no_denied_shift(raw, "SHIFT2" in self.slots)
+        raw = self._first_cycle_first(raw)
         text = fill_slots(raw, self.slots) if raw else ""
         if not text or _said_before(text, self.said):
             return ""
