@@ -7,6 +7,7 @@ ValueErrors, so ``except ValueError`` catches them too. Anything else is a bug.
 
     SadtError
     ├── SeriesError        an uploaded or passed series cannot be read or used
+    │   └── TooShortError      fewer values than the caller needs
     ├── BudgetError        a search budget that cannot pay for one complete sample
     ├── ModelFileError     a model folder or checkpoint that is corrupt, foreign or mismatched
     │   ├── MissingModelFile   a file or folder it needs is not there
@@ -23,6 +24,10 @@ class SadtError(ValueError):
 
 class SeriesError(SadtError):
     """A user mistake in the input series; the message says what is wrong and what to do."""
+
+
+class TooShortError(SeriesError):
+    """Fewer values than the caller needs (a forecast still starts from any length)."""
 
 
 class BudgetError(SadtError):

@@ -29,6 +29,7 @@ from sadt.backtest import (
     backtest_horizon,
     seasonal_naive,
 )
+from sadt.errors import TooShortError
 from sadt.files import ModelFileError
 from sadt.forecaster.chain import ForecastChain
 from sadt.horizon import default_horizon, season_length
@@ -36,6 +37,7 @@ from sadt.methods import AMORTIZED, METHODS, TREE_METHODS
 from sadt.search.chain import BudgetError
 from sadt.search.dts import TreeSearchConfig
 from sadt.series import (
+    MIN_LENGTH,
     Series,
     SeriesError,
     is_constant,
@@ -294,7 +296,7 @@ class Pipeline:
 
     def default_horizon(self, series) -> int:
         """The horizon used when none is given: by the series' frequency and length."""
-        series = _as_series(series, allow_constant=True)
+        series = _forecast_input(series)
         return default_horizon(series.values, series.freq)
 
     def blocks(self, horizon: int) -> int:
@@ -379,7 +381,7 @@ class Pipeline:
         finish their pass). ``nonnegative``: clip the forecast at 0; None (the default)
         does so when the history never goes below 0 (counts, sales, rainfall).
         """
-        series = _as_series(series, allow_constant=True)
+        series = _forecast_input(series)
         horizon = self.default_horizon(series) if horizon is None else horizon
         blocks = self.blocks(horizon) if _is_whole(horizon) and horizon > 0 else 1
         budget = DEFAULT_BUDGET * blocks if budget is None else budget
@@ -393,6 +395,22 @@ class Pipeline:
             stamps = future_timestamps(series, horizon)
             rewards = np.zeros(num_samples)
             return Forecast(flat, flat[0], rewards, 0.0, 0, 0.0, method, stats, series, stamps)
+        if len(series.values) < MIN_LENGTH:  # too few points for the model: a random walk
+            paths = _random_walk(series.values, horizon, num_samples, seed)
+            paths = np.maximum(paths, 0.0) if nonnegative else paths
+            if _whole_numbers(series):
+                paths = np.round(paths)
+            stats = {
+                "short_history": f"{len(series.values)} values are too few for the model "
+                f"(it reads {MIN_LENGTH} or more): the paths are random walks from the last "
+                "value with the history's step-to-step spread",
+                "nonnegative": nonnegative,
+                "blocks": blocks,
+            }
+            stamps = future_timestamps(series, horizon)
+            median = np.median(paths, axis=0)
+            rewards = np.zeros(num_samples)
+            return Forecast(paths, median, rewards, 0.0, 0, 0.0, method, stats, series, stamps)
         spec = METHODS[method]
         # DTS* searches where the reward is decided: new samples and the last few steps.
         levels = spec.branch_levels(self.forecaster.config.num_steps * blocks)
@@ -556,12 +574,15 @@ class Pipeline:
         """Forecast several series. Plain ancestral sampling within the native horizon runs
         them through the model together (64 series per denoiser batch); every other method,
         and longer horizons, forecast one series at a time. Same arguments as `forecast`."""
-        series_list = [_as_series(s, allow_constant=True) for s in series_list]
+        series_list = [_forecast_input(s) for s in series_list]
         method = kwargs.get("method", "dts")
         horizons = [self.default_horizon(s) if horizon is None else horizon for s in series_list]
         # Constant series take forecast()'s shortcut: the batch holds series that vary.
         batched = method == "ancestral" and all(
-            _is_whole(h) and 1 <= h <= self.native_horizon and not is_constant(s.values)
+            _is_whole(h)
+            and 1 <= h <= self.native_horizon
+            and not is_constant(s.values)
+            and len(s.values) >= MIN_LENGTH
             for s, h in zip(series_list, horizons, strict=True)
         )
         if not batched or not series_list:
@@ -644,13 +665,14 @@ class Pipeline:
             )
         items, series_list = [], []
         for item, group in df.groupby(id_column, sort=False):
-            series_list.append(
-                read_series(
-                    group[[timestamp_column, target]],
-                    column=target,
-                    timestamp_column=timestamp_column,
+            table = group[[timestamp_column, target]]
+            try:
+                series = read_series(table, column=target, timestamp_column=timestamp_column)
+            except TooShortError:  # a forecast starts from any length (a random walk)
+                series = read_series(
+                    table, column=target, timestamp_column=timestamp_column, min_length=1
                 )
-            )
+            series_list.append(series)
             items.append(item)
         frames = []
         for item, fc in zip(items, self.forecast_many(series_list, horizon, **kwargs), strict=True):
@@ -761,6 +783,24 @@ def _as_recorded(samples: np.ndarray, series: Series, clip: bool) -> np.ndarray:
             lowest = np.argsort(np.argsort(samples, axis=0, kind="stable"), axis=0)
             samples = np.where(lowest < int(share * len(samples)), 0.0, samples)
     return np.round(samples) if _whole_numbers(series) else samples
+
+
+def _forecast_input(series) -> Series:
+    """The series a forecast starts from: any length from one value up (fewer than
+    MIN_LENGTH take the random-walk path), constant ones too."""
+    try:
+        return _as_series(series, allow_constant=True)
+    except TooShortError:
+        return _as_series(series, 1, allow_constant=True)
+
+
+def _random_walk(values: np.ndarray, horizon: int, num_samples: int, seed: int) -> np.ndarray:
+    """(num_samples, horizon) Gaussian random walks from the last value, each step with the
+    root mean square of the history's steps (a history of one value: no spread)."""
+    steps = np.diff(values)
+    scale = float(np.sqrt(np.mean(steps**2))) if steps.size else 0.0
+    noise = np.random.default_rng(seed).standard_normal((num_samples, horizon))
+    return values[-1] + scale * np.cumsum(noise, axis=1)
 
 
 def _as_series(series, min_length: int | None = None, allow_constant: bool = False) -> Series:

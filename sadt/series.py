@@ -43,7 +43,7 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 from pandas.tseries.offsets import Tick
 
-from sadt.errors import SeriesError
+from sadt.errors import SeriesError, TooShortError
 
 MIN_LENGTH = 8  # fewest observations a forecast can start from (the model trains from 8)
 MAX_BYTES = 200 * 1024 * 1024
@@ -1095,7 +1095,7 @@ def _validate(values: np.ndarray, min_length: int, allow_constant: bool = False)
             "the series or remove those values."
         )
     if len(values) < min_length:
-        raise SeriesError(
+        raise TooShortError(
             f"The series has {len(values)} values after cleaning; at least {min_length} "
             "are needed. Pass a longer series."
         )

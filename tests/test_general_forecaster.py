@@ -16,7 +16,7 @@ from sadt.forecaster.model import normalize_context
 from sadt.horizon import default_horizon
 from sadt.pipeline import Pipeline, SearchSettings, intermittent_zeros
 from sadt.search import SAMPLERS
-from sadt.series import Series
+from sadt.series import Series, read_series
 from sadt.spectral import periodogram
 
 
@@ -273,8 +273,26 @@ def test_a_constant_history_forecasts_the_constant_and_short_ones_forecast():
     assert flat.stats["constant"] and flat.nfe == 0 and np.all(flat.samples == 7.0)
     short = pipe.forecast(np.array([3.0, 4, 6, 5, 7, 8, 7, 9]), horizon=4, method="ancestral")
     assert short.samples.shape[1] == 4 and np.isfinite(short.samples).all()
-    with pytest.raises(ValueError, match="at least 8"):
-        pipe.forecast(np.arange(5.0), horizon=3)
+    # Fewer values than the model reads (a tourism-style yearly series of 5): random walks
+    # from the last value with the history's step-to-step spread, said in the stats.
+    tiny = pipe.forecast(np.array([10.0, 12, 11, 14, 13]), horizon=3, seed=1)
+    assert "too few for the model" in tiny.stats["short_history"] and tiny.nfe == 0
+    steps = np.sqrt(np.mean(np.diff([10.0, 12, 11, 14, 13]) ** 2))  # 2.18
+    assert np.allclose(tiny.samples.mean(axis=0), 13, atol=3 * steps / 8)  # centred on 13
+    spread = tiny.samples.std(axis=0)
+    assert spread[0] == pytest.approx(steps, rel=0.3) and spread[2] > 1.4 * spread[0]
+    assert np.all(tiny.samples == np.round(tiny.samples))  # whole numbers stay whole
+    assert pipe.default_horizon([3.0, 4, 2]) == 3  # never longer than the history
+    frame = pd.DataFrame({
+        "item_id": ["short"] * 5 + ["long"] * 40,
+        "timestamp": [*pd.date_range("2000", periods=5, freq="YS"),
+                      *pd.date_range("2000", periods=40, freq="MS")],
+        "target": [1.0, 3, 2, 4, 5, *np.sin(np.arange(40))],
+    })  # fmt: skip
+    out = pipe.predict_df(frame, horizon=2, method="ancestral")
+    assert out.groupby("item_id").size().to_dict() == {"short": 2, "long": 2}
+    with pytest.raises(ValueError, match="at least 8"):  # describing still needs the model
+        read_series(np.arange(5.0))
 
 
 def test_series_and_forecast_print_in_one_short_line():
