@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sadt.forecaster import Forecaster
@@ -410,6 +411,27 @@ def test_the_corpus_trains_on_its_train_split_only(shared_data, tmp_path):
             assert not any(seg.tobytes() in used for seg in fdata.clean_segments(values))
     with pytest.raises(fdata.DataError, match="MANIFEST"):
         fdata.read_corpus(tmp_path)
+
+
+def test_corpus_aggregates_are_block_means_in_the_coarser_group(tmp_path):
+    # Block means aligned to the end; a block with under half its points is missing.
+    means = fdata.block_means(np.array([9.0, 1, 3, 5, 7, np.nan, np.nan, 2, 4]), 2)
+    np.testing.assert_array_equal(means, [2.0, 6.0, np.nan, 3.0])
+    series = tmp_path / "series"
+    series.mkdir()
+    rows = ["file,frequency,split"]
+    for name, freq, n in (("m", "MS", 90), ("q", "QS", 40), ("held", "MS", 90)):
+        values = np.arange(n, dtype=float)
+        pd.DataFrame({"value": values}).to_csv(series / f"{name}.csv", index=False)
+        rows.append(f"series/{name}.csv,{freq},{'heldout' if name == 'held' else 'train'}")
+    (tmp_path / "MANIFEST.csv").write_text("\n".join(rows) + "\n")
+    plain = fdata.read_corpus(tmp_path)
+    grown = fdata.read_corpus(tmp_path, aggregate=True)
+    assert {k: len(v) for k, v in plain.items()} == {"monthly": 1, "quarterly": 1}
+    # The monthly series becomes a 30-quarter one; the 40-quarter one only 10 years (< 24
+    # points, dropped); nothing comes from the held-out row.
+    assert {k: len(v) for k, v in grown.items()} == {"monthly": 1, "quarterly": 2}
+    np.testing.assert_array_equal(grown["quarterly"][0], np.arange(30) * 3 + 1.0)
 
 
 def test_checkpoints_carry_a_format_version_and_newer_ones_are_refused(tmp_path):

@@ -287,9 +287,43 @@ FREQUENCY_GROUPS = {
 }
 
 
-def read_corpus(folder: str | Path, split: str = "train") -> dict[str, list[np.ndarray]]:
+# Temporal aggregation: a series seen again at a coarser calendar step (block means), in
+# that step's group. The corpus has few quarterly, yearly and weekly series; its monthly,
+# daily and minute series, aggregated, are real series at those steps.
+AGGREGATES = {
+    "min": ("h", 60),
+    "5min": ("h", 12),
+    "10min": ("h", 6),
+    "30min": ("h", 2),
+    "h": ("D", 24),
+    "D": ("W-SUN", 7),
+    "B": ("W-SUN", 5),
+    "MS": ("QS", 3),
+    "QS": ("YS", 4),
+}
+MIN_AGGREGATE = 24  # fewest points an aggregate keeps
+
+
+def block_means(values: np.ndarray, factor: int) -> np.ndarray:
+    """Means of whole blocks of ``factor`` points, the blocks aligned to the series' end (its
+    newest block is whole); a block with fewer than half its points is missing (NaN)."""
+    n = values.size // factor * factor
+    blocks = values[values.size - n :].reshape(-1, factor)
+    finite = np.isfinite(blocks)
+    sums = np.where(finite, blocks, 0.0).sum(axis=1)
+    counts = finite.sum(axis=1)
+    out = np.full(blocks.shape[0], np.nan)
+    enough = counts * 2 >= factor
+    out[enough] = sums[enough] / counts[enough]
+    return out
+
+
+def read_corpus(
+    folder: str | Path, split: str = "train", aggregate: bool = False
+) -> dict[str, list[np.ndarray]]:
     """The real-series corpus (``MANIFEST.csv`` + ``series/*.csv``): the rows of ``split``
-    only, grouped by calendar frequency -> {group: [series (float64, NaN kept)]}.
+    only, grouped by calendar frequency -> {group: [series (float64, NaN kept)]}; with
+    ``aggregate``, each series also at the coarser step of ``AGGREGATES`` (in that group).
 
     Held-out rows (``split`` "heldout") exist for the zero-shot benchmark B6 alone: the
     trainer never asks for them."""
@@ -303,6 +337,11 @@ def read_corpus(folder: str | Path, split: str = "train") -> dict[str, list[np.n
         values = pd.read_csv(folder / row.file)["value"].to_numpy(np.float64)
         group = FREQUENCY_GROUPS.get(row.frequency, "other")
         groups.setdefault(group, []).append(values)
+        if aggregate and row.frequency in AGGREGATES:
+            coarser, factor = AGGREGATES[row.frequency]
+            coarse = block_means(values, factor)
+            if np.isfinite(coarse).sum() >= MIN_AGGREGATE:
+                groups.setdefault(FREQUENCY_GROUPS[coarser], []).append(coarse)
     if not groups:
         raise DataError(f"{manifest} lists no series with split {split!r}")
     return groups

@@ -54,6 +54,7 @@ class TrainConfig:
     synthetic_length: int = 2048
     corpus: str | None = None  # real-series corpus folder (its `train` rows; one source per
     #                            calendar frequency group)
+    corpus_aggregates: bool = False  # the corpus series also at a coarser step (block means)
     kernel_synth_series: int = 0  # KernelSynth-style series (sadt.forecaster.kernel_synth)
     min_future: int | None = None  # shortest future a window may have (None: the horizon)
     balance_sources: bool = True  # every file (and the synthetic set) drawn equally often
@@ -155,7 +156,8 @@ def load_data(cfg: TrainConfig):
             train.append((values, source))
         source += 1
     if cfg.corpus:
-        for _, group in sorted(fdata.read_corpus(cfg.corpus).items()):
+        corpus = fdata.read_corpus(cfg.corpus, aggregate=cfg.corpus_aggregates)
+        for _, group in sorted(corpus.items()):
             for values in group:
                 train += [(s, source) for s in fdata.clean_segments(values)]
             source += 1
