@@ -356,3 +356,24 @@ def test_a_collapse_lasting_months_does_not_hide_a_yearly_cycle():
     y[74:80] *= np.array([0.5, 0.4, 0.55, 0.7, 0.85, 0.95])  # a 2020-like collapse
     facts = compute_facts(monthly(np.round(y), start="2014-01-01", name="passengers"))
     assert facts.cycles[0].steps == 12 and facts.cycles[0].clarity == "clear"
+
+
+def test_spikes_come_with_their_values_and_drops_are_called_downward():
+    rng = np.random.default_rng(4)
+    x = 100 + rng.normal(0, 2, 400)
+    x[[120, 300]] += 60
+    stamps = pd.date_range("2022-01-01", periods=400, freq="D")
+    facts = compute_facts(Series(np.round(x), stamps, "D", "orders"))
+    assert sorted(facts.spikes) == [120, 300]
+    slots = facts.slots()
+    assert slots["SPIKES"] == (
+        f"(around 2022-05-01 at {x[120]:.0f} and 2022-10-28 at {x[300]:.0f}, "
+        "against about 100 around them)"
+    )
+    assert "SPIKES_DOWN" not in slots
+    x[[120, 300]] -= 120  # now both are drops
+    slots = facts_of_values(np.round(x), labels=[str(d.date()) for d in stamps]).slots()
+    assert slots["SPIKES_DOWN"] == "yes"
+    stream = SlotStream(slots)
+    text = stream.feed("It has two sharp spikes [SPIKES]. ") + stream.close()
+    assert text.startswith("It has two sharp downward spikes (around 2022-05-01 at ")

@@ -100,6 +100,9 @@ class SeriesFacts:
     std: float
     shifts: list[Shift] = field(default_factory=list)
     spikes: list[int] = field(default_factory=list)  # indices, largest first
+    # Each spike's value and the level around it (a median over a cycle or more), in the
+    # data's units: "at 412, against about 1290 around it".
+    spike_levels: dict[int, tuple[float, float]] = field(default_factory=dict)
     labels: list[str] | None = None  # a date label per point, or None (steps)
     name: str | None = None
     noise: str = "medium"  # "low" | "medium" | "high": noise std / signal std, as synthetic
@@ -162,10 +165,11 @@ class SeriesFacts:
         if any(shift.sure for shift in self.shifts):
             out["SHIFT_SURE"] = "yes"
         if self.spikes:
-            out["SPIKES"] = (
-                "(around " + _join([self.label(i) for i in sorted(self.spikes[:3])]) + ")"
-            )
+            out["SPIKES"] = self.spikes_phrase()
             out["N_SPIKES"] = str(min(len(self.spikes), 3))  # how many dates SPIKES names
+            levels = [self.spike_levels[i] for i in self.spikes[:3] if i in self.spike_levels]
+            if levels and all(value < base for value, base in levels):
+                out["SPIKES_DOWN"] = "yes"  # every one a drop: the words say so
         return out
 
     @property
@@ -211,6 +215,19 @@ class SeriesFacts:
         if unit:
             return _count(steps, unit)
         return f"{steps} steps of {_spell_seconds(self.step_seconds)}"
+
+    def spikes_phrase(self) -> str:
+        """ "(around 2022-04-11 at 310 and 2023-04-06 at 308, against about 108 around
+        them)": dates, values and the usual level in the data's units."""
+        picked = sorted(self.spikes[:3])
+        if not all(i in self.spike_levels for i in picked):
+            return "(around " + _join([self.label(i) for i in picked]) + ")"
+        dates = _join([
+            f"{self.label(i)} at {self.number(self.spike_levels[i][0])}" for i in picked
+        ])  # fmt: skip
+        base = float(np.median([self.spike_levels[i][1] for i in picked]))
+        around = "it" if len(picked) == 1 else "them"
+        return f"(around {dates}, against about {self.number(base)} around {around})"
 
     def shift_phrase(self, shift: Shift) -> str:
         text = (
@@ -352,6 +369,11 @@ def facts_of_values(
     base = deseasoned if clear else clean
     shown = min(max(6, n // 20), max(1, n // 3))
     start_shown, end_shown = _line_end(base[:shown][::-1]), _line_end(base[-shown:])
+    spikes = detect_spikes(x, main)
+    # The level around a spike: a median over a cycle or more, so that a dip lasting a few
+    # points is measured against the months around it, not against itself.
+    window = min(max(7, 2 * (main or 0) + 1), max(7, n // 3) | 1)
+    base = _running_median(clean, window)
     return SeriesFacts(
         n=n,
         freq=freq,
@@ -364,7 +386,8 @@ def facts_of_values(
         end_shown=end_shown,
         std=float(np.std(deseasoned)),
         shifts=detect_shifts(deseasoned, main),
-        spikes=detect_spikes(x, main),
+        spikes=spikes,
+        spike_levels={i: (float(x[i]), float(base[i])) for i in spikes},
         labels=labels,
         name=name,
         noise=noise_level(deseasoned, clean),
@@ -1047,6 +1070,8 @@ class SlotStream:
             raw = _no_denied_cycle(raw)
         if "SHIFT_SURE" in self.slots:
             raw = _no_denied_shift(raw, "SHIFT2" in self.slots)
+        if "SPIKES_DOWN" in self.slots and "[SPIKES]" in raw:
+            raw = re.sub(r"\bspike(s?)\b", r"downward spike\1", raw)  # every one a drop
         raw = self._first_cycle_first(raw)
         text = fill_slots(raw, self.slots) if raw else ""
         if not text or _said_before(text, self.said):
