@@ -308,3 +308,16 @@ def test_sadt_train_passes_settings_through(tmp_path, capsys):
     out = tmp_path / "run"
     assert cli.main(["train", "forecaster", "--out_dir", str(out), "--steps", "0"]) == 2
     assert "steps" in _error(capsys)  # the trainer's own one-sentence check, not argparse's
+
+
+def test_five_yearly_values_forecast_as_random_walks_and_say_so(saved, tmp_path, capsys):
+    short = tmp_path / "visitors.csv"
+    short.write_text("year,visitors\n2019,50\n2020,70\n2021,60\n2022,90\n2023,100\n")
+    assert _forecast(short, saved, "--horizon", "3") == 0
+    captured = capsys.readouterr()
+    assert "5 values are too few for the model" in captured.err
+    frame = pd.read_csv(io.StringIO(captured.out))
+    assert len(frame) == 3 and frame["timestamp"].iloc[0].startswith("2024")
+    assert (frame["0.1"] <= frame["0.5"]).all() and (frame["0.5"] <= frame["0.9"]).all()
+    assert cli.main(["describe", str(short), "--model", str(saved)]) == 2  # words need 8
+    assert "at least 8" in _error(capsys)
