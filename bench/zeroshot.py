@@ -86,17 +86,36 @@ def freq_key(freq: str) -> str:
     return "W" if freq.startswith("W") else freq
 
 
-def corpus_datasets(folder, limit: int | None = None, split: str = "heldout"):
+TRANSFORMS = ("reversed", "aggregated")
+
+
+def corpus_datasets(
+    folder, limit: int | None = None, split: str = "heldout", transform: str | None = None
+):
     """Held-out corpus series -> {"source/freq": windows}: the last min(5, n // H - 1)
     non-overlapping windows of each series, history everything before (>= 32 points).
     ``split="train"`` gives the same windows of the training series (for design checks that
-    must not look at the held-out rows)."""
+    must not look at the held-out rows). Those series are in-sample for a model trained on
+    the corpus; ``transform`` makes series no model trained on: "reversed" (time runs
+    backwards) or "aggregated" (block means at the next coarser calendar step,
+    `sadt.forecaster.data.AGGREGATES`; series with no coarser step are left out). A model
+    trained with ``corpus_aggregates`` has seen the aggregated ones."""
+    from sadt.forecaster.data import AGGREGATES, block_means
+
     manifest = pd.read_csv(folder / "MANIFEST.csv")
     out: dict[str, list[Window]] = {}
     for row in manifest[manifest["split"] == split].itertuples():
-        key = freq_key(row.frequency)
-        horizon, period = HORIZONS[key], PERIODS[key]
         values = pd.read_csv(folder / row.file)["value"].to_numpy(np.float64)
+        frequency = row.frequency
+        if transform == "reversed":
+            values = values[::-1].copy()
+        elif transform == "aggregated":
+            if frequency not in AGGREGATES:
+                continue
+            frequency, factor = AGGREGATES[frequency]
+            values = block_means(values, factor)
+        key = freq_key(frequency)
+        horizon, period = HORIZONS[key], PERIODS[key]
         source = row.file.split("/")[-1].split("__")[0]
         windows = out.setdefault(f"{source}/{key}", [])
         for w in series_windows(values, horizon, period, key):
@@ -220,6 +239,12 @@ def run(name: str, forecast, datasets: dict[str, list[Window]], skip=()) -> dict
     return scores
 
 
+def _ratio(a: float, b: float) -> float:
+    """a / b; NaN where seasonal naive is exact (b = 0: a flat stretch), which the geometric
+    mean then leaves out."""
+    return a / b if b > 0 else float("nan")
+
+
 def geometric_mean(values) -> float:
     values = [v for v in values if np.isfinite(v) and v > 0]
     return float(np.exp(np.mean(np.log(values)))) if values else float("nan")
@@ -243,6 +268,12 @@ def main(argv=None) -> dict:
         choices=("heldout", "train"),
         help="corpus rows to score (train: design checks on seen series, not B6)",
     )
+    parser.add_argument(
+        "--transform",
+        choices=TRANSFORMS,
+        default=None,
+        help="score series no model trained on, made from the rows: reversed or aggregated",
+    )
     parser.add_argument("--limit", type=int, default=None, help="windows per data set (quick)")
     parser.add_argument(
         "--ets-in-domain",
@@ -257,7 +288,7 @@ def main(argv=None) -> dict:
     corpus = Path(args.corpus)
     if not (corpus / "MANIFEST.csv").is_file():
         parser.error(f"no corpus at {corpus} (expected its MANIFEST.csv)")
-    datasets = corpus_datasets(corpus, args.limit, args.split)
+    datasets = corpus_datasets(corpus, args.limit, args.split, args.transform)
     in_domain = {} if args.no_in_domain else in_domain_datasets(args.limit)
     everything = {**datasets, **in_domain}
     print(f"{len(datasets)} {args.split} data sets, {sum(map(len, datasets.values()))} windows")
@@ -286,14 +317,16 @@ def main(argv=None) -> dict:
 
     naive = scores["seasonal naive"]
     rows_name = "held-out" if args.split == "heldout" else f"{args.split} rows"
+    if args.transform:
+        rows_name += f", {args.transform}"
     rows = []
     for key in everything:
         row = {"dataset": key, "windows": len(everything[key])}
         for name, score in scores.items():
             if name == "seasonal naive":
                 continue
-            row[f"{name} WQL"] = score[key].wql() / naive[key].wql()
-            row[f"{name} MASE"] = score[key].mase() / naive[key].mase()
+            row[f"{name} WQL"] = _ratio(score[key].wql(), naive[key].wql())
+            row[f"{name} MASE"] = _ratio(score[key].mase(), naive[key].mase())
         rows.append(row)
     aggregate = {
         "dataset": f"geometric mean ({rows_name})",
