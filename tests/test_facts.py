@@ -358,7 +358,7 @@ def test_a_collapse_lasting_months_does_not_hide_a_yearly_cycle():
     assert facts.cycles[0].steps == 12 and facts.cycles[0].clarity == "clear"
 
 
-def test_spikes_come_with_their_values_and_drops_are_called_downward():
+def test_spikes_come_with_their_values_and_drops_are_called_dips():
     rng = np.random.default_rng(4)
     x = 100 + rng.normal(0, 2, 400)
     x[[120, 300]] += 60
@@ -376,4 +376,5 @@ def test_spikes_come_with_their_values_and_drops_are_called_downward():
     assert slots["SPIKES_DOWN"] == "yes"
     stream = SlotStream(slots)
     text = stream.feed("It has two sharp spikes [SPIKES]. ") + stream.close()
-    assert text.startswith("It has two sharp downward spikes (around 2022-05-01 at ")
+    assert text.startswith("It has two sharp dips (around 2022-05-01 at ")
+    assert parse_description(text)["spikes"] and parse_description(text)["trend"] is None

@@ -289,7 +289,7 @@ _NOISE_WORDS = {
 _NOISE_WORD = re.compile(
     r"\b(?:" + "|".join(w for ws in _NOISE_WORDS.values() for w in ws) + r")\b"
 )
-_SPIKE = re.compile(r"\b(?:spikes?|spiky|outliers?|anomal(?:y|ies)|blips?)\b")
+_SPIKE = re.compile(r"\b(?:spikes?|spiky|dips?|outliers?|anomal(?:y|ies)|blips?)\b")
 _SHIFT = re.compile(
     r"\blevel[- ](?:shift|change)s?\b|\bshifts? in (?:the )?(?:mean |overall |baseline )?level\b"
     r"|\bstep[- ]changes?\b|\bchanges? in (?:the )?level\b|\bjumps? to a new level\b"

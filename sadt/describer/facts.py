@@ -253,7 +253,7 @@ def _line_end(y: np.ndarray) -> float:
 _NUMBER = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4}
 _COUNTED = re.compile(
     r"\b(?:(there (?:is|are)) )?(an?|one|two|three|four) ((?:[a-z-]+ ){0,2}?)"
-    r"(spike|outlier|step change|shift|jump)(s?)\b",
+    r"(spike|dip|outlier|step change|shift|jump)(s?)\b",
     re.IGNORECASE,
 )
 
@@ -264,7 +264,8 @@ def _agree_counts(sentence: str, slots: dict[str, str]) -> str:
     step changes around [SHIFT]" with one says one."""
     counts = {}
     if "[SPIKES]" in sentence and slots.get("SPIKES"):
-        counts["spike"] = counts["outlier"] = int(slots.get("N_SPIKES", 0)) or None
+        n = int(slots.get("N_SPIKES", 0)) or None
+        counts["spike"] = counts["dip"] = counts["outlier"] = n
     if "[SHIFT]" in sentence and slots.get("SHIFT"):
         n = 2 if "[SHIFT2]" in sentence and slots.get("SHIFT2") else 1
         counts["shift"] = counts["jump"] = counts["step change"] = n
@@ -1071,7 +1072,7 @@ class SlotStream:
         if "SHIFT_SURE" in self.slots:
             raw = _no_denied_shift(raw, "SHIFT2" in self.slots)
         if "SPIKES_DOWN" in self.slots and "[SPIKES]" in raw:
-            raw = re.sub(r"\bspike(s?)\b", r"downward spike\1", raw)  # every one a drop
+            raw = re.sub(r"\bspike(s?)\b", r"dip\1", raw)  # every one a drop
         raw = self._first_cycle_first(raw)
         text = fill_slots(raw, self.slots) if raw else ""
         if not text or _said_before(text, self.said):
