@@ -14,7 +14,6 @@ The step simulation draws ``--trials`` series of each kind and length (facts onl
 from __future__ import annotations
 
 import argparse
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,7 +110,7 @@ def _null(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def step_rates(trials: int) -> dict[str, dict[int, float]]:
-    from sadt.describer.facts import _single_step
+    from sadt.describer.facts import _single_step, step_noise
 
     rng = np.random.default_rng(0)
     rates = {}
@@ -121,8 +120,7 @@ def step_rates(trials: int) -> dict[str, dict[int, float]]:
             hits = 0
             for _ in range(trials):
                 y = _null(kind, n, rng)
-                noise = 1.4826 * float(np.median(np.abs(np.diff(y)))) / math.sqrt(2) + 1e-12
-                hits += _single_step(y, noise) is not None
+                hits += _single_step(y, step_noise(y)) is not None
             rates[kind][n] = hits / trials
     return rates
 

@@ -16,8 +16,7 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-from sadt.errors import TooShortError
-from sadt.series import SeriesError
+from sadt.series import MIN_LENGTH, SeriesError, read_forecast_series
 from sadt.train import TRAINERS
 
 
@@ -175,18 +174,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         out = check_out_file(args.out) if getattr(args, "out", None) else None
         paths = check_out_file(args.paths) if getattr(args, "paths", None) else None
-        try:
+        if args.command == "describe":
             series = sadt.read_series(args.file, column=args.column)
-        except TooShortError:
-            if args.command == "describe":
-                raise
-            # A forecast starts from any length (random walks under 8 values, said below).
-            series = sadt.read_series(args.file, column=args.column, min_length=1)
-            print(
-                f"note: {len(series.values)} values are too few for the model; the forecast "
-                "is random walks from the last value",
-                file=sys.stderr,
-            )
+        else:  # a forecast starts from any length (random walks under MIN_LENGTH values)
+            series = read_forecast_series(args.file, column=args.column)
+            if len(series.values) < MIN_LENGTH:
+                print(
+                    f"note: {len(series.values)} values are too few for the model; the "
+                    "forecast is random walks from the last value",
+                    file=sys.stderr,
+                )
         if series.dropped:  # stderr: stdout stays the forecast CSV
             print(
                 f"note: the {series.dropped} rows before a gap too long to fill were left out",

@@ -29,7 +29,6 @@ from sadt.backtest import (
     backtest_horizon,
     seasonal_naive,
 )
-from sadt.errors import TooShortError
 from sadt.files import ModelFileError
 from sadt.forecaster.chain import ForecastChain
 from sadt.horizon import default_horizon, season_length
@@ -43,6 +42,7 @@ from sadt.series import (
     is_constant,
     open_steps,
     opening_hours,
+    read_forecast_series,
     read_series,
     whole_numbers,
 )
@@ -389,28 +389,19 @@ class Pipeline:
         if time_limit is not None and not (_is_number(time_limit) and time_limit > 0):
             raise ValueError(f"time_limit must be a number of seconds above 0, got {time_limit!r}")
         nonnegative = _nonnegative(series, nonnegative)
+        basics = {"nonnegative": nonnegative, "blocks": blocks}
         if is_constant(series.values):  # nothing varies: the forecast is the constant
             flat = np.full((num_samples, horizon), series.values[-1])
-            stats = {"constant": True, "nonnegative": nonnegative, "blocks": blocks}
-            stamps = future_timestamps(series, horizon)
-            rewards = np.zeros(num_samples)
-            return Forecast(flat, flat[0], rewards, 0.0, 0, 0.0, method, stats, series, stamps)
+            return _unsearched(flat, flat[0], method, {"constant": True, **basics}, series)
         if len(series.values) < MIN_LENGTH:  # too few points for the model: a random walk
-            paths = _random_walk(series.values, horizon, num_samples, seed)
-            paths = np.maximum(paths, 0.0) if nonnegative else paths
-            if _whole_numbers(series):
-                paths = np.round(paths)
-            stats = {
-                "short_history": f"{len(series.values)} values are too few for the model "
-                f"(it reads {MIN_LENGTH} or more): the paths are random walks from the last "
-                "value with the history's step-to-step spread",
-                "nonnegative": nonnegative,
-                "blocks": blocks,
-            }
-            stamps = future_timestamps(series, horizon)
-            median = np.median(paths, axis=0)
-            rewards = np.zeros(num_samples)
-            return Forecast(paths, median, rewards, 0.0, 0, 0.0, method, stats, series, stamps)
+            walks = _random_walk(series.values, horizon, num_samples, seed)
+            paths = _as_recorded(walks, series, nonnegative)
+            basics["short_history"] = (
+                f"{len(series.values)} values are too few for the model (it reads "
+                f"{MIN_LENGTH} or more): the paths are random walks from the last value "
+                "with the history's step-to-step spread"
+            )
+            return _unsearched(paths, np.median(paths, axis=0), method, basics, series)
         spec = METHODS[method]
         # DTS* searches where the reward is decided: new samples and the last few steps.
         levels = spec.branch_levels(self.forecaster.config.num_steps * blocks)
@@ -666,13 +657,9 @@ class Pipeline:
         items, series_list = [], []
         for item, group in df.groupby(id_column, sort=False):
             table = group[[timestamp_column, target]]
-            try:
-                series = read_series(table, column=target, timestamp_column=timestamp_column)
-            except TooShortError:  # a forecast starts from any length (a random walk)
-                series = read_series(
-                    table, column=target, timestamp_column=timestamp_column, min_length=1
-                )
-            series_list.append(series)
+            series_list.append(
+                read_forecast_series(table, column=target, timestamp_column=timestamp_column)
+            )
             items.append(item)
         frames = []
         for item, fc in zip(items, self.forecast_many(series_list, horizon, **kwargs), strict=True):
@@ -788,10 +775,16 @@ def _as_recorded(samples: np.ndarray, series: Series, clip: bool) -> np.ndarray:
 def _forecast_input(series) -> Series:
     """The series a forecast starts from: any length from one value up (fewer than
     MIN_LENGTH take the random-walk path), constant ones too."""
-    try:
-        return _as_series(series, allow_constant=True)
-    except TooShortError:
-        return _as_series(series, 1, allow_constant=True)
+    if isinstance(series, Series):
+        return series
+    return read_forecast_series(series, allow_constant=True)
+
+
+def _unsearched(paths: np.ndarray, chosen: np.ndarray, method: str, stats, series) -> Forecast:
+    """A forecast no model call made (a constant history, one too short for the model)."""
+    stamps = future_timestamps(series, paths.shape[1])
+    rewards = np.zeros(len(paths))
+    return Forecast(paths, chosen, rewards, 0.0, 0, 0.0, method, stats, series, stamps)
 
 
 def _random_walk(values: np.ndarray, horizon: int, num_samples: int, seed: int) -> np.ndarray:

@@ -1078,6 +1078,15 @@ def is_constant(values: np.ndarray) -> bool:
     return bool(np.std(known) <= 1e-12 * np.max(np.abs(known)))
 
 
+def read_forecast_series(source, **options) -> Series:
+    """`read_series` for a forecast, which starts from any length: a series refused only
+    for being short (under MIN_LENGTH) is read again with a minimum of one value."""
+    try:
+        return read_series(source, **options)
+    except TooShortError:
+        return read_series(source, **options, min_length=1)
+
+
 def whole_numbers(values: np.ndarray) -> bool:
     """Whether values are recorded in whole numbers (counts, units sold); False when empty."""
     values = np.asarray(values, dtype=np.float64)

@@ -635,7 +635,7 @@ def detect_shifts(x: np.ndarray, period: int | None) -> list[Shift]:
     dd = np.zeros_like(d)
     dd[w:-w] = d[w:-w] - 0.5 * (d[: -2 * w] + d[2 * w :])
     typical = float(np.median(np.abs(dd[w:-w]))) + 1e-12
-    noise = 1.4826 * float(np.median(np.abs(np.diff(y)))) / math.sqrt(2) + 1e-12
+    noise = step_noise(y)
     window_noise = noise * math.sqrt(2.0 / w)
     shifts: list[Shift] = []
     blocked = np.zeros(len(d), bool)
@@ -668,6 +668,12 @@ def detect_shifts(x: np.ndarray, period: int | None) -> list[Shift]:
         shift.after = float(np.median(x[edges[k + 1] : edges[k + 2]]))
     spread = float(np.std(x))
     return [s for s in shifts if abs(s.after - s.before) >= LASTING_SHARE * spread]
+
+
+def step_noise(y: np.ndarray) -> float:
+    """The sd of white noise on ``y`` from its point-to-point steps (robust: 1.4826 MAD of
+    the differences over sqrt 2; a trend or a slow wave hardly moves it)."""
+    return 1.4826 * float(np.median(np.abs(np.diff(y)))) / math.sqrt(2) + 1e-12
 
 
 def _single_step(y: np.ndarray, noise: float) -> int | None:

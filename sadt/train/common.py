@@ -118,13 +118,13 @@ def read_checkpoint(path: Path, kind: str, needs: tuple[str, ...] = ()) -> tuple
     ModelFileError when it is another trainer's, lacks one of ``needs`` (checkpoints written
     before the kind was recorded are told apart by these), or is of a newer format."""
     arrays, metadata = read_safetensors(path)
-    meta = _json_entry(metadata, CHECKPOINT_KEY)
-    if meta is None and kind == "describer":
+    meta, written = _json_entry(metadata, CHECKPOINT_KEY), None
+    if meta is not None:
+        # Older forecaster and value checkpoints recorded no kind: their own keys tell.
+        written = meta.get("kind") or ("value" if "model_config" in meta else "forecaster")
+    elif kind == "describer":
         meta = _json_entry(metadata, OLD_DESCRIBER_KEY)
-    written = meta.get("kind") if isinstance(meta, dict) else None
-    if written is None and meta is not None and _json_entry(metadata, CHECKPOINT_KEY):
-        # An older forecaster or value checkpoint: no kind recorded, only its own keys.
-        written = "value" if "model_config" in meta else "forecaster"
+        written = kind
     if meta is None or (written is not None and written != kind):
         by = f" (it was written by {TRAINERS[written]})" if written in TRAINERS else ""
         raise ModelFileError(f"{path} is not a sadt {kind} training checkpoint{by}")

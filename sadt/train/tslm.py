@@ -501,13 +501,8 @@ class _WarmupJob:
     name = "encoder warm-up"
 
     def __init__(self, warmup: EncoderWarmup, config, tslm, progress: dict, world) -> None:
-        self.warmup, self.config, self.tslm, self.progress, self.world = (
-            warmup,
-            config,
-            tslm,
-            progress,
-            world,
-        )
+        self.warmup, self.config, self.tslm = warmup, config, tslm
+        self.progress, self.world = progress, world
         self.checkpoint_path = config.checkpoint
         self.clock = loop.Clock(warmup.step)
 
@@ -580,7 +575,7 @@ class _StageJob:
         every, elapsed = self.config.report_every, self.clock.elapsed()
         report = {
             "loss": f"{np.mean(self.losses[-every:]):.3f}",
-            "it/s": f"{len(self.losses) / elapsed:.2f}",
+            "it/s": f"{self.clock.rate(record['step']):.2f}",
             "tok/s": f"{self.tokens / elapsed:.0f}",
             "peak_GB": f"{mx.get_peak_memory() / 1e9:.2f}",
         }
